@@ -1,0 +1,68 @@
+using Aspire.Hosting.ApplicationModel;
+using Confluent.Kafka;
+
+namespace Tokage.AppHost.Engines;
+
+/// <summary>Redpanda (Kafka protocol) in a container, one node, for runs with a container runtime.</summary>
+public sealed class RedpandaResource(string name) : ContainerResource(name), IResourceWithConnectionString
+{
+    public const string KafkaEndpointName = "kafka";
+
+    public EndpointReference KafkaEndpoint => new(this, KafkaEndpointName);
+
+    public ReferenceExpression ConnectionStringExpression => ReferenceExpression.Create(
+        $"{KafkaEndpoint.Property(EndpointProperty.Host)}:{KafkaEndpoint.Property(EndpointProperty.Port)}");
+}
+
+public static class EventLogEngine
+{
+    public const string RedpandaImage = "docker.redpanda.com/redpandadata/redpanda";
+    public const string RedpandaTag = "v25.2.4";
+    public const int KafkaPort = 9092;
+
+    /// <summary>
+    /// The durable event log: the configured connection string, Redpanda when containers run, else Redis
+    /// Streams on the local redis-server (AOF, appendfsync always). The connection string names the
+    /// transport: <c>Transport=Kafka;BootstrapServers=…</c> or <c>Transport=RedisStreams;Redis=…</c>.
+    /// </summary>
+    public static IResourceBuilder<IResourceWithConnectionString> AddEventLogEngine(
+        this IDistributedApplicationBuilder builder, string name, EngineProvider provider, IResourceBuilder<IResourceWithConnectionString> redis)
+    {
+        if (builder.HasConfiguredConnectionString(name))
+        {
+            return builder.AddConnectionString(name);
+        }
+
+        if (provider.Kind == EngineProviderKind.LocalProcesses)
+        {
+            return builder.AddConnection(name, redis, ReferenceExpression.Create($"Transport=RedisStreams;Redis={redis.Resource}"), provider, "EventLog");
+        }
+
+        var redpanda = builder.AddResource(new RedpandaResource("redpanda"))
+            .WithImage(RedpandaImage, RedpandaTag)
+            // Clients must be told the address they reach the broker at, so the port is fixed and unproxied.
+            .WithEndpoint(port: KafkaPort, targetPort: KafkaPort, name: RedpandaResource.KafkaEndpointName, isProxied: false)
+            .WithArgs(context =>
+            {
+                var endpoint = ((RedpandaResource)context.Resource).KafkaEndpoint;
+                context.Args.Add("redpanda");
+                context.Args.Add("start");
+                context.Args.Add("--mode=dev-container");
+                context.Args.Add("--smp=1");
+                context.Args.Add($"--kafka-addr=PLAINTEXT://0.0.0.0:{KafkaPort}");
+                context.Args.Add(ReferenceExpression.Create(
+                    $"--advertise-kafka-addr=PLAINTEXT://{endpoint.Property(EndpointProperty.Host)}:{endpoint.Property(EndpointProperty.Port)}"));
+            })
+            .WithVolume("redpanda-data", "/var/lib/redpanda/data")
+            .WithEnvironment(EngineResourceProperties.ProviderEnvironmentVariable, provider.DisplayName);
+
+        redpanda.WithConnectionHealthCheck((bootstrapServers, _) =>
+        {
+            using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrapServers }).Build();
+            var metadata = admin.GetMetadata(TimeSpan.FromSeconds(3));
+            return metadata.Brokers.Count > 0 ? Task.CompletedTask : throw new InvalidOperationException("no brokers");
+        });
+
+        return builder.AddConnection(name, redpanda, ReferenceExpression.Create($"Transport=Kafka;BootstrapServers={redpanda.Resource}"), provider, "EventLog");
+    }
+}

@@ -1,0 +1,89 @@
+using Aspire.Hosting.ApplicationModel;
+using Npgsql;
+
+namespace Tokage.AppHost.Engines;
+
+/// <summary>
+/// PostgreSQL run by the AppHost through <c>scripts/local-postgres.sh</c> (initdb on first start, then the
+/// server in the foreground; as root, as the <c>postgres</c> system user, since PostgreSQL refuses root).
+/// </summary>
+public sealed class LocalPostgresResource(string name, string workingDirectory, ParameterResource password)
+    : ExecutableResource(name, "bash", workingDirectory), IResourceWithConnectionString
+{
+    public const string EndpointName = "tcp";
+    public const string UserName = "postgres";
+
+    public EndpointReference PrimaryEndpoint => new(this, EndpointName);
+
+    public ParameterResource Password { get; } = password;
+
+    public ReferenceExpression ConnectionStringExpression => ReferenceExpression.Create(
+        $"Host={PrimaryEndpoint.Property(EndpointProperty.Host)};Port={PrimaryEndpoint.Property(EndpointProperty.Port)};Username={UserName};Password={Password}");
+}
+
+public static class PostgresEngine
+{
+    /// <summary>
+    /// The <paramref name="databaseName"/> database: the configured connection string, Aspire's
+    /// PostgreSQL container with a database, or a local PostgreSQL server (the database created when it is ready).
+    /// </summary>
+    public static IResourceBuilder<IResourceWithConnectionString> AddPostgresEngine(
+        this IDistributedApplicationBuilder builder, string serverName, string databaseName, EngineProvider provider, LocalState state)
+    {
+        if (builder.HasConfiguredConnectionString(databaseName))
+        {
+            return builder.AddConnectionString(databaseName);
+        }
+
+        if (provider.Kind == EngineProviderKind.Containers)
+        {
+            return builder.AddPostgres(serverName)
+                .WithEnvironment(EngineResourceProperties.ProviderEnvironmentVariable, provider.DisplayName)
+                .AddDatabase(databaseName);
+        }
+
+        var password = builder.AddParameter($"{serverName}-password", state.Secret($"{serverName}-password"), secret: true);
+        var repositoryRoot = Path.GetFullPath(Path.Combine(builder.AppHostDirectory, ".."));
+        var server = builder.AddResource(new LocalPostgresResource(serverName, repositoryRoot, password.Resource))
+            .WithEndpoint(name: LocalPostgresResource.EndpointName, scheme: "tcp", isProxied: false)
+            .WithArgs(context =>
+            {
+                var resource = (LocalPostgresResource)context.Resource;
+                context.Args.Add(Path.Combine(repositoryRoot, "scripts", "local-postgres.sh"));
+                context.Args.Add(Path.Combine(state.Root, serverName));
+                context.Args.Add(resource.PrimaryEndpoint.Property(EndpointProperty.TargetPort));
+                context.Args.Add(state.SecretPath($"{serverName}-password"));
+            })
+            .WithEnvironment(EngineResourceProperties.ProviderEnvironmentVariable, $"{provider.DisplayName} ({provider.Reason})");
+
+        server.WithConnectionHealthCheck(async (connectionString, cancellationToken) =>
+        {
+            await using var connection = new NpgsqlConnection(connectionString + ";Timeout=3");
+            await connection.OpenAsync(cancellationToken);
+        });
+
+        var connectionString = ReferenceExpression.Create($"{server.Resource};Database={databaseName}");
+        var database = builder.AddConnection(databaseName, server, connectionString, provider, "PostgresDatabase");
+
+        // Created once the server answers, as Aspire's own AddDatabase does for the container.
+        builder.Eventing.Subscribe<ResourceReadyEvent>(server.Resource, async (_, cancellationToken) =>
+        {
+            var serverConnectionString = await server.Resource.ConnectionStringExpression.GetValueAsync(cancellationToken);
+            await using var connection = new NpgsqlConnection(serverConnectionString);
+            await connection.OpenAsync(cancellationToken);
+            await using var exists = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = $1", connection);
+            exists.Parameters.AddWithValue(databaseName);
+            if (await exists.ExecuteScalarAsync(cancellationToken) is null)
+            {
+                await using var create = new NpgsqlCommand($"CREATE DATABASE \"{databaseName}\"", connection);
+                await create.ExecuteNonQueryAsync(cancellationToken);
+            }
+        });
+
+        return database.WithConnectionHealthCheck(async (connectionString, cancellationToken) =>
+        {
+            await using var connection = new NpgsqlConnection(connectionString + ";Timeout=3");
+            await connection.OpenAsync(cancellationToken);
+        });
+    }
+}

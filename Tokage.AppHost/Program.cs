@@ -1,0 +1,47 @@
+using Tokage.AppHost;
+using Tokage.AppHost.Engines;
+
+var builder = DistributedApplication.CreateBuilder(args);
+
+// Engines: containers when a runtime answers, local processes when not, a configured connection string always wins.
+var engines = builder.ChooseEngineProvider();
+var redis = builder.AddRedisEngine("redis", engines.Provider, engines.State);
+var database = builder.AddPostgresEngine("postgres", "tokage", engines.Provider, engines.State);
+var events = builder.AddEventLogEngine("events", engines.Provider, redis);
+var analytics = builder.AddClickHouseEngine("analytics", engines.Provider, engines.State);
+var archive = builder.AddObjectStoreEngine("archive", engines.Provider, engines.State);
+
+// The nine services.
+var auth = builder.AddService<Projects.Auth>("auth")
+    .WithEngine(redis).WithEngine(database);
+
+var controlPlane = builder.AddService<Projects.ControlPlane>("control-plane", httpPort: 8070)
+    .WithEngine(redis).WithEngine(database);
+
+var priceRegistry = builder.AddService<Projects.PriceRegistry>("price-registry", httpPort: 8060)
+    .WithEngine(database);
+
+var ingestion = builder.AddService<Projects.Ingestion>("ingestion", httpPort: 8080, grpcPort: 8081)
+    .WithEndpoint("otlp-grpc", 4317, http2: true)
+    .WithEndpoint("otlp-http", 4318, http2: false)
+    .WithEngine(redis).WithEngine(events)
+    .WithService(auth);
+
+builder.AddService<Projects.EventProcessor>("event-processor")
+    .WithEngine(redis).WithEngine(events).WithEngine(analytics).WithEngine(archive)
+    .WithService(priceRegistry);
+
+var queryApi = builder.AddService<Projects.QueryApi>("query-api", httpPort: 8090)
+    .WithEngine(redis).WithEngine(database).WithEngine(analytics)
+    .WithService(auth);
+
+builder.AddService<Projects.BillingPipeline>("billing-pipeline")
+    .WithEngine(database).WithEngine(analytics).WithEngine(archive);
+
+builder.AddService<Projects.AuditLog>("audit-log")
+    .WithEngine(database).WithEngine(archive);
+
+builder.AddService<Projects.SyntheticMonitor>("synthetic-monitor")
+    .WithService(ingestion).WithService(queryApi).WithService(controlPlane);
+
+builder.Build().Run();

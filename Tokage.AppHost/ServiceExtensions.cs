@@ -1,0 +1,70 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Lifecycle;
+using Microsoft.Extensions.Logging;
+using Tokage.AppHost.Engines;
+
+namespace Tokage.AppHost;
+
+/// <summary>The engine provider chosen for this run, and where local engines keep their data.</summary>
+public sealed record EngineSetup(EngineProvider Provider, LocalState State);
+
+/// <summary>How the AppHost declares engines and services, so Program.cs reads as the system's picture.</summary>
+public static class ServiceExtensions
+{
+    /// <summary>Chooses the engine provider once, and says which and why in the AppHost's log.</summary>
+    public static EngineSetup ChooseEngineProvider(this IDistributedApplicationBuilder builder)
+    {
+        var provider = EngineProvider.Choose(builder.Configuration, builder.ExecutionContext.IsPublishMode, EngineProvider.ProbeContainerRuntime);
+        builder.Eventing.Subscribe<BeforeStartEvent>((@event, _) =>
+        {
+            @event.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Tokage.Engines").LogInformation(
+                "Engines run as {Provider}: {Reason}. A ConnectionStrings:<name> entry replaces any engine by a server of your own.",
+                provider.DisplayName, provider.Reason);
+            return Task.CompletedTask;
+        });
+        return new(provider, LocalState.For(builder));
+    }
+
+    /// <summary>
+    /// A Tokage service: an HTTP/1.1 endpoint (<c>http</c>) and an h2c gRPC endpoint (<c>grpc</c>), on the
+    /// given fixed ports or on ports the AppHost picks.
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> AddService<TProject>(
+        this IDistributedApplicationBuilder builder, string name, int? httpPort = null, int? grpcPort = null)
+        where TProject : IProjectMetadata, new() =>
+        builder.AddProject<TProject>(name, launchProfileName: null)
+            .WithEndpoint("http", httpPort, http2: false)
+            .WithEndpoint("grpc", grpcPort, http2: true);
+
+    /// <summary>
+    /// Adds an endpoint and tells Kestrel about it through configuration (<c>Kestrel:Endpoints:{name}</c>):
+    /// gRPC without TLS needs an HTTP/2-only listener, which a URL list alone cannot say.
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> WithEndpoint(this IResourceBuilder<ProjectResource> service, string name, int? port, bool http2)
+    {
+        service.WithHttpEndpoint(port: port, name: name);
+        if (http2)
+        {
+            service.WithEndpoint(name, endpoint => endpoint.Transport = "http2");
+        }
+
+        var endpoint = service.GetEndpoint(name);
+        var host = service.ApplicationBuilder.ExecutionContext.IsPublishMode ? "+" : "localhost";
+        return service.WithEnvironment(context =>
+        {
+            context.EnvironmentVariables[$"Kestrel__Endpoints__{name}__Url"] =
+                ReferenceExpression.Create($"http://{host}:{endpoint.Property(EndpointProperty.TargetPort)}");
+            context.EnvironmentVariables[$"Kestrel__Endpoints__{name}__Protocols"] = http2 ? "Http2" : "Http1";
+        });
+    }
+
+    /// <summary>Connects a service to an engine and starts it only once the engine is ready.</summary>
+    public static IResourceBuilder<ProjectResource> WithEngine(this IResourceBuilder<ProjectResource> service, IResourceBuilder<IResourceWithConnectionString> engine) =>
+        service.WithReference(engine).WaitFor(engine);
+
+    /// <summary>Lets a service discover another (service discovery) and starts it once that one is ready.</summary>
+    public static IResourceBuilder<ProjectResource> WithService(this IResourceBuilder<ProjectResource> service, IResourceBuilder<ProjectResource> dependency) =>
+        service.WithReference(dependency).WaitFor(dependency);
+}

@@ -1,0 +1,12 @@
+namespace Tokage.BillingPipeline.Extensions;
+
+internal static class Extensions
+{
+    /// <summary>The engines this service talks to, each with its health check (so /health means ready).</summary>
+    public static void AddApplicationServices(this IHostApplicationBuilder builder)
+    {
+        builder.AddNpgsqlDataSource("tokage");
+        builder.AddClickHouseClient("analytics");
+        builder.AddObjectStoreClient("archive");
+    }
+}

@@ -1,0 +1,11 @@
+namespace Tokage.ControlPlane.Extensions;
+
+internal static class Extensions
+{
+    /// <summary>The engines this service talks to, each with its health check (so /health means ready).</summary>
+    public static void AddApplicationServices(this IHostApplicationBuilder builder)
+    {
+        builder.AddRedisClient("redis");
+        builder.AddNpgsqlDataSource("tokage");
+    }
+}

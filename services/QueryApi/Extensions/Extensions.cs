@@ -1,0 +1,12 @@
+namespace Tokage.QueryApi.Extensions;
+
+internal static class Extensions
+{
+    /// <summary>The engines this service talks to, each with its health check (so /health means ready).</summary>
+    public static void AddApplicationServices(this IHostApplicationBuilder builder)
+    {
+        builder.AddRedisClient("redis");
+        builder.AddNpgsqlDataSource("tokage");
+        builder.AddClickHouseClient("analytics");
+    }
+}

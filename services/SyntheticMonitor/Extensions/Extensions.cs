@@ -1,0 +1,10 @@
+namespace Tokage.SyntheticMonitor.Extensions;
+
+internal static class Extensions
+{
+    /// <summary>The engines this service talks to, each with its health check (so /health means ready).</summary>
+    public static void AddApplicationServices(this IHostApplicationBuilder builder)
+    {
+        // Talks to the other services only, over service discovery.
+    }
+}

@@ -1,0 +1,81 @@
+using ClickHouse.Driver;
+
+namespace Tokage.ClickHouseLocal.Tests;
+
+/// <summary>Start, stop and crash the host on one data path.</summary>
+public sealed class LifecycleTests
+{
+    [Fact]
+    public async Task SigtermClosesChdbAndExitsZero()
+    {
+        var dataPath = ClickHouseLocalProcess.NewDataPath();
+        try
+        {
+            await using var host = await ClickHouseLocalProcess.StartAsync(dataPath);
+            using (var client = new ClickHouseClient(host.ConnectionString))
+            {
+                await client.ExecuteNonQueryAsync("CREATE TABLE kept (id UInt64) ENGINE = MergeTree ORDER BY id");
+                await client.InsertBinaryAsync("kept", ["id"], Enumerable.Range(0, 500).Select(i => new object[] { (ulong)i }));
+            }
+
+            Assert.Equal(0, await host.StopAsync(TimeSpan.FromSeconds(15)));
+
+            await using var again = await ClickHouseLocalProcess.StartAsync(dataPath);
+            using var reader = new ClickHouseClient(again.ConnectionString);
+            Assert.Equal(500UL, Convert.ToUInt64(await reader.ExecuteScalarAsync("SELECT count() FROM kept")));
+        }
+        finally
+        {
+            HostFixture.TryDelete(dataPath);
+        }
+    }
+
+    [Fact]
+    public async Task DataSurvivesKill9()
+    {
+        var dataPath = ClickHouseLocalProcess.NewDataPath();
+        try
+        {
+            await using (var host = await ClickHouseLocalProcess.StartAsync(dataPath))
+            {
+                using var client = new ClickHouseClient(host.ConnectionString);
+                await client.ExecuteNonQueryAsync("CREATE TABLE durable (tenant_id String, n UInt64) ENGINE = MergeTree ORDER BY (tenant_id, n)");
+                await client.InsertBinaryAsync("durable", ["tenant_id", "n"], Enumerable.Range(0, 10_000).Select(i => new object[] { "t", (ulong)i }));
+                await host.KillAsync();
+            }
+
+            await using var again = await ClickHouseLocalProcess.StartAsync(dataPath);
+            using var reader = new ClickHouseClient(again.ConnectionString);
+            Assert.Equal(10_000UL, Convert.ToUInt64(await reader.ExecuteScalarAsync("SELECT count() FROM durable")));
+        }
+        finally
+        {
+            HostFixture.TryDelete(dataPath);
+        }
+    }
+
+    [Fact]
+    public async Task MissingLibraryExitsWithAClearMessage()
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet")
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(ClickHouseLocalProcess.HostAssembly);
+        start.ArgumentList.Add("--http-port=0");
+        start.Environment["TOKAGE_CHDB_LIB"] = "/nonexistent/libchdb.so";
+        start.Environment["XDG_CACHE_HOME"] = "/nonexistent-cache";
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+
+        Assert.NotEqual(0, process.ExitCode);
+        var message = await stderr;
+        Assert.Contains("/nonexistent/libchdb.so", message);
+        Assert.Contains("/nonexistent-cache/tokage/chdb/26.5.3/libchdb.so", message);
+        Assert.Contains("./scripts/setup.sh", message);
+    }
+}
