@@ -34,9 +34,9 @@ public static class ClickHouseEngine
             return builder.AddConnectionString(name);
         }
 
-        var password = builder.AddParameter($"{name}-password", state.Secret($"{name}-password"), secret: true);
         if (provider.Kind == EngineProviderKind.Containers)
         {
+            var password = builder.AddGeneratedPassword($"{name}-password");
             return builder.AddResource(new ClickHouseServerResource(name, password.Resource))
                 .WithImage(ServerImage, ServerTag)
                 .WithHttpEndpoint(targetPort: 8123, name: ClickHouseServerResource.HttpEndpointName)
@@ -48,6 +48,7 @@ public static class ClickHouseEngine
                 .WithHttpHealthCheck("/ping");
         }
 
+        var localPassword = builder.AddParameter($"{name}-password", state.Secret($"{name}-password"), secret: true);
         var host = builder.AddProject<Projects.ClickHouseLocal>($"{name}-host")
             .WithHttpEndpoint(name: "http");
         var endpoint = host.GetEndpoint("http");
@@ -58,13 +59,13 @@ public static class ClickHouseEngine
                 context.Args.Add("--data-path");
                 context.Args.Add(Path.Combine(state.Root, name));
                 context.Args.Add("--password");
-                context.Args.Add(password.Resource);
+                context.Args.Add(localPassword.Resource);
             })
             .WithEnvironment(EngineResourceProperties.ProviderEnvironmentVariable, $"{provider.DisplayName} ({provider.Reason})")
             .WithHttpHealthCheck("/ping");
 
         var connectionString = ReferenceExpression.Create(
-            $"Host={endpoint.Property(EndpointProperty.Host)};Port={endpoint.Property(EndpointProperty.Port)};Protocol=http;Username={ClickHouseServerResource.UserName};Password={password.Resource}");
+            $"Host={endpoint.Property(EndpointProperty.Host)};Port={endpoint.Property(EndpointProperty.Port)};Protocol=http;Username={ClickHouseServerResource.UserName};Password={localPassword.Resource}");
         return builder.AddConnection(name, host, connectionString, provider, "ClickHouse")
             .WithConnectionHealthCheck(PingClickHouseAsync);
     }

@@ -1,6 +1,17 @@
 using System.Security.Cryptography;
+using Aspire.Hosting.ApplicationModel;
 
 namespace Tokage.AppHost.Engines;
+
+public static class GeneratedPasswords
+{
+    /// <summary>
+    /// A secret parameter generated once and kept in the AppHost's user secrets; in a manifest it is an
+    /// input the deployment tool generates, never a value of this machine's.
+    /// </summary>
+    public static IResourceBuilder<ParameterResource> AddGeneratedPassword(this IDistributedApplicationBuilder builder, string name) =>
+        builder.AddParameter(name, new GenerateParameterDefault { MinLength = 22, Special = false }, secret: true, persist: true);
+}
 
 /// <summary>
 /// Where local engines keep their data (<c>.tokage/</c> at the repository root) and the secrets that must

@@ -43,7 +43,7 @@ public static class ObjectStoreEngine
         if (provider.Kind == EngineProviderKind.Containers)
         {
             var user = builder.AddParameter($"{name}-user", "tokage");
-            var password = builder.AddParameter($"{name}-password", state.Secret($"{name}-password"), secret: true);
+            var password = builder.AddGeneratedPassword($"{name}-password");
             return builder.AddResource(new MinioResource(name, user.Resource, password.Resource))
                 .WithImage(MinioImage, MinioTag)
                 .WithHttpEndpoint(targetPort: 9000, name: MinioResource.ApiEndpointName)

@@ -1,0 +1,153 @@
+using System.Net;
+using Grpc.Health.V1;
+using Grpc.Net.Client;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Tokage.AppHost.Tests;
+
+/// <summary>
+/// The whole AppHost on local processes through Aspire.Hosting.Testing: every resource healthy, every
+/// service answering /health and gRPC health, and no process left behind after stop.
+/// </summary>
+public class EndToEndTests
+{
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(3);
+
+    [Fact]
+    public async Task Every_resource_becomes_healthy_and_no_process_survives_stop()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(6));
+        var cancellationToken = timeout.Token;
+        var state = Directory.CreateTempSubdirectory("tokage-e2e-");
+
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Tokage_AppHost>(
+            ["Tokage:Engines=local", $"Tokage:StateDirectory={state.FullName}"], cancellationToken);
+        var app = await builder.BuildAsync(cancellationToken);
+        var processes = new HashSet<int>();
+        try
+        {
+            await app.StartAsync(cancellationToken);
+
+            var model = app.Services.GetRequiredService<DistributedApplicationModel>();
+            // Parameters have no process, and resources started only on demand (Aspire's project rebuilders) never start here.
+            var resources = model.Resources
+                .Where(r => r is not ParameterResource && !r.Annotations.OfType<ExplicitStartupAnnotation>().Any())
+                .Select(r => r.Name)
+                .ToList();
+            using (var startup = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+            {
+                startup.CancelAfter(StartTimeout);
+                await Task.WhenAll(resources.Select(name => app.ResourceNotifications.WaitForResourceHealthyAsync(name, startup.Token)));
+            }
+
+            var services = model.Resources.OfType<ProjectResource>().Where(p => p.Name != "analytics-host").ToList();
+            Assert.Equal(9, services.Count);
+            foreach (var service in services)
+            {
+                using var http = app.CreateHttpClient(service.Name, "http");
+                using var response = await http.GetAsync("/health", cancellationToken);
+                Assert.True(response.StatusCode == HttpStatusCode.OK, $"{service.Name} /health: {response.StatusCode}");
+                Assert.Equal("Healthy", await response.Content.ReadAsStringAsync(cancellationToken));
+
+                // gRPC over h2c on the service's own gRPC endpoint proves the HTTP/2-only listener.
+                using var channel = GrpcChannel.ForAddress(app.GetEndpoint(service.Name, "grpc"));
+                var reply = await new Health.HealthClient(channel).CheckAsync(new HealthCheckRequest(), cancellationToken: cancellationToken);
+                Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, reply.Status);
+            }
+
+            // The local provider is what runs: Redis Streams carries the event log.
+            Assert.StartsWith("Transport=RedisStreams;", await app.GetConnectionStringAsync("events", cancellationToken));
+
+            foreach (var name in resources)
+            {
+                if (app.ResourceNotifications.TryGetCurrentState(name, out var current))
+                {
+                    foreach (var property in current.Snapshot.Properties.Where(p => p.Name.EndsWith(".pid", StringComparison.Ordinal)))
+                    {
+                        if (int.TryParse(Convert.ToString(property.Value), out var pid))
+                        {
+                            processes.Add(pid);
+                        }
+                    }
+                }
+            }
+
+            Assert.Contains(processes, pid => ProcessTable.CommandLine(pid).Contains("redis-server"));
+            processes.UnionWith(processes.SelectMany(ProcessTable.Descendants).ToList());
+            processes.UnionWith(ProcessTable.WithCommandLineContaining(state.FullName));
+            Assert.Contains(processes, pid => ProcessTable.CommandLine(pid).Contains("postgres"));
+            Assert.Contains(processes, pid => ProcessTable.CommandLine(pid).Contains("Tokage.ClickHouseLocal"));
+        }
+        finally
+        {
+            await app.StopAsync(CancellationToken.None);
+            await app.DisposeAsync();
+        }
+
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (processes.Any(ProcessTable.IsAlive) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(250, CancellationToken.None);
+        }
+
+        var survivors = processes.Where(ProcessTable.IsAlive).Select(pid => $"{pid}: {ProcessTable.CommandLine(pid)}").ToList();
+        Assert.True(survivors.Count == 0, "still running after stop:\n" + string.Join('\n', survivors));
+        state.Delete(recursive: true);
+    }
+}
+
+/// <summary>Reads Linux's /proc: the processes a resource started and whether they are gone.</summary>
+internal static class ProcessTable
+{
+    public static bool IsAlive(int pid)
+    {
+        var stat = Stat(pid);
+        // A zombie has exited; it only waits for its parent to read its status.
+        return stat is not null && stat.State != 'Z';
+    }
+
+    public static string CommandLine(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ').Trim();
+        }
+        catch (IOException)
+        {
+            return "";
+        }
+    }
+
+    public static IEnumerable<int> Descendants(int root)
+    {
+        var children = All().Where(p => p.ParentId == root).Select(p => p.Id).ToList();
+        return children.Concat(children.SelectMany(Descendants));
+    }
+
+    public static IEnumerable<int> WithCommandLineContaining(string text) =>
+        All().Select(p => p.Id).Where(pid => CommandLine(pid).Contains(text, StringComparison.Ordinal));
+
+    private sealed record Entry(int Id, int ParentId, char State);
+
+    private static IEnumerable<Entry> All() =>
+        Directory.EnumerateDirectories("/proc")
+            .Select(Path.GetFileName)
+            .Select(name => int.TryParse(name, out var pid) ? Stat(pid) : null)
+            .OfType<Entry>()
+            .ToList();
+
+    private static Entry? Stat(int pid)
+    {
+        try
+        {
+            // Format: pid (comm) state ppid …; comm may contain spaces and parentheses.
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var afterName = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return new Entry(pid, int.Parse(afterName[1]), afterName[0][0]);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+}
