@@ -1,5 +1,6 @@
 using Tokage.AppHost;
 using Tokage.AppHost.Engines;
+using Tokage.AppHost.Publishing;
 
 var builder = DistributedApplication.CreateBuilder(args);
 
@@ -43,5 +44,8 @@ builder.AddService<Projects.AuditLog>("audit-log")
 
 builder.AddService<Projects.SyntheticMonitor>("synthetic-monitor")
     .WithService(ingestion).WithService(queryApi).WithService(controlPlane);
+
+// Publishing: --publisher manifest (Aspire's own) or --publisher kubernetes (generated from the same model).
+builder.AddKubernetesPublishing();
 
 builder.Build().Run();

@@ -42,7 +42,7 @@ public static class ObjectStoreEngine
 
         if (provider.Kind == EngineProviderKind.Containers)
         {
-            var user = builder.AddParameter($"{name}-user", "tokage");
+            var user = builder.AddParameter($"{name}-user", "tokage", publishValueAsDefault: true);
             var password = builder.AddGeneratedPassword($"{name}-password");
             return builder.AddResource(new MinioResource(name, user.Resource, password.Resource))
                 .WithImage(MinioImage, MinioTag)
