@@ -42,6 +42,8 @@ ensure_distro_packages() {
   command -v redis-server >/dev/null || missing+=(redis-server)
   [ -n "$(find_pg_bin)" ] && [ -x "$(find_pg_bin)/initdb" ] || missing+=(postgresql)
   command -v npm >/dev/null || missing+=(npm)
+  # The ClickHouse-local host decodes zstd request bodies (ClickHouse.Driver's default) with the system libzstd.
+  ldconfig -p 2>/dev/null | grep -q 'libzstd.so.1 ' || missing+=(libzstd1)
   if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
   # The distro's redis-server unit would hold port 6379; Tokage starts its own instances.
   if command -v systemctl >/dev/null && systemctl is-active --quiet redis-server 2>/dev/null; then
