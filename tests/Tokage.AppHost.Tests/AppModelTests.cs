@@ -3,17 +3,18 @@ using Tokage.AppHost.Engines;
 namespace Tokage.AppHost.Tests;
 
 /// <summary>The application model the AppHost builds for each provider choice, inspected without starting it.</summary>
-public class AppModelTests
+public sealed class AppModelTests : IDisposable
 {
+    private readonly DirectoryInfo _state = Directory.CreateTempSubdirectory("tokage-model-");
+
+    public void Dispose() => _state.Delete(recursive: true);
+
     private static readonly string[] Services =
         ["auth", "control-plane", "price-registry", "ingestion", "event-processor", "query-api", "billing-pipeline", "audit-log", "synthetic-monitor"];
 
-    private static async Task<IDistributedApplicationTestingBuilder> BuildModelAsync(params string[] args)
-    {
-        var state = Directory.CreateTempSubdirectory("tokage-model-").FullName;
-        return await DistributedApplicationTestingBuilder.CreateAsync<Projects.Tokage_AppHost>(
-            [$"Tokage:StateDirectory={state}", .. args], TestContext.Token);
-    }
+    private async Task<IDistributedApplicationTestingBuilder> BuildModelAsync(params string[] args) =>
+        await DistributedApplicationTestingBuilder.CreateAsync<Projects.Tokage_AppHost>(
+            [$"Tokage:StateDirectory={_state.FullName}", .. args], TestContext.Token);
 
     private static IResource Resource(IDistributedApplicationTestingBuilder builder, string name) =>
         Assert.Single(builder.Resources, r => r.Name == name);

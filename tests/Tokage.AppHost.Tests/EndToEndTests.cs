@@ -19,6 +19,12 @@ public class EndToEndTests
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(6));
         var cancellationToken = timeout.Token;
         var state = Directory.CreateTempSubdirectory("tokage-e2e-");
+        // Temp directories are 0700; PostgreSQL's own user (when tests run as root) must reach its data
+        // directory inside, so that it lives and is deleted with the rest of this run's state.
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(state.FullName, (UnixFileMode)0b111_101_101);
+        }
 
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Tokage_AppHost>(
             ["Tokage:Engines=local", $"Tokage:StateDirectory={state.FullName}"], cancellationToken);
