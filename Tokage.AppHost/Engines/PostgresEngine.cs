@@ -56,11 +56,7 @@ public static class PostgresEngine
             })
             .WithEnvironment(EngineResourceProperties.ProviderEnvironmentVariable, $"{provider.DisplayName} ({provider.Reason})");
 
-        server.WithConnectionHealthCheck(async (connectionString, cancellationToken) =>
-        {
-            await using var connection = new NpgsqlConnection(connectionString + ";Timeout=3");
-            await connection.OpenAsync(cancellationToken);
-        });
+        server.WithConnectionHealthCheck(OpenConnectionAsync);
 
         var connectionString = ReferenceExpression.Create($"{server.Resource};Database={databaseName}");
         var database = builder.AddConnection(databaseName, server, connectionString, provider, "PostgresDatabase");
@@ -80,10 +76,13 @@ public static class PostgresEngine
             }
         });
 
-        return database.WithConnectionHealthCheck(async (connectionString, cancellationToken) =>
-        {
-            await using var connection = new NpgsqlConnection(connectionString + ";Timeout=3");
-            await connection.OpenAsync(cancellationToken);
-        });
+        return database.WithConnectionHealthCheck(OpenConnectionAsync);
+    }
+
+    /// <summary>Ready means a session opens (and, for the database, that it exists).</summary>
+    private static async Task OpenConnectionAsync(string connectionString, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(connectionString + ";Timeout=3");
+        await connection.OpenAsync(cancellationToken);
     }
 }

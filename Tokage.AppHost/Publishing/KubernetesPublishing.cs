@@ -36,10 +36,11 @@ public static class KubernetesPublishing
                 ?? throw new InvalidOperationException("--output-path is required for the kubernetes publisher.");
             var manifest = await File.ReadAllTextAsync(Path.Combine(outputPath, "aspire-manifest.json"), context.CancellationToken);
             var configuration = context.Services.GetRequiredService<IConfiguration>();
-            var options = new KubernetesOptions
+            var defaults = new KubernetesOptions();
+            var options = defaults with
             {
-                ImagePrefix = configuration["Tokage:Kubernetes:ImagePrefix"] ?? new KubernetesOptions().ImagePrefix,
-                ImageTag = configuration["Tokage:Kubernetes:ImageTag"] ?? new KubernetesOptions().ImageTag,
+                ImagePrefix = configuration["Tokage:Kubernetes:ImagePrefix"] ?? defaults.ImagePrefix,
+                ImageTag = configuration["Tokage:Kubernetes:ImageTag"] ?? defaults.ImageTag,
             };
 
             var directory = Directory.CreateDirectory(Path.Combine(outputPath, "kubernetes"));

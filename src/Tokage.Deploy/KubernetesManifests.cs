@@ -84,7 +84,7 @@ public sealed partial class KubernetesManifests
     {
         var bindings = resource["bindings"]?.AsObject() ?? [];
         var volumes = resource["volumes"]?.AsArray().Select(v => v!.AsObject()).ToList() ?? [];
-        var plainEnvironment = new List<object>();
+        var environment = new List<object>();
         var secretEnvironment = new SortedDictionary<string, string>(StringComparer.Ordinal);
         foreach (var (key, value) in resource["env"]?.AsObject() ?? [])
         {
@@ -92,7 +92,7 @@ public sealed partial class KubernetesManifests
             if (secret)
             {
                 secretEnvironment[key] = resolved;
-                plainEnvironment.Add(new Dictionary<string, object>
+                environment.Add(new Dictionary<string, object>
                 {
                     ["name"] = key,
                     ["valueFrom"] = new Dictionary<string, object>
@@ -103,7 +103,7 @@ public sealed partial class KubernetesManifests
             }
             else
             {
-                plainEnvironment.Add(new Dictionary<string, object> { ["name"] = key, ["value"] = resolved });
+                environment.Add(new Dictionary<string, object> { ["name"] = key, ["value"] = resolved });
             }
         }
 
@@ -118,9 +118,9 @@ public sealed partial class KubernetesManifests
             container["args"] = args.Select(a => (object)Resolve((string)a!).Value).ToList();
         }
 
-        if (plainEnvironment.Count > 0)
+        if (environment.Count > 0)
         {
-            container["env"] = plainEnvironment;
+            container["env"] = environment;
         }
 
         var ports = bindings.Select(b => new Dictionary<string, object>
@@ -151,7 +151,7 @@ public sealed partial class KubernetesManifests
         var spec = new Dictionary<string, object>
         {
             ["replicas"] = 1,
-            ["selector"] = new Dictionary<string, object> { ["matchLabels"] = new Dictionary<string, object> { [NameLabel] = name } },
+            ["selector"] = new Dictionary<string, object> { ["matchLabels"] = Selector(name) },
             ["template"] = podSpec,
         };
 
@@ -193,7 +193,7 @@ public sealed partial class KubernetesManifests
                 ["metadata"] = new Dictionary<string, object> { ["name"] = name, ["labels"] = labels },
                 ["spec"] = new Dictionary<string, object>
                 {
-                    ["selector"] = new Dictionary<string, object> { [NameLabel] = name },
+                    ["selector"] = Selector(name),
                     ["ports"] = bindings.Select(b => (object)new Dictionary<string, object>
                     {
                         ["name"] = PortName(b.Key),
@@ -221,11 +221,13 @@ public sealed partial class KubernetesManifests
         ["stringData"] = values.ToDictionary(kv => kv.Key, kv => (object)kv.Value),
     };
 
-    private static Dictionary<string, object> Labels(string name) => new()
+    private static Dictionary<string, object> Labels(string name) => new(Selector(name))
     {
-        [NameLabel] = name,
         [PartOfLabel] = "tokage",
     };
+
+    /// <summary>What Deployments, StatefulSets and Services select their pods by.</summary>
+    private static Dictionary<string, object> Selector(string name) => new() { [NameLabel] = name };
 
     /// <summary>Kubernetes port names are at most 15 lowercase alphanumerics and dashes.</summary>
     private static string PortName(string binding) => binding.Length <= 15 ? binding : binding[..15];
