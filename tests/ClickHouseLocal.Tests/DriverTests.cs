@@ -1,6 +1,8 @@
 using System.Net;
 using ClickHouse.Driver;
+using ClickHouse.Driver.ADO;
 using ClickHouse.Driver.ADO.Parameters;
+using ClickHouse.Driver.Compression;
 using ClickHouse.Driver.Utility;
 
 namespace Tokage.ClickHouseLocal.Tests;
@@ -64,6 +66,143 @@ public sealed class DriverTests(HostFixture fixture) : IClassFixture<HostFixture
         Assert.Equal(100_000, written);
         Assert.Equal(100_000UL, Convert.ToUInt64(await client.ExecuteScalarAsync("SELECT count() FROM bulk")));
         Assert.Equal(Enumerable.Range(0, 100_000).Sum(i => (long)(i % 1000)), Convert.ToInt64(await client.ExecuteScalarAsync("SELECT sum(tokens) FROM bulk")));
+    }
+
+    public static TheoryData<string> Compressions() => ["none", "gzip", "br", "lz4", "zstd"];
+
+    [Theory]
+    [MemberData(nameof(Compressions))]
+    public async Task BulkInsertOf100kRowsWithEachCompression(string compression)
+    {
+        var table = $"bulk_{compression}";
+        await client.ExecuteNonQueryAsync(
+            $"CREATE TABLE {table} (tenant_id LowCardinality(String), event_id String, tokens UInt64, cost Decimal(38, 18)) ENGINE = MergeTree ORDER BY (tenant_id, event_id)");
+        var rows = Enumerable.Range(0, 100_000)
+            .Select(i => new object[] { $"tenant-{i % 7}", $"e-{i}", (ulong)(i % 1000), new decimal(i, 0, 0, false, 9) })
+            .ToList();
+        IClickHouseCompressor? compressor = compression switch
+        {
+            "gzip" => GZipCompressor.Default,
+            "br" => BrotliCompressor.Default,
+            "lz4" => Lz4Compressor.Default,
+            "zstd" => ZstdCompressor.Default,
+            _ => null,
+        };
+        using var sender = new ClickHouseClient(new ClickHouseClientSettings(fixture.Host.ConnectionString) { UseCompression = compressor is not null });
+
+        var written = await sender.InsertBinaryAsync(table, ["tenant_id", "event_id", "tokens", "cost"], rows, new InsertOptions { Compressor = compressor });
+
+        Assert.Equal(100_000, written);
+        Assert.Equal(100_000UL, Convert.ToUInt64(await client.ExecuteScalarAsync($"SELECT count() FROM {table}")));
+        Assert.Equal(Enumerable.Range(0, 100_000).Sum(i => (long)(i % 1000)), Convert.ToInt64(await client.ExecuteScalarAsync($"SELECT sum(tokens) FROM {table}")));
+        Assert.Equal(Enumerable.Range(0, 100_000).Sum(i => new decimal(i, 0, 0, false, 9)), Convert.ToDecimal(await client.ExecuteScalarAsync($"SELECT sum(cost) FROM {table}")));
+    }
+
+    [Fact]
+    public async Task MaterializedViewsAndTtl()
+    {
+        await client.ExecuteNonQueryAsync("""
+            CREATE TABLE mv_source (tenant_id LowCardinality(String), at DateTime64(3, 'UTC'), tokens UInt64, cost Decimal(38, 18))
+            ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(at) ORDER BY (tenant_id, at)
+            TTL toDateTime(at) + INTERVAL 30 DAY
+            """);
+        await client.ExecuteNonQueryAsync("""
+            CREATE TABLE mv_hourly (tenant_id LowCardinality(String), hour DateTime('UTC'), events UInt64, tokens UInt64, cost Decimal(38, 18))
+            ENGINE = SummingMergeTree ORDER BY (tenant_id, hour)
+            """);
+        await client.ExecuteNonQueryAsync("""
+            CREATE TABLE mv_states (tenant_id LowCardinality(String), users AggregateFunction(uniqCombined64, UInt64), token_sum AggregateFunction(sum, UInt64))
+            ENGINE = AggregatingMergeTree ORDER BY tenant_id
+            """);
+        await client.ExecuteNonQueryAsync("""
+            CREATE MATERIALIZED VIEW mv_hourly_view TO mv_hourly AS
+            SELECT tenant_id, toStartOfHour(at) AS hour, count() AS events, sum(tokens) AS tokens, sum(cost) AS cost FROM mv_source GROUP BY tenant_id, hour
+            """);
+        await client.ExecuteNonQueryAsync("""
+            CREATE MATERIALIZED VIEW mv_states_view TO mv_states AS
+            SELECT tenant_id, uniqCombined64State(toUInt64(tokens % 10)) AS users, sumState(tokens) AS token_sum FROM mv_source GROUP BY tenant_id
+            """);
+
+        var now = DateTime.UtcNow;
+        var rows = Enumerable.Range(0, 1_000).Select(i => new object[] { i % 2 == 0 ? "acme" : "globex", now.AddMinutes(-i), (ulong)i, 0.000001m * i }).ToList();
+        rows.Add(["acme", now.AddDays(-40), 5UL, 1m]);
+        await client.InsertBinaryAsync("mv_source", ["tenant_id", "at", "tokens", "cost"], rows);
+        await client.ExecuteNonQueryAsync("OPTIMIZE TABLE mv_source FINAL");
+
+        // TTL removed the 40-day-old row from the source; the views had already counted it.
+        Assert.Equal(1_000UL, Convert.ToUInt64(await client.ExecuteScalarAsync("SELECT count() FROM mv_source")));
+        var parameters = new ClickHouseParameterCollection();
+        parameters.AddParameter("tenant", "acme");
+        using (var reader = await client.ExecuteReaderAsync(
+            "SELECT sum(events), sum(tokens), sum(cost) FROM mv_hourly WHERE tenant_id = {tenant:String}", parameters))
+        {
+            Assert.True(reader.Read());
+            Assert.Equal(501UL, Convert.ToUInt64(reader.GetValue(0)));
+            Assert.Equal((ulong)Enumerable.Range(0, 1_000).Where(i => i % 2 == 0).Sum() + 5, Convert.ToUInt64(reader.GetValue(1)));
+            Assert.Equal(Enumerable.Range(0, 1_000).Where(i => i % 2 == 0).Sum(i => 0.000001m * i) + 1m, Convert.ToDecimal(reader.GetValue(2)));
+        }
+
+        using (var reader = await client.ExecuteReaderAsync(
+            "SELECT uniqCombined64Merge(users), sumMerge(token_sum) FROM mv_states WHERE tenant_id = {tenant:String}", parameters))
+        {
+            Assert.True(reader.Read());
+            Assert.Equal(6UL, Convert.ToUInt64(reader.GetValue(0))); // 0, 2, 4, 6, 8 and the old row's 5
+            Assert.Equal((ulong)Enumerable.Range(0, 1_000).Where(i => i % 2 == 0).Sum() + 5, Convert.ToUInt64(reader.GetValue(1)));
+        }
+    }
+
+    [Fact]
+    public async Task AdoNetCommandWithParameters()
+    {
+        await client.ExecuteNonQueryAsync("CREATE TABLE ado_rows (tenant_id String, n UInt32) ENGINE = MergeTree ORDER BY (tenant_id, n)");
+        await client.ExecuteNonQueryAsync("INSERT INTO ado_rows SELECT if(number % 3 = 0, 'acme', 'globex'), number FROM numbers(300)");
+
+        await using var connection = client.CreateConnection();
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT count(), max(n) FROM ado_rows WHERE tenant_id = {tenant:String} AND n < {limit:UInt32}";
+        var tenant = command.CreateParameter();
+        tenant.ParameterName = "tenant";
+        tenant.Value = "acme";
+        command.Parameters.Add(tenant);
+        var limit = command.CreateParameter();
+        limit.ParameterName = "limit";
+        limit.Value = 100u;
+        command.Parameters.Add(limit);
+
+        await using var reader = await command.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync());
+        Assert.Equal(34UL, Convert.ToUInt64(reader.GetValue(0)));
+        Assert.Equal(99U, Convert.ToUInt32(reader.GetValue(1)));
+        Assert.False(await reader.ReadAsync());
+    }
+
+    [Fact]
+    public async Task ReadsDoNotWaitBehindALongInsert()
+    {
+        await client.ExecuteNonQueryAsync("CREATE TABLE slow_sink (n UInt64) ENGINE = MergeTree ORDER BY n");
+        await client.ExecuteNonQueryAsync("CREATE TABLE busy (tenant_id String, n UInt64) ENGINE = MergeTree ORDER BY (tenant_id, n)");
+
+        // An insert that holds its connection for about 5 s (sleepEachRow, 1 s per block), while other clients read and write.
+        var longInsert = client.ExecuteNonQueryAsync(
+            "INSERT INTO slow_sink SELECT number FROM numbers(50) WHERE sleepEachRow(0.1) = 0 SETTINGS max_block_size = 10");
+        await Task.Delay(200);
+
+        var writers = Enumerable.Range(0, 4).Select(w => client.InsertBinaryAsync(
+            "busy", ["tenant_id", "n"], Enumerable.Range(0, 5_000).Select(i => new object[] { $"w{w}", (ulong)i })));
+        var reads = 0;
+        while (!longInsert.IsCompleted && reads < 20)
+        {
+            Assert.Equal(reads + 1, Convert.ToInt32(await client.ExecuteScalarAsync($"SELECT {reads + 1}")));
+            reads++;
+        }
+
+        Assert.False(longInsert.IsCompleted, "the reads finished while the long insert was still running");
+        Assert.Equal(20, reads);
+        await Task.WhenAll(writers);
+        await longInsert;
+        Assert.Equal(50UL, Convert.ToUInt64(await client.ExecuteScalarAsync("SELECT count() FROM slow_sink")));
+        Assert.Equal(20_000UL, Convert.ToUInt64(await client.ExecuteScalarAsync("SELECT count() FROM busy")));
     }
 
     [Fact]

@@ -55,6 +55,46 @@ public sealed class LifecycleTests
     }
 
     [Fact]
+    public async Task Kill9MidInsertKeepsWhatWasAcknowledged()
+    {
+        var dataPath = ClickHouseLocalProcess.NewDataPath();
+        try
+        {
+            await using (var host = await ClickHouseLocalProcess.StartAsync(dataPath))
+            {
+                using var client = new ClickHouseClient(host.ConnectionString);
+                await client.ExecuteNonQueryAsync("CREATE TABLE acked (batch String, n UInt64) ENGINE = MergeTree ORDER BY (batch, n)");
+                for (var batch = 0; batch < 3; batch++)
+                {
+                    await client.InsertBinaryAsync("acked", ["batch", "n"], Enumerable.Range(0, 20_000).Select(i => new object[] { $"b{batch}", (ulong)i }));
+                }
+
+                // A large insert still streaming (and a slow one running) when the host dies.
+                var inFlight = client.InsertBinaryAsync("acked", ["batch", "n"], Enumerable.Range(0, 2_000_000).Select(i => new object[] { "unacked", (ulong)i }));
+                var slow = client.ExecuteNonQueryAsync("INSERT INTO acked SELECT 'slow', number FROM numbers(50) WHERE sleepEachRow(0.1) = 0 SETTINGS max_block_size = 10");
+                await Task.Delay(700);
+                await host.KillAsync();
+                await Assert.ThrowsAnyAsync<Exception>(() => slow);
+                await Assert.ThrowsAnyAsync<Exception>(() => inFlight);
+            }
+
+            await using var again = await ClickHouseLocalProcess.StartAsync(dataPath);
+            using var reader = new ClickHouseClient(again.ConnectionString);
+            Assert.Equal(60_000UL, Convert.ToUInt64(await reader.ExecuteScalarAsync("SELECT count() FROM acked WHERE batch IN ('b0', 'b1', 'b2')")));
+            Assert.Equal(3UL * Enumerable.Range(0, 20_000).Aggregate(0UL, (s, i) => s + (ulong)i),
+                Convert.ToUInt64(await reader.ExecuteScalarAsync("SELECT sum(n) FROM acked WHERE batch IN ('b0', 'b1', 'b2')")));
+
+            // The restarted host takes writes again.
+            await reader.InsertBinaryAsync("acked", ["batch", "n"], [["after", 1UL]]);
+            Assert.Equal(1UL, Convert.ToUInt64(await reader.ExecuteScalarAsync("SELECT count() FROM acked WHERE batch = 'after'")));
+        }
+        finally
+        {
+            HostFixture.TryDelete(dataPath);
+        }
+    }
+
+    [Fact]
     public async Task MissingLibraryExitsWithAClearMessage()
     {
         var start = new System.Diagnostics.ProcessStartInfo("dotnet")

@@ -1,9 +1,13 @@
 using System.IO.Compression;
+using K4os.Compression.LZ4.Streams;
 using Tokage.ClickHouseLocal.Native;
 
 namespace Tokage.ClickHouseLocal.Http;
 
-/// <summary>Request and response codecs of ClickHouse's HTTP interface: .NET's own, and zstd through libzstd.</summary>
+/// <summary>
+/// Request and response codecs of ClickHouse's HTTP interface: .NET's own, zstd through libzstd, and lz4
+/// (the LZ4 frame format, as ClickHouse reads it) through K4os.
+/// </summary>
 internal static class HttpCodecs
 {
     /// <summary>Decodes the request body per <c>Content-Encoding</c>; null when the encoding is not supported.</summary>
@@ -18,6 +22,7 @@ internal static class HttpCodecs
             "deflate" => new ZLibStream(body, CompressionMode.Decompress, leaveOpen: true),
             "br" => new BrotliStream(body, CompressionMode.Decompress, leaveOpen: true),
             "zstd" => ZstdDecoderStream.TryCreate(body),
+            "lz4" => LZ4Stream.Decode(body, leaveOpen: true),
             _ => null,
         };
     }

@@ -72,7 +72,7 @@ internal sealed class QueryHandler(ChdbEngine engine, IOptions<ClickHouseLocalOp
         if (body is null)
         {
             await WriteErrorAsync(response, ClickHouseError.Create(ClickHouseError.NotImplemented, "NOT_IMPLEMENTED",
-                $"Content-Encoding '{request.Headers.ContentEncoding}' is not supported by the clickhouse-local host (gzip, deflate, br, and zstd with libzstd, are)"));
+                $"Content-Encoding '{request.Headers.ContentEncoding}' is not supported by the clickhouse-local host (gzip, deflate, br, lz4, and zstd with libzstd, are)"));
             return;
         }
 

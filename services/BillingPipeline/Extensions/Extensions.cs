@@ -6,7 +6,7 @@ internal static class Extensions
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.AddNpgsqlDataSource("tokage");
-        builder.AddClickHouseClient("analytics");
+        builder.AddUsageStore("analytics", ownsSchema: false);
         builder.AddObjectStoreClient("archive");
     }
 }

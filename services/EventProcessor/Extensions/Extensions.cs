@@ -7,7 +7,8 @@ internal static class Extensions
     {
         builder.AddRedisClient("redis");
         builder.AddEventLogClient("events");
-        builder.AddClickHouseClient("analytics");
+        // The processor writes the usage store, so it owns its schema: migrations run at its start.
+        builder.AddUsageStore("analytics", ownsSchema: true);
         builder.AddObjectStoreClient("archive");
     }
 }

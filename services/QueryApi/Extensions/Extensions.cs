@@ -7,6 +7,6 @@ internal static class Extensions
     {
         builder.AddRedisClient("redis");
         builder.AddNpgsqlDataSource("tokage");
-        builder.AddClickHouseClient("analytics");
+        builder.AddUsageStore("analytics", ownsSchema: false);
     }
 }

@@ -4,7 +4,7 @@ using System.Net.Sockets;
 using System.Reflection;
 using System.Text;
 
-namespace Tokage.ClickHouseLocal.Tests;
+namespace Tokage.Testing;
 
 /// <summary>The host as a real child process (<c>dotnet Tokage.ClickHouseLocal.dll</c>) on a free port.</summary>
 public sealed class ClickHouseLocalProcess : IAsyncDisposable
@@ -180,7 +180,7 @@ public sealed class HostFixture : IAsyncLifetime
         }
     }
 
-    internal static void TryDelete(string path)
+    public static void TryDelete(string path)
     {
         try
         {

@@ -1,0 +1,40 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Tokage.Analytics;
+using Tokage.Analytics.Queries;
+using Tokage.Analytics.Schema;
+
+namespace Microsoft.Extensions.Hosting;
+
+public static class AnalyticsExtensions
+{
+    /// <summary>
+    /// The usage store on the ClickHouse connection <paramref name="connectionName"/>: the client, the writer,
+    /// the queries, and either the migrations at start-up (<paramref name="ownsSchema"/>: exactly one service,
+    /// the event processor) or a readiness check that waits for them.
+    /// </summary>
+    public static void AddUsageStore(this IHostApplicationBuilder builder, string connectionName, bool ownsSchema)
+    {
+        builder.AddClickHouseClient(connectionName);
+        builder.Services.AddOptions<AnalyticsOptions>()
+            .BindConfiguration(AnalyticsOptions.SectionName)
+            .Validate(o => o.RawRetentionDays >= 0 && o.QuarantineRetentionDays >= 0 && o.InsertChunkRows > 0,
+                $"{AnalyticsOptions.SectionName}: retention days must be 0 or more and InsertChunkRows positive.")
+            .ValidateOnStart();
+        builder.Services.AddSingleton<AnalyticsMigrator>();
+        builder.Services.AddSingleton<UsageEventWriter>();
+        builder.Services.AddSingleton<UsageQueries>();
+
+        var health = builder.Services.AddHealthChecks();
+        if (ownsSchema)
+        {
+            builder.Services.AddSingleton<AnalyticsSchemaInitializer>();
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<AnalyticsSchemaInitializer>());
+            health.Add(new HealthCheckRegistration("analytics-schema", sp => sp.GetRequiredService<AnalyticsSchemaInitializer>(), HealthStatus.Unhealthy, ["ready"]));
+        }
+        else
+        {
+            health.AddCheck<AnalyticsSchemaVersionCheck>("analytics-schema", tags: ["ready"]);
+        }
+    }
+}

@@ -1,0 +1,70 @@
+namespace Tokage.Analytics.Queries;
+
+/// <summary>What a breakdown can group and filter by.</summary>
+public enum UsageDimension
+{
+    Provider,
+    Model,
+    Application,
+    Project,
+    User,
+    Team,
+    Environment,
+    Day,
+    Hour,
+}
+
+/// <summary>Where a breakdown's numbers come from. <see cref="Auto"/> takes the coarsest table that can answer exactly.</summary>
+public enum UsageSource
+{
+    Auto,
+    Raw,
+    Hourly,
+    Daily,
+}
+
+/// <summary>A cost breakdown over <c>[From, To)</c> for one tenant.</summary>
+public sealed record BreakdownQuery
+{
+    public required DateTimeOffset From { get; init; }
+    public required DateTimeOffset To { get; init; }
+    public IReadOnlyList<UsageDimension> GroupBy { get; init; } = [];
+
+    /// <summary>Equality filters on the non-time dimensions.</summary>
+    public IReadOnlyDictionary<UsageDimension, string> Filters { get; init; } = new Dictionary<UsageDimension, string>();
+
+    /// <summary>The zone days and hours are counted in.</summary>
+    public TimeZoneInfo TimeZone { get; init; } = TimeZoneInfo.Utc;
+    public UsageSource Source { get; init; } = UsageSource.Auto;
+}
+
+/// <summary>Sums over a set of events. <see cref="CostUsd"/> is null when every event was unpriced.</summary>
+public sealed record UsageTotals(
+    ulong Events,
+    ulong UnpricedEvents,
+    ulong InputTokens,
+    ulong CacheReadTokens,
+    ulong CacheWriteTokens,
+    ulong CacheWrite1hTokens,
+    ulong OutputTokens,
+    ulong ReasoningTokens,
+    decimal? CostUsd)
+{
+    public static UsageTotals Zero { get; } = new(0, 0, 0, 0, 0, 0, 0, 0, null);
+
+    public UsageTotals Add(UsageTotals other) => new(
+        Events + other.Events,
+        UnpricedEvents + other.UnpricedEvents,
+        InputTokens + other.InputTokens,
+        CacheReadTokens + other.CacheReadTokens,
+        CacheWriteTokens + other.CacheWriteTokens,
+        CacheWrite1hTokens + other.CacheWrite1hTokens,
+        OutputTokens + other.OutputTokens,
+        ReasoningTokens + other.ReasoningTokens,
+        CostUsd is null && other.CostUsd is null ? null : (CostUsd ?? 0m) + (other.CostUsd ?? 0m));
+}
+
+/// <summary>One group: its key per grouped dimension (days as <c>yyyy-MM-dd</c>, hours as ISO 8601 with the zone's offset).</summary>
+public sealed record BreakdownRow(IReadOnlyDictionary<UsageDimension, string> Keys, UsageTotals Totals);
+
+public sealed record BreakdownResult(IReadOnlyList<BreakdownRow> Rows, UsageTotals Totals, UsageSource Source);

@@ -1,0 +1,44 @@
+using ClickHouse.Driver;
+using Microsoft.Extensions.Options;
+
+namespace Tokage.Analytics;
+
+/// <summary>
+/// Bulk writes over the driver's binary insert (RowBinary, compressed). With a batch token, a retried write of
+/// the same batch is dropped by ClickHouse in the raw table and in the rollups the views feed
+/// (<c>insert_deduplication_token</c>): the token must name the batch's content, e.g. its log range.
+/// </summary>
+public sealed class UsageEventWriter(ClickHouseClient client, IOptions<AnalyticsOptions> options)
+{
+    public Task<long> WriteEventsAsync(IReadOnlyList<UsageEventRow> rows, string? batchToken = null, CancellationToken cancellationToken = default) =>
+        WriteAsync("usage_events", UsageEventRow.Columns, rows, static r => r.ToColumns(), batchToken, cancellationToken);
+
+    public Task<long> WriteQuarantineAsync(IReadOnlyList<QuarantineRow> rows, string? batchToken = null, CancellationToken cancellationToken = default) =>
+        WriteAsync("usage_quarantine", QuarantineRow.Columns, rows, static r => r.ToColumns(), batchToken, cancellationToken);
+
+    private async Task<long> WriteAsync<T>(string table, string[] columns, IReadOnlyList<T> rows, Func<T, object[]> toColumns, string? batchToken, CancellationToken cancellationToken)
+    {
+        var chunkRows = Math.Max(options.Value.InsertChunkRows, 1);
+        long written = 0;
+        var chunkIndex = 0;
+        foreach (var chunk in rows.Chunk(chunkRows))
+        {
+            // One INSERT per chunk, so each chunk needs a token of its own.
+            var insert = new InsertOptions
+            {
+                BatchSize = chunkRows,
+                UseSchemaCache = true,
+                CustomSettings = batchToken is null ? null : new Dictionary<string, object>
+                {
+                    ["insert_deduplicate"] = 1,
+                    ["insert_deduplication_token"] = $"{batchToken}#{chunkIndex}",
+                    ["deduplicate_blocks_in_dependent_materialized_views"] = 1,
+                },
+            };
+            written += await client.InsertBinaryAsync(table, columns, chunk.Select(toColumns), insert, cancellationToken);
+            chunkIndex++;
+        }
+
+        return written;
+    }
+}

@@ -1,0 +1,92 @@
+namespace Tokage.Analytics;
+
+/// <summary>
+/// One stored usage event: normalised, cache-inclusive token counts and the server-side cost
+/// (<see cref="CostUsd"/> is 0 and <see cref="Priced"/> false when no price was known).
+/// </summary>
+public sealed record UsageEventRow
+{
+    public required string TenantId { get; init; }
+    public required string EventId { get; init; }
+    public required DateTime EventTime { get; init; }
+    public required DateTime IngestTime { get; init; }
+
+    /// <summary>The replacing version: of two rows for one event, the higher one is kept.</summary>
+    public ulong IngestVersion { get; init; }
+
+    /// <summary>Where the event came in: <c>http</c>, <c>grpc</c>, <c>otlp</c>, …</summary>
+    public string Source { get; init; } = "";
+    public required string Provider { get; init; }
+    public required string Model { get; init; }
+    public string ServiceTier { get; init; } = "";
+    public string Application { get; init; } = "";
+    public string Project { get; init; } = "";
+    public string UserId { get; init; } = "";
+    public string Team { get; init; } = "";
+    public string Environment { get; init; } = "";
+    public ulong InputTokens { get; init; }
+    public ulong CacheReadTokens { get; init; }
+    public ulong CacheWriteTokens { get; init; }
+    public ulong CacheWrite1hTokens { get; init; }
+    public ulong OutputTokens { get; init; }
+    public ulong ReasoningTokens { get; init; }
+    public bool Priced { get; init; }
+    public decimal CostUsd { get; init; }
+    public string PriceVersionId { get; init; } = "";
+
+    /// <summary>The registry model the price came from (after resolution of dated or prefixed names).</summary>
+    public string PricedModel { get; init; } = "";
+    public string Classification { get; init; } = "";
+    public string TraceId { get; init; } = "";
+    public string SpanId { get; init; } = "";
+
+    /// <summary>The event log position of the record this row came from (e.g. <c>tokage.usage.v1/3@1234</c>).</summary>
+    public string LogPosition { get; init; } = "";
+    public IReadOnlyDictionary<string, string> Metadata { get; init; } = new Dictionary<string, string>();
+
+    internal static readonly string[] Columns =
+    [
+        "tenant_id", "event_id", "event_time", "ingest_time", "ingest_version", "source", "provider", "model",
+        "service_tier", "application", "project", "user_id", "team", "environment", "input_tokens",
+        "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens", "reasoning_tokens",
+        "priced", "cost_usd", "price_version_id", "priced_model", "classification", "trace_id", "span_id",
+        "log_position", "metadata",
+    ];
+
+    internal object[] ToColumns() =>
+    [
+        TenantId, EventId, AsUtc(EventTime), AsUtc(IngestTime), IngestVersion, Source, Provider, Model,
+        ServiceTier, Application, Project, UserId, Team, Environment, InputTokens,
+        CacheReadTokens, CacheWriteTokens, CacheWrite1hTokens, OutputTokens, ReasoningTokens,
+        Priced, CostUsd, PriceVersionId, PricedModel, Classification, TraceId, SpanId,
+        LogPosition, Metadata as Dictionary<string, string> ?? new Dictionary<string, string>(Metadata),
+    ];
+
+    internal static DateTime AsUtc(DateTime value) => value.Kind switch
+    {
+        DateTimeKind.Utc => value,
+        DateTimeKind.Local => value.ToUniversalTime(),
+        _ => DateTime.SpecifyKind(value, DateTimeKind.Utc),
+    };
+}
+
+/// <summary>A record that could not be stored as usage, kept with why and what it was.</summary>
+public sealed record QuarantineRow
+{
+    public string TenantId { get; init; } = "";
+    public string EventId { get; init; } = "";
+    public required DateTime ReceivedTime { get; init; }
+    public string Source { get; init; } = "";
+
+    /// <summary>A short machine-readable reason: <c>undecodable</c>, <c>unknown_schema_version</c>, <c>invalid</c>, …</summary>
+    public required string Reason { get; init; }
+    public string Detail { get; init; } = "";
+    public string Payload { get; init; } = "";
+    public string LogPosition { get; init; } = "";
+
+    internal static readonly string[] Columns =
+        ["tenant_id", "event_id", "received_time", "source", "reason", "detail", "payload", "log_position"];
+
+    internal object[] ToColumns() =>
+        [TenantId, EventId, UsageEventRow.AsUtc(ReceivedTime), Source, Reason, Detail, Payload, LogPosition];
+}
