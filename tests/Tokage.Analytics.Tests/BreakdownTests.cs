@@ -16,9 +16,9 @@ public sealed class BreakdownTests(BreakdownTests.HistoryFixture history) : ICla
 
         public UsageStore Store { get; private set; } = null!;
 
-        public List<UsageEventRow> Acme { get; } = Rows.History("acme", 6_000, Start, TimeSpan.FromDays(10), seed: 11);
+        public List<UsageEventRow> Acme { get; } = SyntheticUsage.History("acme", 6_000, Start, TimeSpan.FromDays(10), seed: 11);
 
-        public List<UsageEventRow> Globex { get; } = Rows.History("globex", 3_000, Start, TimeSpan.FromDays(10), seed: 12);
+        public List<UsageEventRow> Globex { get; } = SyntheticUsage.History("globex", 3_000, Start, TimeSpan.FromDays(10), seed: 12);
 
         public async Task InitializeAsync()
         {

@@ -62,7 +62,7 @@ public sealed class WriterTests(UsageStoreFixture fixture) : IClassFixture<Usage
     public async Task ARetriedBatchIsStoredOnceInRawRowsAndRollups()
     {
         using var store = await fixture.NewStoreAsync(new AnalyticsOptions { InsertChunkRows = 1_000 });
-        var rows = Rows.History("acme", 2_500, new DateTime(2026, 11, 1, 0, 0, 0, DateTimeKind.Utc), TimeSpan.FromDays(3), seed: 1);
+        var rows = SyntheticUsage.History("acme", 2_500, new DateTime(2026, 11, 1, 0, 0, 0, DateTimeKind.Utc), TimeSpan.FromDays(3), seed: 1);
         var expectedCost = rows.Sum(r => r.CostUsd);
 
         // Three chunks per write; the retry sends the same batch token, as a processor replaying a log range does.

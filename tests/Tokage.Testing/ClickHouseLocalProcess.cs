@@ -11,6 +11,7 @@ public sealed class ClickHouseLocalProcess : IAsyncDisposable
 {
     private readonly Process process;
     private readonly StringBuilder output = new();
+    private bool disposed;
 
     private ClickHouseLocalProcess(Process process, int port, string dataPath, string password)
     {
@@ -131,6 +132,12 @@ public sealed class ClickHouseLocalProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (disposed)
+        {
+            return;
+        }
+
+        disposed = true;
         if (!process.HasExited && await StopAsync(TimeSpan.FromSeconds(10)) is null)
         {
             await KillAsync();

@@ -1,0 +1,323 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using ClickHouse.Driver;
+using ClickHouse.Driver.ADO.Parameters;
+using ClickHouse.Driver.Utility;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Tokage.Analytics;
+using Tokage.Analytics.Queries;
+using Tokage.Analytics.Schema;
+using Tokage.ClickHouseLocal;
+using Tokage.Testing;
+
+namespace Tokage.Bench;
+
+/// <summary>
+/// The usage store: bulk insert through the writer, driver and ClickHouse-local host beside a raw chDB insert of
+/// the same rows in this process (the ratio is the host's and driver's overhead); a tenant-scoped
+/// five-aggregate GROUP BY over generated history through the host beside the same SQL on raw chDB; and
+/// 30-day breakdowns from raw rows and from the rollups.
+/// </summary>
+internal static class AnalyticsBenchmark
+{
+    private static readonly DateTime HistoryStart = new(2026, 10, 1, 0, 0, 0, DateTimeKind.Utc);
+
+    public static Command CreateCommand()
+    {
+        var rows = new Option<int>("--rows") { Description = "Rows of the bulk insert.", DefaultValueFactory = _ => 1_000_000 };
+        var queryRows = new Option<int>("--query-rows") { Description = "Rows of generated history the queries read.", DefaultValueFactory = _ => 10_000_000 };
+        var tenants = new Option<int>("--tenants") { Description = "Tenants the history is spread over (queries read one).", DefaultValueFactory = _ => 20 };
+        var rounds = new Option<int>("--rounds") { Description = "Insert rounds (median reported).", DefaultValueFactory = _ => 3 };
+        var queries = new Option<int>("--queries") { Description = "Timed runs of each query.", DefaultValueFactory = _ => 30 };
+        var quick = new Option<bool>("--quick") { Description = "Small sizes (100k insert, 1M history, 1 round, 10 queries): a smoke run, well under 2 minutes." };
+        var json = new Option<string>("--json") { Description = "Where the JSON report goes.", DefaultValueFactory = _ => ".tokage/bench/analytics.json" };
+        var command = new Command("analytics", "Usage store: insert throughput and query latency on the ClickHouse-local host, against raw chDB in the same run.")
+        {
+            rows, queryRows, tenants, rounds, queries, quick, json,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var isQuick = parse.GetValue(quick);
+            var settings = new Settings(
+                isQuick ? 100_000 : parse.GetValue(rows),
+                isQuick ? 1_000_000 : parse.GetValue(queryRows),
+                parse.GetValue(tenants),
+                isQuick ? 1 : parse.GetValue(rounds),
+                isQuick ? 10 : parse.GetValue(queries));
+            var report = new BenchReport("analytics");
+            await RunAsync(settings, report, cancellationToken);
+            report.PrintMarkdown(Console.Out);
+            await report.WriteJsonAsync(parse.GetValue(json)!);
+            return 0;
+        });
+        return command;
+    }
+
+    private sealed record Settings(int Rows, int QueryRows, int Tenants, int Rounds, int Queries);
+
+    private static async Task RunAsync(Settings settings, BenchReport report, CancellationToken cancellationToken)
+    {
+        foreach (var (name, value) in new (string, object)[]
+        {
+            ("rows", settings.Rows), ("query_rows", settings.QueryRows), ("tenants", settings.Tenants),
+            ("rounds", settings.Rounds), ("queries", settings.Queries),
+        })
+        {
+            report.Parameter(name, value);
+        }
+
+        var rawPath = ClickHouseLocalProcess.NewDataPath();
+        var host = await Progress.StepAsync("starting the ClickHouse-local host", () => ClickHouseLocalProcess.StartAsync());
+        var raw = new RawChdb(rawPath);
+        try
+        {
+            await InsertAsync(settings, host, raw, report, cancellationToken);
+            await QueryAsync(settings, host, raw, report, cancellationToken);
+        }
+        finally
+        {
+            raw.Dispose();
+            HostFixture.TryDelete(rawPath);
+            await host.DisposeAsync();
+            HostFixture.TryDelete(host.DataPath);
+        }
+    }
+
+    private static async Task InsertAsync(Settings settings, ClickHouseLocalProcess host, RawChdb raw, BenchReport report, CancellationToken cancellationToken)
+    {
+        var rows = await Progress.StepAsync($"generating {settings.Rows:N0} usage rows",
+            () => Task.FromResult(SyntheticUsage.History("bench", settings.Rows, HistoryStart, TimeSpan.FromDays(30), seed: 7)));
+        var spool = Path.Combine(Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath(), $"tokage-bench-{Guid.NewGuid():N}.rowbinary");
+        var driverRates = new List<double>();
+        var rawRates = new List<double>();
+        try
+        {
+            for (var round = 1; round <= settings.Rounds; round++)
+            {
+                var database = $"insert_{round}";
+                using var client = await NewDatabaseAsync(host, database);
+                var writer = new UsageEventWriter(client, Options.Create(new AnalyticsOptions()));
+                var seconds = await Progress.StepAsync($"round {round}: {settings.Rows:N0} rows through the writer, driver and host", () => TimeAsync(() => writer.WriteEventsAsync(rows, cancellationToken: cancellationToken)));
+                Verify(settings.Rows, Convert.ToInt64(await client.ExecuteScalarAsync("SELECT count() FROM usage_events", cancellationToken: cancellationToken), CultureInfo.InvariantCulture), "host insert");
+                driverRates.Add(settings.Rows / seconds);
+
+                if (round == 1)
+                {
+                    // The very rows the host stored, in the format the driver sent them, for the raw insert.
+                    await ExportRowBinaryAsync(host, database, spool, cancellationToken);
+                }
+
+                var rawDatabase = $"raw_insert_{round}";
+                await raw.CreateDatabaseAsync(rawDatabase, cancellationToken);
+                var rawSeconds = await Progress.StepAsync($"round {round}: the same rows into chDB in-process", () => TimeAsync(() =>
+                    raw.ExecuteAsync(rawDatabase, $"INSERT INTO usage_events FROM INFILE '{spool}' COMPRESSION 'none' SETTINGS optimize_on_insert = 0 FORMAT RowBinary", cancellationToken: cancellationToken)));
+                Verify(settings.Rows, long.Parse(await raw.ExecuteAsync(rawDatabase, "SELECT count() FROM usage_events", cancellationToken: cancellationToken), CultureInfo.InvariantCulture), "raw insert");
+                rawRates.Add(settings.Rows / rawSeconds);
+            }
+        }
+        finally
+        {
+            File.Delete(spool);
+        }
+
+        report.Add(new Measurement($"insert {settings.Rows:N0} rows (writer → driver → host → chDB), median of {settings.Rounds}", Statistics.Median(driverRates), "rows/s",
+            "raw chDB INSERT FROM INFILE in-process", Statistics.Median(rawRates)));
+    }
+
+    private static async Task QueryAsync(Settings settings, ClickHouseLocalProcess host, RawChdb raw, BenchReport report, CancellationToken cancellationToken)
+    {
+        const string database = "history";
+        using var client = await NewDatabaseAsync(host, database);
+        await raw.CreateDatabaseAsync(database, cancellationToken);
+        var generate = GenerateHistorySql(settings.QueryRows, settings.Tenants);
+        await Progress.StepAsync($"generating {settings.QueryRows:N0} events of history on the host", () => client.ExecuteNonQueryAsync(generate, cancellationToken: cancellationToken));
+        await Progress.StepAsync($"generating the same {settings.QueryRows:N0} events in chDB in-process", () => raw.ExecuteAsync(database, generate, cancellationToken: cancellationToken));
+
+        const string tenant = "tenant-3";
+        var from = new DateTimeOffset(HistoryStart);
+        var to = from.AddDays(30);
+        const string fiveAggregates = """
+            SELECT model, count(), sum(input_tokens), sum(output_tokens), sum(cost_usd), uniqCombined64(user_id)
+            FROM usage_events
+            WHERE tenant_id = {tenant:String} AND event_time >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND event_time < fromUnixTimestamp64Milli({to:Int64}, 'UTC')
+            GROUP BY model ORDER BY model
+            """;
+        var parameters = new ClickHouseParameterCollection();
+        parameters.AddParameter("tenant", tenant);
+        parameters.AddParameter("from", from.ToUnixTimeMilliseconds());
+        parameters.AddParameter("to", to.ToUnixTimeMilliseconds());
+        KeyValuePair<string, string>[] rawParameters =
+        [
+            new("tenant", tenant),
+            new("from", from.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture)),
+            new("to", to.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture)),
+        ];
+
+        // Interleaved, so drift in the machine's load falls on both alike.
+        var (hostLatencies, rawLatencies) = await SamplePairAsync(settings.Queries,
+            async () =>
+            {
+                using var reader = await client.ExecuteReaderAsync(fiveAggregates, parameters, cancellationToken: cancellationToken);
+                while (reader.Read())
+                {
+                }
+            },
+            () => raw.ExecuteAsync(database, fiveAggregates, rawParameters, cancellationToken));
+        var scope = $"1 tenant of {settings.Tenants}, {settings.QueryRows:N0} events";
+        report.Add(new Measurement($"5-aggregate GROUP BY model, p50 ({scope})", Statistics.Median(hostLatencies), "ms", "raw chDB in-process", Statistics.Median(rawLatencies)));
+        report.Add(new Measurement($"5-aggregate GROUP BY model, p95 ({scope})", Statistics.Percentile(hostLatencies, 95), "ms", "raw chDB in-process", Statistics.Percentile(rawLatencies, 95)));
+
+        var queries = new UsageQueries(client);
+        foreach (var dimension in (UsageDimension[])[UsageDimension.Model, UsageDimension.Team])
+        {
+            var breakdown = new BreakdownQuery { From = from, To = to, GroupBy = [dimension] };
+            foreach (var rollup in (UsageSource[])[UsageSource.Hourly, UsageSource.Daily])
+            {
+                var (latencies, fromRaw) = await SamplePairAsync(settings.Queries,
+                    () => queries.BreakdownAsync(tenant, breakdown with { Source = rollup }, cancellationToken),
+                    () => queries.BreakdownAsync(tenant, breakdown with { Source = UsageSource.Raw }, cancellationToken));
+                var what = $"30-day breakdown by {dimension.ToString().ToLowerInvariant()} from the {rollup.ToString().ToLowerInvariant()} rollup";
+                report.Add(new Measurement($"{what}, p50", Statistics.Median(latencies), "ms", "raw rows (FINAL)", Statistics.Median(fromRaw)));
+                report.Add(new Measurement($"{what}, p95", Statistics.Percentile(latencies, 95), "ms", "raw rows (FINAL)", Statistics.Percentile(fromRaw, 95)));
+            }
+        }
+    }
+
+    /// <summary>Generated history: the same rows on every engine that runs this SQL (hash-derived, no randomness).</summary>
+    private static string GenerateHistorySql(int rows, int tenants) => $"""
+        INSERT INTO usage_events (tenant_id, event_id, event_time, ingest_time, ingest_version, source, provider, model, service_tier,
+            application, project, user_id, team, environment, input_tokens, cache_read_tokens, output_tokens, reasoning_tokens,
+            priced, cost_usd, price_version_id, priced_model, classification)
+        SELECT
+            concat('tenant-', toString(number % {tenants})),
+            concat('e-', toString(number)),
+            toDateTime64('2026-10-01 00:00:00', 3, 'UTC') + toIntervalMillisecond(cityHash64(number) % 2592000000) AS at,
+            at, 1, 'http',
+            ['openai', 'anthropic', 'gcp.gemini'][1 + number % 3],
+            ['gpt-4o', 'gpt-4o-mini', 'claude-sonnet-4-5', 'claude-haiku-4-5', 'gemini-2.5-pro', 'gemini-2.5-flash', 'o3', 'text-embedding-3-small'][1 + cityHash64(number, 1) % 8],
+            'standard',
+            ['support-bot', 'search', 'summariser', 'agent'][1 + cityHash64(number, 2) % 4],
+            ['helpdesk', 'growth', 'platform'][1 + cityHash64(number, 3) % 3],
+            concat('u-', toString(cityHash64(number, 4) % 500)),
+            ['cx', 'ml', 'growth', 'platform', 'sales'][1 + cityHash64(number, 5) % 5],
+            ['prod', 'staging'][1 + number % 2],
+            cityHash64(number, 6) % 20000 AS input,
+            input % 4000,
+            cityHash64(number, 7) % 2000 AS output,
+            output % 300,
+            number % 11 != 0 AS is_priced,
+            if(is_priced, toDecimal128(cityHash64(number, 8) % 1000000, 18) / 1000000000, toDecimal128(0, 18)),
+            'pv-1', '', 'BILLING'
+        FROM numbers({rows})
+        SETTINGS optimize_on_insert = 0
+        """;
+
+    private static async Task<ClickHouseClient> NewDatabaseAsync(ClickHouseLocalProcess host, string database)
+    {
+        using (var admin = new ClickHouseClient(host.ConnectionString))
+        {
+            await admin.ExecuteNonQueryAsync($"CREATE DATABASE {database}");
+        }
+
+        var client = new ClickHouseClient($"{host.ConnectionString};Database={database}");
+        await new AnalyticsMigrator(client, Options.Create(new AnalyticsOptions()), NullLogger<AnalyticsMigrator>.Instance).MigrateAsync();
+        return client;
+    }
+
+    private static async Task ExportRowBinaryAsync(ClickHouseLocalProcess host, string database, string path, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(5) };
+        var url = new Uri(host.BaseUri, $"?database={database}&password={Uri.EscapeDataString(host.Password)}");
+        using var response = await http.PostAsync(url, new StringContent("SELECT * FROM usage_events FORMAT RowBinary"), cancellationToken);
+        response.EnsureSuccessStatusCode();
+        await using var file = File.Create(path);
+        await response.Content.CopyToAsync(file, cancellationToken);
+    }
+
+    private static async Task<double> TimeAsync<T>(Func<Task<T>> action)
+    {
+        var started = Stopwatch.GetTimestamp();
+        await action();
+        return Stopwatch.GetElapsedTime(started).TotalSeconds;
+    }
+
+    /// <summary>Two warm-up runs of each, then <paramref name="count"/> timed runs of each, alternating; in milliseconds.</summary>
+    private static async Task<(List<double> First, List<double> Second)> SamplePairAsync<T1, T2>(int count, Func<Task<T1>> first, Func<Task<T2>> second)
+    {
+        for (var i = 0; i < 2; i++)
+        {
+            await first();
+            await second();
+        }
+
+        var (a, b) = (new List<double>(count), new List<double>(count));
+        for (var i = 0; i < count; i++)
+        {
+            a.Add(await TimeAsync(first) * 1000);
+            b.Add(await TimeAsync(second) * 1000);
+        }
+
+        return (a, b);
+    }
+
+    private static Task<(List<double> First, List<double> Second)> SamplePairAsync<T>(int count, Func<Task> first, Func<Task<T>> second) =>
+        SamplePairAsync(count, async () =>
+        {
+            await first();
+            return 0;
+        }, second);
+
+    private static void Verify(long expected, long actual, string what)
+    {
+        if (expected != actual)
+        {
+            throw new InvalidOperationException($"{what}: {actual:N0} rows stored, {expected:N0} expected.");
+        }
+    }
+
+    /// <summary>chDB in this process on its own data path: the baseline without HTTP, driver or host.</summary>
+    private sealed class RawChdb : IDisposable
+    {
+        private readonly ChdbEngine engine;
+
+        public RawChdb(string dataPath)
+        {
+            var library = ChdbLibraryLocator.Resolve(null, out var tried)
+                ?? throw new InvalidOperationException($"libchdb.so not found (tried {string.Join(", ", tried)}); run ./scripts/setup.sh.");
+            engine = ChdbEngine.Start(library, Options.Create(new ClickHouseLocalOptions { DataPath = dataPath, PoolSize = 1 }), NullLogger<ChdbEngine>.Instance);
+        }
+
+        public async Task CreateDatabaseAsync(string database, CancellationToken cancellationToken)
+        {
+            await ExecuteAsync(null, $"CREATE DATABASE {database}", cancellationToken: cancellationToken);
+            foreach (var statement in Migration.All.SelectMany(m => m.Statements))
+            {
+                await ExecuteAsync(database, statement, cancellationToken: cancellationToken);
+            }
+        }
+
+        public async Task<string> ExecuteAsync(string? database, string sql, IReadOnlyList<KeyValuePair<string, string>>? parameters = null, CancellationToken cancellationToken = default)
+        {
+            using var lease = await engine.AcquireAsync(cancellationToken);
+            if (lease.Session.Prepare(database, []) is { } prepareError)
+            {
+                throw new InvalidOperationException(prepareError);
+            }
+
+            using var result = lease.Session.Run(Encoding.UTF8.GetBytes(sql), "TabSeparated", parameters ?? []);
+            if (result.Error is { } error)
+            {
+                lease.Session.Recover();
+                throw new InvalidOperationException(error);
+            }
+
+            using var reader = new StreamReader(result.OpenRead(), Encoding.UTF8);
+            return (await reader.ReadToEndAsync(cancellationToken)).Trim();
+        }
+
+        public void Dispose() => engine.Dispose();
+    }
+}
