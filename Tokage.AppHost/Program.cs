@@ -12,12 +12,22 @@ var events = builder.AddEventLogEngine("events", engines.Provider, redis);
 var analytics = builder.AddClickHouseEngine("analytics", engines.Provider, engines.State);
 var archive = builder.AddObjectStoreEngine("archive", engines.Provider, engines.State);
 
-// The nine services.
-var auth = builder.AddService<Projects.Auth>("auth")
-    .WithEngine(redis).WithEngine(database);
+// Secrets the services share: the admin API's token (locally in .tokage/secrets/admin-token, where the CLI
+// finds it) and the password of the database role the services run as (it owns nothing; RLS binds it).
+var adminToken = builder.AddSharedSecret("admin-token", engines);
+var appRolePassword = builder.AddSharedSecret("tokage-app-password", engines);
 
+// The nine services.
 var controlPlane = builder.AddService<Projects.ControlPlane>("control-plane", httpPort: 8070)
-    .WithEngine(redis).WithEngine(database);
+    .WithEngine(redis).WithEngine(database)
+    .WithEnvironment("Tokage__ControlPlane__AdminToken", adminToken)
+    .WithEnvironment("Tokage__Database__AppRolePassword", appRolePassword);
+
+// Starts once the control plane has migrated the database it reads keys from.
+var auth = builder.AddService<Projects.Auth>("auth")
+    .WithEngine(redis).WithEngine(database)
+    .WithEnvironment("Tokage__Database__AppRolePassword", appRolePassword)
+    .WaitFor(controlPlane);
 
 var priceRegistry = builder.AddService<Projects.PriceRegistry>("price-registry", httpPort: 8060)
     .WithEngine(database);

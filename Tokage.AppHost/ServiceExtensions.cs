@@ -29,14 +29,16 @@ public static class ServiceExtensions
 
     /// <summary>
     /// A Tokage service: an HTTP/1.1 endpoint (<c>http</c>) and an h2c gRPC endpoint (<c>grpc</c>), on the
-    /// given fixed ports or on ports the AppHost picks.
+    /// given fixed ports or on ports the AppHost picks, healthy when its <c>/health</c> says so.
     /// </summary>
     public static IResourceBuilder<ProjectResource> AddService<TProject>(
         this IDistributedApplicationBuilder builder, string name, int? httpPort = null, int? grpcPort = null)
         where TProject : IProjectMetadata, new() =>
         builder.AddProject<TProject>(name, launchProfileName: null)
             .WithEndpoint("http", httpPort, http2: false)
-            .WithEndpoint("grpc", grpcPort, http2: true);
+            .WithEndpoint("grpc", grpcPort, http2: true)
+            // Healthy means ready (its engines answer, its migrations ran), so WaitFor on a service waits for that.
+            .WithHttpHealthCheck("/health", endpointName: "http");
 
     /// <summary>
     /// Adds an endpoint and tells Kestrel about it through configuration (<c>Kestrel:Endpoints:{name}</c>):
@@ -59,6 +61,16 @@ public static class ServiceExtensions
             context.EnvironmentVariables[$"Kestrel__Endpoints__{name}__Protocols"] = http2 ? "Http2" : "Http1";
         });
     }
+
+    /// <summary>
+    /// A secret several services share: on local engines kept in <c>.tokage/secrets/{name}</c> (so local tools
+    /// such as the CLI can read it), otherwise generated once and kept in the AppHost's user secrets; in a
+    /// manifest, an input the deployment tool generates.
+    /// </summary>
+    public static IResourceBuilder<ParameterResource> AddSharedSecret(this IDistributedApplicationBuilder builder, string name, EngineSetup engines) =>
+        engines.Provider.Kind == EngineProviderKind.LocalProcesses && !builder.ExecutionContext.IsPublishMode
+            ? builder.AddParameter(name, engines.State.Secret(name), secret: true)
+            : builder.AddGeneratedPassword(name);
 
     /// <summary>Connects a service to an engine and starts it only once the engine is ready.</summary>
     public static IResourceBuilder<ProjectResource> WithEngine(this IResourceBuilder<ProjectResource> service, IResourceBuilder<IResourceWithConnectionString> engine) =>

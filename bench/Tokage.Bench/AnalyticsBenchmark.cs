@@ -100,7 +100,7 @@ internal static class AnalyticsBenchmark
                 var database = $"insert_{round}";
                 using var client = await NewDatabaseAsync(host, database);
                 var writer = new UsageEventWriter(client, Options.Create(new AnalyticsOptions()));
-                var seconds = await Progress.StepAsync($"round {round}: {settings.Rows:N0} rows through the writer, driver and host", () => TimeAsync(() => writer.WriteEventsAsync(rows, cancellationToken: cancellationToken)));
+                var seconds = await Progress.StepAsync($"round {round}: {settings.Rows:N0} rows through the writer, driver and host", async () => await Sampling.MillisecondsAsync(() => writer.WriteEventsAsync(rows, cancellationToken: cancellationToken)) / 1000);
                 Verify(settings.Rows, Convert.ToInt64(await client.ExecuteScalarAsync("SELECT count() FROM usage_events", cancellationToken: cancellationToken), CultureInfo.InvariantCulture), "host insert");
                 driverRates.Add(settings.Rows / seconds);
 
@@ -112,8 +112,8 @@ internal static class AnalyticsBenchmark
 
                 var rawDatabase = $"raw_insert_{round}";
                 await raw.CreateDatabaseAsync(rawDatabase, cancellationToken);
-                var rawSeconds = await Progress.StepAsync($"round {round}: the same rows into chDB in-process", () => TimeAsync(() =>
-                    raw.ExecuteAsync(rawDatabase, $"INSERT INTO usage_events FROM INFILE '{spool}' COMPRESSION 'none' SETTINGS optimize_on_insert = 0 FORMAT RowBinary", cancellationToken: cancellationToken)));
+                var rawSeconds = await Progress.StepAsync($"round {round}: the same rows into chDB in-process", async () => await Sampling.MillisecondsAsync(() =>
+                    raw.ExecuteAsync(rawDatabase, $"INSERT INTO usage_events FROM INFILE '{spool}' COMPRESSION 'none' SETTINGS optimize_on_insert = 0 FORMAT RowBinary", cancellationToken: cancellationToken)) / 1000);
                 Verify(settings.Rows, long.Parse(await raw.ExecuteAsync(rawDatabase, "SELECT count() FROM usage_events", cancellationToken: cancellationToken), CultureInfo.InvariantCulture), "raw insert");
                 rawRates.Add(settings.Rows / rawSeconds);
             }
@@ -156,8 +156,7 @@ internal static class AnalyticsBenchmark
             new("to", to.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture)),
         ];
 
-        // Interleaved, so drift in the machine's load falls on both alike.
-        var (hostLatencies, rawLatencies) = await SamplePairAsync(settings.Queries,
+        var (hostLatencies, rawLatencies) = await Sampling.PairAsync(settings.Queries, 2,
             async () =>
             {
                 using var reader = await client.ExecuteReaderAsync(fiveAggregates, parameters, cancellationToken: cancellationToken);
@@ -176,7 +175,7 @@ internal static class AnalyticsBenchmark
             var breakdown = new BreakdownQuery { From = from, To = to, GroupBy = [dimension] };
             foreach (var rollup in (UsageSource[])[UsageSource.Hourly, UsageSource.Daily])
             {
-                var (latencies, fromRaw) = await SamplePairAsync(settings.Queries,
+                var (latencies, fromRaw) = await Sampling.PairAsync(settings.Queries, 2,
                     () => queries.BreakdownAsync(tenant, breakdown with { Source = rollup }, cancellationToken),
                     () => queries.BreakdownAsync(tenant, breakdown with { Source = UsageSource.Raw }, cancellationToken));
                 var what = $"30-day breakdown by {dimension.ToString().ToLowerInvariant()} from the {rollup.ToString().ToLowerInvariant()} rollup";
@@ -236,39 +235,6 @@ internal static class AnalyticsBenchmark
         await using var file = File.Create(path);
         await response.Content.CopyToAsync(file, cancellationToken);
     }
-
-    private static async Task<double> TimeAsync<T>(Func<Task<T>> action)
-    {
-        var started = Stopwatch.GetTimestamp();
-        await action();
-        return Stopwatch.GetElapsedTime(started).TotalSeconds;
-    }
-
-    /// <summary>Two warm-up runs of each, then <paramref name="count"/> timed runs of each, alternating; in milliseconds.</summary>
-    private static async Task<(List<double> First, List<double> Second)> SamplePairAsync<T1, T2>(int count, Func<Task<T1>> first, Func<Task<T2>> second)
-    {
-        for (var i = 0; i < 2; i++)
-        {
-            await first();
-            await second();
-        }
-
-        var (a, b) = (new List<double>(count), new List<double>(count));
-        for (var i = 0; i < count; i++)
-        {
-            a.Add(await TimeAsync(first) * 1000);
-            b.Add(await TimeAsync(second) * 1000);
-        }
-
-        return (a, b);
-    }
-
-    private static Task<(List<double> First, List<double> Second)> SamplePairAsync<T>(int count, Func<Task> first, Func<Task<T>> second) =>
-        SamplePairAsync(count, async () =>
-        {
-            await first();
-            return 0;
-        }, second);
 
     private static void Verify(long expected, long actual, string what)
     {

@@ -90,6 +90,38 @@ internal static class Progress
     });
 }
 
+internal static class Sampling
+{
+    public static async Task<double> MillisecondsAsync(Func<Task> action)
+    {
+        var started = Stopwatch.GetTimestamp();
+        await action();
+        return Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+    }
+
+    /// <summary>
+    /// <paramref name="warmup"/> untimed runs of each, then <paramref name="count"/> timed runs of each, alternating,
+    /// so drift in the machine's load falls on both alike; in milliseconds.
+    /// </summary>
+    public static async Task<(List<double> First, List<double> Second)> PairAsync(int count, int warmup, Func<Task> first, Func<Task> second)
+    {
+        for (var i = 0; i < warmup; i++)
+        {
+            await first();
+            await second();
+        }
+
+        var (a, b) = (new List<double>(count), new List<double>(count));
+        for (var i = 0; i < count; i++)
+        {
+            a.Add(await MillisecondsAsync(first));
+            b.Add(await MillisecondsAsync(second));
+        }
+
+        return (a, b);
+    }
+}
+
 internal static class Statistics
 {
     public static double Percentile(IReadOnlyList<double> samples, double percentile)

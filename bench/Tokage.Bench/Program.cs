@@ -4,6 +4,7 @@ using Tokage.Bench;
 var root = new RootCommand("Tokage benchmarks. Every figure stands beside a baseline measured in the same run on the same machine.")
 {
     AnalyticsBenchmark.CreateCommand(),
+    AuthBenchmark.CreateCommand(),
 };
 var exitCode = await root.Parse(args).InvokeAsync();
 

@@ -1,4 +1,5 @@
 using Tokage.Auth.Extensions;
+using Tokage.Auth.Grpc;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -8,5 +9,6 @@ builder.AddApplicationServices();
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
+app.MapGrpcService<AuthGrpcService>();
 
 app.Run();

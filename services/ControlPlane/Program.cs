@@ -1,4 +1,5 @@
 using Tokage.ControlPlane.Extensions;
+using Tokage.ControlPlane.Grpc;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -8,5 +9,7 @@ builder.AddApplicationServices();
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
+app.MapControlPlaneApi();
+app.MapGrpcService<ControlPlaneGrpcService>();
 
 app.Run();

@@ -1,6 +1,7 @@
 using System.Net;
 using Grpc.Health.V1;
 using Grpc.Net.Client;
+using Tokage.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Tokage.AppHost.Tests;
@@ -63,6 +64,23 @@ public class EndToEndTests
 
             // The local provider is what runs: Redis Streams carries the event log.
             Assert.StartsWith("Transport=RedisStreams;", await app.GetConnectionStringAsync("events", cancellationToken));
+
+            // The CLI finds the admin token the AppHost wrote; the key it prints resolves through the auth service.
+            var cli = await CliProcess.RunAsync(
+                ["tenants", "create", "e2e-acme", "--json"],
+                environment: new Dictionary<string, string?>
+                {
+                    ["TOKAGE_STATE_DIRECTORY"] = state.FullName,
+                    ["TOKAGE_URL"] = app.GetEndpoint("control-plane", "http").ToString(),
+                });
+            Assert.True(cli.ExitCode == 0, cli.Stderr);
+            var created = System.Text.Json.Nodes.JsonNode.Parse(cli.Stdout)!;
+            using (var authChannel = GrpcChannel.ForAddress(app.GetEndpoint("auth", "grpc")))
+            {
+                var resolved = await new Tokage.Contracts.V1.AuthService.AuthServiceClient(authChannel).ResolveKeyAsync(
+                    new Tokage.Contracts.V1.ResolveKeyRequest { Key = (string)created["api_key"]! }, cancellationToken: cancellationToken);
+                Assert.Equal((string)created["tenant_id"]!, resolved.TenantId);
+            }
 
             foreach (var name in resources)
             {

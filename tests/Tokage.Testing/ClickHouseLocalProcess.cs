@@ -1,19 +1,14 @@
-using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using System.Reflection;
-using System.Text;
 
 namespace Tokage.Testing;
 
-/// <summary>The host as a real child process (<c>dotnet Tokage.ClickHouseLocal.dll</c>) on a free port.</summary>
+/// <summary>The ClickHouse-local host as a real child process (<c>dotnet Tokage.ClickHouseLocal.dll</c>) on a free port.</summary>
 public sealed class ClickHouseLocalProcess : IAsyncDisposable
 {
-    private readonly Process process;
-    private readonly StringBuilder output = new();
-    private bool disposed;
+    private readonly ChildProcess process;
 
-    private ClickHouseLocalProcess(Process process, int port, string dataPath, string password)
+    private ClickHouseLocalProcess(ChildProcess process, int port, string dataPath, string password)
     {
         this.process = process;
         Port = port;
@@ -31,140 +26,44 @@ public sealed class ClickHouseLocalProcess : IAsyncDisposable
 
     public string ConnectionString => $"Host=127.0.0.1;Port={Port};Protocol=http;Username=default;Password={Password}";
 
-    public string Output
-    {
-        get
-        {
-            lock (output)
-            {
-                return output.ToString();
-            }
-        }
-    }
+    public string Output => process.Output;
 
-    public static string HostAssembly =>
-        typeof(ClickHouseLocalProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-            .Single(a => a.Key == "ClickHouseLocalHost").Value!;
+    public static string HostAssembly => TestAssets.Path("ClickHouseLocalHost");
 
     public static string NewDataPath() => Path.Combine(Path.GetTempPath(), "tokage-clickhouse-local-tests", Guid.NewGuid().ToString("N"));
 
     public static async Task<ClickHouseLocalProcess> StartAsync(string? dataPath = null, string password = "")
     {
         dataPath ??= NewDataPath();
-        var port = FreePort();
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in (string[])[HostAssembly, "--http-port", port.ToString(), "--data-path", dataPath, "--password", password, "--pool-size", "2", "--enable-test-endpoints"])
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start.");
-        var host = new ClickHouseLocalProcess(process, port, dataPath, password);
-        process.OutputDataReceived += (_, e) => host.Append(e.Data);
-        process.ErrorDataReceived += (_, e) => host.Append(e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-
+        var port = ChildProcess.FreePort();
+        var host = new ClickHouseLocalProcess(
+            ChildProcess.Start("dotnet", [HostAssembly, "--http-port", port.ToString(), "--data-path", dataPath, "--password", password, "--pool-size", "2", "--enable-test-endpoints"]),
+            port, dataPath, password);
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (DateTime.UtcNow < deadline)
+        try
         {
-            if (process.HasExited)
-            {
-                throw new InvalidOperationException($"The host exited with {process.ExitCode} before answering /ping:\n{host.Output}");
-            }
-
-            try
+            await host.process.WaitUntilAsync("the ClickHouse-local host (/ping)", async () =>
             {
                 using var response = await http.GetAsync(new Uri(host.BaseUri, "ping"));
-                if (response.StatusCode == HttpStatusCode.OK)
-                {
-                    return host;
-                }
-            }
-            catch (HttpRequestException)
-            {
-            }
-
-            await Task.Delay(100);
+                return response.StatusCode == HttpStatusCode.OK;
+            }, TimeSpan.FromSeconds(30));
+        }
+        catch
+        {
+            await host.DisposeAsync();
+            throw;
         }
 
-        await host.DisposeAsync();
-        throw new TimeoutException($"The host did not answer /ping within 30 s:\n{host.Output}");
+        return host;
     }
 
     /// <summary>SIGTERM, then the exit code (or null if it did not exit in time).</summary>
-    public async Task<int?> StopAsync(TimeSpan timeout)
-    {
-        if (process.HasExited)
-        {
-            return process.ExitCode;
-        }
-
-        using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString()]))
-        {
-            await kill!.WaitForExitAsync();
-        }
-
-        using var cts = new CancellationTokenSource(timeout);
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-            return process.ExitCode;
-        }
-        catch (OperationCanceledException)
-        {
-            return null;
-        }
-    }
+    public Task<int?> StopAsync(TimeSpan timeout) => process.StopAsync(timeout);
 
     /// <summary>SIGKILL: no shutdown code runs.</summary>
-    public async Task KillAsync()
-    {
-        process.Kill();
-        await process.WaitForExitAsync();
-    }
+    public Task KillAsync() => process.KillAsync();
 
-    public async ValueTask DisposeAsync()
-    {
-        if (disposed)
-        {
-            return;
-        }
-
-        disposed = true;
-        if (!process.HasExited && await StopAsync(TimeSpan.FromSeconds(10)) is null)
-        {
-            await KillAsync();
-        }
-
-        process.Dispose();
-    }
-
-    private void Append(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (output)
-        {
-            output.AppendLine(line);
-        }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public ValueTask DisposeAsync() => process.DisposeAsync();
 }
 
 /// <summary>One host shared by the tests of a class; its data directory is removed afterwards.</summary>
@@ -200,4 +99,12 @@ public sealed class HostFixture : IAsyncLifetime
         {
         }
     }
+}
+
+/// <summary>Paths of built programs the tests run, recorded at build time as assembly metadata.</summary>
+public static class TestAssets
+{
+    public static string Path(string key) =>
+        typeof(TestAssets).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().SingleOrDefault(a => a.Key == key)?.Value
+        ?? throw new InvalidOperationException($"No test asset '{key}' was recorded in Tokage.Testing's build.");
 }

@@ -1,11 +1,38 @@
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Tokage.Auth.Keys;
+
 namespace Tokage.Auth.Extensions;
 
 internal static class Extensions
 {
-    /// <summary>The engines this service talks to, each with its health check (so /health means ready).</summary>
+    /// <summary>The engines this service talks to, each with its health check (so /health means ready), and key resolution.</summary>
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.AddRedisClient("redis");
-        builder.AddNpgsqlDataSource("tokage");
+        builder.AddAppRoleDataSource("tokage");
+
+        builder.Services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.SectionName);
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<KeyCache>();
+        builder.Services.AddSingleton<KeyStore>();
+        builder.Services.AddSingleton<KeyResolver>();
+        builder.Services.AddHealthChecks().AddCheck<KeyStoreHealthCheck>("key-store", tags: ["ready"]);
+    }
+
+    private sealed class KeyStoreHealthCheck(KeyStore store) : IHealthCheck
+    {
+        public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+        {
+            try
+            {
+                return await store.IsReadyAsync(cancellationToken)
+                    ? HealthCheckResult.Healthy()
+                    : HealthCheckResult.Unhealthy("The key lookup function is missing: the control plane has not migrated the database yet.");
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                return HealthCheckResult.Unhealthy("PostgreSQL is unreachable.", ex);
+            }
+        }
     }
 }

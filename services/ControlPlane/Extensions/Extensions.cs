@@ -1,11 +1,59 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.EntityFrameworkCore;
+using Tokage.ControlPlane.Apis;
+using Tokage.ControlPlane.Data;
+using Tokage.ControlPlane.Keys;
+
 namespace Tokage.ControlPlane.Extensions;
 
 internal static class Extensions
 {
-    /// <summary>The engines this service talks to, each with its health check (so /health means ready).</summary>
+    /// <summary>The engines this service talks to (each with its health check, so /health means ready), migrations, and the admin API's parts.</summary>
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.AddRedisClient("redis");
-        builder.AddNpgsqlDataSource("tokage");
+
+        // Requests run as the application role, which RLS binds; only the migrator uses the owner's credentials.
+        var role = DatabaseRoleOptions.From(builder.Configuration);
+        builder.AddNpgsqlDbContext<ControlPlaneDbContext>("tokage",
+            settings =>
+            {
+                settings.ConnectionString = role.AppConnectionString(settings.ConnectionString
+                    ?? throw new InvalidOperationException("No connection string 'tokage'."));
+                // Requests open their own transactions (the tenant scope), which a retrying strategy forbids.
+                settings.DisableRetry = true;
+            },
+            options => options.UseSnakeCaseNamingConvention());
+
+        builder.Services.AddSingleton<DatabaseMigrator>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<DatabaseMigrator>());
+        builder.Services.AddHealthChecks().AddCheck<DatabaseMigrator>("control-plane-migrations", tags: ["ready"]);
+
+        builder.Services.AddOptions<ControlPlaneOptions>()
+            .BindConfiguration(ControlPlaneOptions.SectionName)
+            .Validate(o => o.AdminToken.Length >= 16, $"{ControlPlaneOptions.SectionName}:AdminToken must be set (16 characters or more): it guards the admin API.")
+            .ValidateOnStart();
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<AdminToken>();
+        builder.Services.AddSingleton<KeyInvalidations>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<KeyInvalidations>());
+
+        builder.Services.AddProblemDetails();
+        builder.Services.ConfigureHttpJsonOptions(json =>
+        {
+            json.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+            json.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.Never;
+        });
+    }
+
+    /// <summary>The admin REST API under <c>/v1</c>, all of it behind the admin token.</summary>
+    public static void MapControlPlaneApi(this WebApplication app)
+    {
+        app.MapGroup("/v1")
+            .AddEndpointFilter(AdminToken.RequireAsync)
+            .MapTenantsApi()
+            .MapKeysApi()
+            .MapDirectoryApi();
     }
 }

@@ -1,0 +1,19 @@
+namespace Tokage.Auth.Keys;
+
+/// <summary>Bound from <c>Tokage:Auth</c>.</summary>
+public sealed class AuthOptions
+{
+    public const string SectionName = "Tokage:Auth";
+
+    /// <summary>How long a key's resolution stays in Redis (never past the key's own expiry).</summary>
+    public TimeSpan CacheTtl { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long "no such key" stays in Redis, so guessing keys does not reach PostgreSQL each time.</summary>
+    public TimeSpan NegativeCacheTtl { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The longest a Redis call may take before the database answers instead.</summary>
+    public TimeSpan RedisTimeout { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>How long Redis is left alone after the circuit opens.</summary>
+    public TimeSpan RedisBreakDuration { get; set; } = TimeSpan.FromSeconds(5);
+}

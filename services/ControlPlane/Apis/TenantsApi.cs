@@ -1,0 +1,128 @@
+using Microsoft.EntityFrameworkCore;
+using Tokage.ControlPlane.Data;
+using Tokage.ControlPlane.Keys;
+
+namespace Tokage.ControlPlane.Apis;
+
+public static class TenantsApi
+{
+    public static RouteGroupBuilder MapTenantsApi(this RouteGroupBuilder admin)
+    {
+        var tenants = admin.MapGroup("/tenants").WithTags("Tenants");
+        tenants.MapPost("/", CreateAsync);
+        tenants.MapGet("/", ListAsync);
+        tenants.MapGet("/{tenant}", GetAsync);
+        tenants.MapPatch("/{tenant}", UpdateAsync);
+        tenants.MapPost("/{tenant}/suspend", (string tenant, ControlPlaneDbContext db, KeyInvalidations invalidations, CancellationToken ct) =>
+            SetStatusAsync(tenant, TenantStatus.Suspended, db, invalidations, ct));
+        tenants.MapPost("/{tenant}/activate", (string tenant, ControlPlaneDbContext db, KeyInvalidations invalidations, CancellationToken ct) =>
+            SetStatusAsync(tenant, TenantStatus.Active, db, invalidations, ct));
+        return admin;
+    }
+
+    private static async Task<IResult> CreateAsync(CreateTenantRequest request, ControlPlaneDbContext db, TimeProvider time, CancellationToken cancellationToken)
+    {
+        if (ApiErrors.CheckName(request.Name, "name") is { } nameError)
+        {
+            return ApiErrors.Invalid("name", nameError);
+        }
+
+        if (ApiErrors.CheckRateLimit(request.RateLimit) is { } limitError)
+        {
+            return ApiErrors.Invalid("rate_limit", limitError);
+        }
+
+        if (request.Plan is { Length: > 50 })
+        {
+            return ApiErrors.Invalid("plan", "'plan' is at most 50 characters.");
+        }
+
+        var now = time.GetUtcNow();
+        var tenant = new Tenant
+        {
+            Id = Guid.CreateVersion7(),
+            Name = request.Name!,
+            Plan = request.Plan ?? "standard",
+            TestMode = request.TestMode ?? false,
+            RateLimitPerSecond = request.RateLimit?.EventsPerSecond ?? 1_000,
+            RateLimitBurst = request.RateLimit?.Burst ?? 2_000,
+            CreatedAt = now,
+        };
+
+        await using var transaction = await db.BeginTenantScopeAsync(tenant.Id, cancellationToken);
+        db.Tenants.Add(tenant);
+        (ApiKey Key, string Secret)? first = request.CreateKey ?? true ? KeyIssuer.Issue(tenant, "default", KeyIssuer.DefaultScopes, null, now) : null;
+        if (first is { } issued)
+        {
+            db.ApiKeys.Add(issued.Key);
+        }
+
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
+        catch (DbUpdateException ex) when (ApiErrors.IsUniqueViolation(ex))
+        {
+            return ApiErrors.Conflict($"A tenant named '{tenant.Name}' exists already.");
+        }
+
+        var dto = TenantDto.From(tenant);
+        return Results.Created($"/v1/tenants/{tenant.Id}", new TenantCreatedDto(
+            dto.TenantId, dto.Name, dto.Plan, dto.Status, dto.TestMode, dto.RateLimit, dto.CreatedAt,
+            first?.Secret, first?.Key.Id.ToString(), first?.Key.Prefix));
+    }
+
+    private static async Task<IResult> ListAsync(ControlPlaneDbContext db, CancellationToken cancellationToken) =>
+        Results.Ok(new { tenants = (await db.Tenants.OrderBy(t => t.Name).ToListAsync(cancellationToken)).Select(TenantDto.From) });
+
+    private static async Task<IResult> GetAsync(string tenant, ControlPlaneDbContext db, CancellationToken cancellationToken) =>
+        await db.FindTenantAsync(tenant, cancellationToken) is { } found ? Results.Ok(TenantDto.From(found)) : ApiErrors.NotFound($"Tenant '{tenant}'");
+
+    private static async Task<IResult> UpdateAsync(string tenant, UpdateTenantRequest request, ControlPlaneDbContext db, KeyInvalidations invalidations, CancellationToken cancellationToken)
+    {
+        if (ApiErrors.CheckRateLimit(request.RateLimit) is { } limitError)
+        {
+            return ApiErrors.Invalid("rate_limit", limitError);
+        }
+
+        if (await db.FindTenantAsync(tenant, cancellationToken) is not { } found)
+        {
+            return ApiErrors.NotFound($"Tenant '{tenant}'");
+        }
+
+        found.Plan = request.Plan ?? found.Plan;
+        found.RateLimitPerSecond = request.RateLimit?.EventsPerSecond ?? found.RateLimitPerSecond;
+        found.RateLimitBurst = request.RateLimit?.Burst ?? found.RateLimitBurst;
+        await db.SaveChangesAsync(cancellationToken);
+
+        // Resolutions carry the rate limit.
+        await InvalidateKeysAsync(db, found.Id, invalidations, cancellationToken);
+        return Results.Ok(TenantDto.From(found));
+    }
+
+    private static async Task<IResult> SetStatusAsync(string tenant, TenantStatus status, ControlPlaneDbContext db, KeyInvalidations invalidations, CancellationToken cancellationToken)
+    {
+        if (await db.FindTenantAsync(tenant, cancellationToken) is not { } found)
+        {
+            return ApiErrors.NotFound($"Tenant '{tenant}'");
+        }
+
+        found.Status = status;
+        await db.SaveChangesAsync(cancellationToken);
+        await InvalidateKeysAsync(db, found.Id, invalidations, cancellationToken);
+        return Results.Ok(TenantDto.From(found));
+    }
+
+    private static async Task InvalidateKeysAsync(ControlPlaneDbContext db, Guid tenantId, KeyInvalidations invalidations, CancellationToken cancellationToken)
+    {
+        List<byte[]> hashes;
+        await using (var transaction = await db.BeginTenantScopeAsync(tenantId, cancellationToken))
+        {
+            hashes = await db.ApiKeys.Select(k => k.SecretHash).ToListAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        await invalidations.InvalidateAsync(hashes);
+    }
+}

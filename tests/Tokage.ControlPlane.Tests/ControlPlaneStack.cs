@@ -1,0 +1,145 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Grpc.Net.Client;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using StackExchange.Redis;
+using Tokage.ApiKeys;
+using Tokage.Contracts.V1;
+
+namespace Tokage.ControlPlane.Tests;
+
+/// <summary>
+/// PostgreSQL, Redis, the control plane and the auth service as real processes, configured as the AppHost
+/// configures them. One stack per test class.
+/// </summary>
+public sealed class ControlPlaneStack : IAsyncLifetime
+{
+    public const string AdminToken = "test-admin-token-0123456789abcdef";
+    public const string AppRolePassword = "app-role-pw-4f1c";
+    public const string Database = "tokage";
+
+    private GrpcChannel? channel;
+    private readonly List<ApiKeyInvalidationListener> listeners = [];
+    private ConnectionMultiplexer? callerRedis;
+
+    public PostgresProcess Postgres { get; private set; } = null!;
+
+    public RedisProcess Redis { get; private set; } = null!;
+
+    public ServiceProcess ControlPlane { get; private set; } = null!;
+
+    public ServiceProcess Auth { get; private set; } = null!;
+
+    public HttpClient Admin { get; private set; } = null!;
+
+    public AuthService.AuthServiceClient AuthClient { get; private set; } = null!;
+
+    /// <summary>How the services connect: the application role, which owns nothing and cannot bypass RLS.</summary>
+    public string AppRoleConnectionString =>
+        new NpgsqlConnectionStringBuilder(Postgres.ConnectionString(Database)) { Username = "tokage_app", Password = AppRolePassword }.ConnectionString;
+
+    public Dictionary<string, string> Environment => new()
+    {
+        ["ConnectionStrings__tokage"] = Postgres.ConnectionString(Database),
+        ["ConnectionStrings__redis"] = Redis.ConnectionString,
+        ["Tokage__Database__AppRolePassword"] = AppRolePassword,
+        ["Tokage__ControlPlane__AdminToken"] = AdminToken,
+    };
+
+    public async Task InitializeAsync()
+    {
+        var postgres = PostgresProcess.StartAsync();
+        var redis = RedisProcess.StartAsync();
+        (Postgres, Redis) = (await postgres, await redis);
+        await Postgres.CreateDatabaseAsync(Database);
+
+        ControlPlane = await ServiceProcess.StartAsync("ControlPlane", Environment);
+        Auth = await ServiceProcess.StartAsync("Auth", Environment);
+
+        Admin = new HttpClient { BaseAddress = ControlPlane.HttpUri };
+        Admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminToken);
+        channel = GrpcChannel.ForAddress(Auth.GrpcUri);
+        AuthClient = new AuthService.AuthServiceClient(channel);
+    }
+
+    public async Task DisposeAsync()
+    {
+        Admin?.Dispose();
+        foreach (var listener in listeners)
+        {
+            await listener.StopAsync(CancellationToken.None);
+        }
+
+        callerRedis?.Dispose();
+        channel?.Dispose();
+        foreach (var service in new IAsyncDisposable?[] { Auth, ControlPlane, Redis, Postgres })
+        {
+            if (service is not null)
+            {
+                await service.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>A caller's resolver (as ingestion and query-api run it: LRU, Redis invalidations) against this stack's auth service.</summary>
+    public async Task<CachingApiKeyResolver> NewCallerResolverAsync(TimeSpan cacheTtl)
+    {
+        var resolver = new CachingApiKeyResolver(AuthClient, Options.Create(new ApiKeyClientOptions { CacheTtl = cacheTtl }), NullLogger<CachingApiKeyResolver>.Instance);
+        callerRedis ??= await ConnectionMultiplexer.ConnectAsync(Redis.ConnectionString);
+        var listener = new ApiKeyInvalidationListener(callerRedis, resolver, NullLogger<ApiKeyInvalidationListener>.Instance);
+        listeners.Add(listener);
+        await listener.StartAsync(CancellationToken.None);
+        if (callerRedis.IsConnected)
+        {
+            await EventuallyAsync(() => Task.FromResult(listener.IsSubscribed), TimeSpan.FromSeconds(5), "the caller subscribed to invalidations");
+        }
+
+        return resolver;
+    }
+
+    /// <summary>POST /v1/tenants; returns the response body (tenant_id, api_key, …).</summary>
+    public async Task<JsonObject> CreateTenantAsync(string name, bool testMode = false)
+    {
+        using var response = await Admin.PostAsJsonAsync("/v1/tenants", new { name, test_mode = testMode });
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"POST /v1/tenants: {(int)response.StatusCode} {body}");
+        return JsonNode.Parse(body)!.AsObject();
+    }
+
+    public async Task<JsonObject> PostAsync(string path, object body)
+    {
+        using var response = await Admin.PostAsJsonAsync(path, body);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"POST {path}: {(int)response.StatusCode} {text}");
+        return JsonNode.Parse(text)!.AsObject();
+    }
+
+    public async Task<JsonObject> GetAsync(string path)
+    {
+        using var response = await Admin.GetAsync(path);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"GET {path}: {(int)response.StatusCode} {text}");
+        return JsonNode.Parse(text)!.AsObject();
+    }
+
+    /// <summary>Polls until <paramref name="condition"/> holds; returns how long it took, or fails after <paramref name="within"/>.</summary>
+    public static async Task<TimeSpan> EventuallyAsync(Func<Task<bool>> condition, TimeSpan within, string what)
+    {
+        var started = DateTime.UtcNow;
+        while (DateTime.UtcNow - started < within)
+        {
+            if (await condition())
+            {
+                return DateTime.UtcNow - started;
+            }
+
+            await Task.Delay(50);
+        }
+
+        Assert.Fail($"{what}: not within {within.TotalSeconds} s.");
+        return within;
+    }
+}

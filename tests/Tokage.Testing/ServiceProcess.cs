@@ -1,0 +1,58 @@
+using System.Net;
+
+namespace Tokage.Testing;
+
+/// <summary>
+/// A Tokage service from its build output (<c>dotnet Tokage.X.dll</c>), configured by environment variables as
+/// the AppHost would, with its HTTP/1.1 and h2c gRPC endpoints on free ports; ready when <c>/health</c> says so.
+/// </summary>
+public sealed class ServiceProcess : IAsyncDisposable
+{
+    private readonly ChildProcess process;
+
+    private ServiceProcess(ChildProcess process, int httpPort, int grpcPort)
+    {
+        this.process = process;
+        HttpUri = new Uri($"http://127.0.0.1:{httpPort}/");
+        GrpcUri = new Uri($"http://127.0.0.1:{grpcPort}/");
+    }
+
+    public Uri HttpUri { get; }
+
+    public Uri GrpcUri { get; }
+
+    public string Output => process.Output;
+
+    /// <param name="asset">The service's key in <see cref="TestAssets"/>, e.g. <c>ControlPlane</c>.</param>
+    public static async Task<ServiceProcess> StartAsync(string asset, IReadOnlyDictionary<string, string> environment)
+    {
+        var (httpPort, grpcPort) = (ChildProcess.FreePort(), ChildProcess.FreePort());
+        var variables = new Dictionary<string, string>(environment)
+        {
+            ["Kestrel__Endpoints__http__Url"] = $"http://127.0.0.1:{httpPort}",
+            ["Kestrel__Endpoints__http__Protocols"] = "Http1",
+            ["Kestrel__Endpoints__grpc__Url"] = $"http://127.0.0.1:{grpcPort}",
+            ["Kestrel__Endpoints__grpc__Protocols"] = "Http2",
+            ["DOTNET_ENVIRONMENT"] = "Production",
+        };
+        var service = new ServiceProcess(ChildProcess.Start("dotnet", [TestAssets.Path(asset)], variables), httpPort, grpcPort);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        try
+        {
+            await service.process.WaitUntilAsync($"{asset} (/health)", async () =>
+            {
+                using var response = await http.GetAsync(new Uri(service.HttpUri, "health"));
+                return response.StatusCode == HttpStatusCode.OK;
+            });
+        }
+        catch
+        {
+            await service.DisposeAsync();
+            throw;
+        }
+
+        return service;
+    }
+
+    public ValueTask DisposeAsync() => process.DisposeAsync();
+}

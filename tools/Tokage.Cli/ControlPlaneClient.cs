@@ -1,0 +1,74 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Tokage.Cli;
+
+/// <summary>The control plane's admin REST API; a non-2xx answer becomes a <see cref="CliException"/> with its problem detail.</summary>
+internal sealed class ControlPlaneClient(CliConnection connection) : IDisposable
+{
+    private readonly HttpClient http = new()
+    {
+        BaseAddress = connection.Url,
+        Timeout = TimeSpan.FromSeconds(30),
+        DefaultRequestHeaders = { Authorization = new AuthenticationHeaderValue("Bearer", connection.AdminToken) },
+    };
+
+    public Task<JsonNode?> GetAsync(string path, CancellationToken cancellationToken) => SendAsync(HttpMethod.Get, path, null, cancellationToken);
+
+    public Task<JsonNode?> PostAsync(string path, object body, CancellationToken cancellationToken) => SendAsync(HttpMethod.Post, path, body, cancellationToken);
+
+    public Task<JsonNode?> PatchAsync(string path, object body, CancellationToken cancellationToken) => SendAsync(HttpMethod.Patch, path, body, cancellationToken);
+
+    public Task<JsonNode?> DeleteAsync(string path, CancellationToken cancellationToken) => SendAsync(HttpMethod.Delete, path, null, cancellationToken);
+
+    public void Dispose() => http.Dispose();
+
+    private async Task<JsonNode?> SendAsync(HttpMethod method, string path, object? body, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(method, path.TrimStart('/'));
+        if (body is not null)
+        {
+            request.Content = JsonContent.Create(body, options: new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower });
+        }
+
+        HttpResponseMessage response;
+        try
+        {
+            response = await http.SendAsync(request, cancellationToken);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new CliException($"Cannot reach the control plane at {connection.Url} ({ex.Message}). Is the AppHost running (./run.sh)? Otherwise pass --url.");
+        }
+
+        using (response)
+        {
+            var text = await response.Content.ReadAsStringAsync(cancellationToken);
+            if (response.IsSuccessStatusCode)
+            {
+                return text.Length == 0 ? null : JsonNode.Parse(text);
+            }
+
+            throw new CliException(Describe(response.StatusCode, text));
+        }
+    }
+
+    private static string Describe(HttpStatusCode status, string body)
+    {
+        var prefix = $"{(int)status} {status}";
+        try
+        {
+            var problem = JsonNode.Parse(body);
+            var detail = (string?)problem?["detail"] ?? (string?)problem?["title"];
+            var errors = problem?["errors"]?.AsObject().SelectMany(e => e.Value!.AsArray().Select(m => (string?)m)).ToList();
+            return errors is { Count: > 0 } ? $"{prefix}: {string.Join(" ", errors)}" : $"{prefix}: {detail ?? body}";
+        }
+        catch (JsonException)
+        {
+            return $"{prefix}: {body}";
+        }
+    }
+}

@@ -1,0 +1,3 @@
+using Tokage.Cli;
+
+return await Commands.Build(Console.Out).Parse(args).InvokeAsync();
