@@ -34,6 +34,10 @@ public sealed class KeyLifecycleTests(ControlPlaneStack stack) : IClassFixture<C
         Assert.Equal(ApiKeyFormat.VisiblePrefix(key), (string)listed["prefix"]!);
         Assert.Equal("active", (string)listed["status"]!);
 
+        // The lookup recorded the use.
+        var used = (await stack.GetAsync($"/v1/tenants/{created["tenant_id"]}/keys"))["keys"]![0]!;
+        Assert.NotNull(used["last_used_at"]);
+
         var test = await stack.CreateTenantAsync("lifecycle-sandbox", testMode: true);
         Assert.Matches("^tok_test_[0-9A-Za-z]{40}$", (string)test["api_key"]!);
         Assert.True((await stack.AuthClient.ResolveKeyAsync(new ResolveKeyRequest { Key = (string)test["api_key"]! })).TestMode);
@@ -154,6 +158,26 @@ public sealed class KeyLifecycleTests(ControlPlaneStack stack) : IClassFixture<C
 
         using var limit = await stack.Admin.PostAsJsonAsync("/v1/tenants", new { name = "lifecycle-limit", rate_limit = new { events_per_second = 10, burst = 5 } });
         Assert.Equal(HttpStatusCode.BadRequest, limit.StatusCode);
+    }
+
+    [Fact]
+    public async Task ServicesReadTenantsOverGrpcWithTheAdminToken()
+    {
+        var created = await stack.CreateTenantAsync("lifecycle-grpc");
+        using var channel = Grpc.Net.Client.GrpcChannel.ForAddress(stack.ControlPlane.GrpcUri);
+        var client = new ControlPlaneService.ControlPlaneServiceClient(channel);
+        var admin = new Metadata { { "authorization", $"Bearer {ControlPlaneStack.AdminToken}" } };
+
+        var byName = await client.GetTenantAsync(new GetTenantRequest { Tenant = "lifecycle-grpc" }, admin);
+        Assert.Equal((string)created["tenant_id"]!, byName.Id);
+        Assert.Equal("active", byName.Status);
+        Assert.Equal(1000u, byName.RateLimit.EventsPerSecond);
+        Assert.Contains((await client.ListTenantsAsync(new ListTenantsRequest(), admin)).Tenants, t => t.Name == "lifecycle-grpc");
+
+        var missing = await Assert.ThrowsAsync<RpcException>(() => client.GetTenantAsync(new GetTenantRequest { Tenant = "no-such" }, admin).ResponseAsync);
+        Assert.Equal(StatusCode.NotFound, missing.StatusCode);
+        var anonymous = await Assert.ThrowsAsync<RpcException>(() => client.ListTenantsAsync(new ListTenantsRequest()).ResponseAsync);
+        Assert.Equal(StatusCode.Unauthenticated, anonymous.StatusCode);
     }
 
     [Fact]
