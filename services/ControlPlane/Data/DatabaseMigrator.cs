@@ -1,6 +1,5 @@
 using System.Text.RegularExpressions;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Npgsql;
 
 namespace Tokage.ControlPlane.Data;
@@ -8,40 +7,14 @@ namespace Tokage.ControlPlane.Data;
 /// <summary>
 /// At start, as the owner (the connection string's user): creates or updates the application role (login,
 /// not superuser, no BYPASSRLS, owns nothing), applies the EF Core migrations (tables, RLS policies, the key
-/// lookup function), and grants the role what the services need. Retries while PostgreSQL is unreachable;
-/// the health check is unhealthy until it is done.
+/// lookup function), and grants the role what the services need (retried while PostgreSQL is unreachable;
+/// unhealthy until done).
 /// </summary>
-internal sealed partial class DatabaseMigrator(IConfiguration configuration, ILogger<DatabaseMigrator> logger) : BackgroundService, IHealthCheck
+internal sealed partial class DatabaseMigrator(IConfiguration configuration, ILogger<DatabaseMigrator> logger) : StartupTask(logger)
 {
-    private readonly TaskCompletionSource done = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private string? lastError;
+    protected override string Description => "Control plane database migrations";
 
-    public Task Done => done.Task;
-
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        var delay = TimeSpan.FromMilliseconds(500);
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await MigrateAsync(stoppingToken);
-                done.TrySetResult();
-                return;
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex)
-            {
-                lastError = ex.Message;
-                logger.LogWarning("Control plane migrations failed ({Error}); retrying in {Delay}.", ex.Message, delay);
-                await Task.Delay(delay, stoppingToken);
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
-            }
-        }
-    }
+    protected override Task RunAsync(CancellationToken cancellationToken) => MigrateAsync(cancellationToken);
 
     public async Task MigrateAsync(CancellationToken cancellationToken)
     {
@@ -88,11 +61,6 @@ internal sealed partial class DatabaseMigrator(IConfiguration configuration, ILo
                 """, cancellationToken);
         }
     }
-
-    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        Task.FromResult(done.Task.IsCompletedSuccessfully
-            ? HealthCheckResult.Healthy("Migrated.")
-            : HealthCheckResult.Unhealthy("Control plane database not migrated yet" + (lastError is null ? "." : $": {lastError}")));
 
     private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
     {
