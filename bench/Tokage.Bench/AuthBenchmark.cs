@@ -45,7 +45,7 @@ internal static class AuthBenchmark
         report.Parameter("calls", calls);
         report.Parameter("cold_keys", coldKeys);
         await using var postgres = await Progress.StepAsync("starting PostgreSQL", PostgresProcess.StartAsync);
-        await using var redis = await Progress.StepAsync("starting Redis", RedisProcess.StartAsync);
+        await using var redis = await Progress.StepAsync("starting Redis", () => RedisProcess.StartAsync());
         await postgres.CreateDatabaseAsync("tokage");
         var environment = new Dictionary<string, string>
         {

@@ -52,7 +52,8 @@ public static class EventLogExtensions
                 builder.AddKafkaProducer(connectionName, settings => settings.ConnectionString = connection.Endpoint);
                 break;
             case EventLogTransport.RedisStreams:
-                builder.AddKeyedRedisClient(connectionName, settings => settings.ConnectionString = connection.Endpoint);
+                // The log checks at start that the server fsyncs every write (CONFIG GET), an admin command.
+                builder.AddKeyedRedisClient(connectionName, settings => settings.ConnectionString = connection.Endpoint, options => options.AllowAdmin = true);
                 break;
         }
 

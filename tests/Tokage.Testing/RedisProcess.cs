@@ -7,8 +7,11 @@ public sealed class RedisProcess : IAsyncDisposable
 {
     private ChildProcess process = null!;
 
-    private RedisProcess(string dataPath, int port, string password)
+    private readonly string[] extraArguments;
+
+    private RedisProcess(string dataPath, int port, string password, string[] extraArguments)
     {
+        this.extraArguments = extraArguments;
         DataPath = dataPath;
         Port = port;
         Password = password;
@@ -23,11 +26,12 @@ public sealed class RedisProcess : IAsyncDisposable
     /// <summary>StackExchange.Redis form; <c>abortConnect=false</c> so clients survive the server's restarts.</summary>
     public string ConnectionString => $"127.0.0.1:{Port},password={Password},abortConnect=false";
 
-    public static async Task<RedisProcess> StartAsync()
+    /// <param name="extraArguments">Appended to the server's arguments, e.g. <c>--appendfsync everysec</c> to make it less durable.</param>
+    public static async Task<RedisProcess> StartAsync(params string[] extraArguments)
     {
         var dataPath = Path.Combine(Path.GetTempPath(), "tokage-redis-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dataPath);
-        var redis = new RedisProcess(dataPath, ChildProcess.FreePort(), Guid.NewGuid().ToString("N"));
+        var redis = new RedisProcess(dataPath, ChildProcess.FreePort(), Guid.NewGuid().ToString("N"), extraArguments);
         await redis.RunAsync();
         return redis;
     }
@@ -48,7 +52,7 @@ public sealed class RedisProcess : IAsyncDisposable
         process = ChildProcess.Start("redis-server",
         [
             "--port", Port.ToString(), "--bind", "127.0.0.1", "--requirepass", Password, "--dir", DataPath,
-            "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no",
+            "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no", .. extraArguments,
         ]);
         await process.WaitUntilAsync("redis-server", async () =>
         {

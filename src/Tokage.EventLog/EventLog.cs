@@ -1,0 +1,69 @@
+namespace Tokage.EventLog;
+
+/// <summary>A record to append: the key orders and partitions (the tenant id), the value is the encoded event.</summary>
+public sealed record EventLogRecord(string Key, byte[] Value);
+
+/// <summary>A record read from the log, with where it sits (the processor records it with the event).</summary>
+public sealed record ConsumedRecord(string Key, byte[] Value, string Position, int DeliveryCount)
+{
+    /// <summary>The transport's own handle for acknowledging this record.</summary>
+    internal object? Handle { get; init; }
+}
+
+/// <summary>The log could not acknowledge (durably) in time: the caller must not acknowledge its client (503).</summary>
+public sealed class EventLogUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// The durable event log. <see cref="AppendAsync"/> returns only once every record is durable (Kafka: every
+/// delivery report <c>Persisted</c> under acks=all; Redis: XADD answered by an <c>appendfsync always</c> server);
+/// otherwise it throws <see cref="EventLogUnavailableException"/> and the caller acknowledges nothing.
+/// </summary>
+public interface IEventLog
+{
+    Task AppendAsync(IReadOnlyList<EventLogRecord> records, CancellationToken cancellationToken = default);
+
+    /// <summary>The consumer side, for the group named <paramref name="group"/> (one per processing service).</summary>
+    IEventLogConsumer CreateConsumer(string group, string consumerName);
+}
+
+/// <summary>
+/// At-least-once consumption: records read but not acknowledged come again (after a crash, or once stuck past
+/// the claim timeout); a record that cannot be processed goes to the dead-letter log with its reason.
+/// </summary>
+public interface IEventLogConsumer : IAsyncDisposable
+{
+    /// <summary>Up to <paramref name="max"/> records, waiting at most <paramref name="wait"/> for the first.</summary>
+    Task<IReadOnlyList<ConsumedRecord>> ReadAsync(int max, TimeSpan wait, CancellationToken cancellationToken = default);
+
+    /// <summary>Marks records done: they are not delivered again to this group.</summary>
+    Task AckAsync(IReadOnlyList<ConsumedRecord> records, CancellationToken cancellationToken = default);
+
+    /// <summary>Moves a record to the dead-letter log with the reason, then acknowledges it.</summary>
+    Task DeadLetterAsync(ConsumedRecord record, string reason, CancellationToken cancellationToken = default);
+}
+
+/// <summary>Bound from <c>Tokage:EventLog</c>.</summary>
+public sealed class EventLogOptions
+{
+    public const string SectionName = "Tokage:EventLog";
+
+    /// <summary>The topic (Kafka) or stream (Redis) of usage events; the dead-letter log is <c>{Topic}.dlq</c>.</summary>
+    public string Topic { get; set; } = "tokage.usage.v1";
+
+    /// <summary>How long an append may wait for the log's acknowledgement before the request gets 503.</summary>
+    public TimeSpan AckTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Redis: how long a read-but-unacknowledged entry waits before another consumer claims it.</summary>
+    public TimeSpan ClaimAfter { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Redis: skip the start-up check that the server runs <c>appendonly yes</c> with <c>appendfsync always</c>,
+    /// for managed servers that refuse CONFIG GET but are known to be configured so. Never set it otherwise.
+    /// </summary>
+    public bool AssumeDurableRedis { get; set; }
+
+    /// <summary>Kafka: librdkafka consumer properties (<c>Tokage:EventLog:Consumer:…</c>) over the defaults.</summary>
+    public Dictionary<string, string> Consumer { get; set; } = [];
+
+    public string DeadLetterTopic => Topic + ".dlq";
+}

@@ -1,0 +1,31 @@
+using Confluent.Kafka;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+using Tokage.EventLog;
+
+namespace Microsoft.Extensions.Hosting;
+
+public static class EventLogRegistration
+{
+    /// <summary>
+    /// <see cref="IEventLog"/> on the event log named <paramref name="connectionName"/>: Kafka or Redis Streams,
+    /// as its connection string says (<c>Transport=…</c>), options from <c>Tokage:EventLog</c>.
+    /// </summary>
+    public static void AddEventLog(this IHostApplicationBuilder builder, string connectionName)
+    {
+        var connection = builder.AddEventLogClient(connectionName);
+        builder.Services.AddOptions<EventLogOptions>().BindConfiguration(EventLogOptions.SectionName);
+        builder.Services.AddSingleton<IEventLog>(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<EventLogOptions>>().Value;
+            var loggers = sp.GetRequiredService<ILoggerFactory>();
+            return connection.Transport switch
+            {
+                EventLogTransport.Kafka => new KafkaEventLog(sp.GetRequiredService<IProducer<string, byte[]>>(), connection.Endpoint, options, loggers.CreateLogger<KafkaEventLog>()),
+                _ => new RedisStreamsEventLog(sp.GetRequiredKeyedService<IConnectionMultiplexer>(connectionName), options, loggers.CreateLogger<RedisStreamsEventLog>()),
+            };
+        });
+    }
+}

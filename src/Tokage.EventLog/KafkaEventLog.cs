@@ -1,0 +1,138 @@
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging;
+
+namespace Tokage.EventLog;
+
+/// <summary>
+/// The event log on Kafka/Redpanda: the durable producer (acks=all, idempotent, lz4) with key = tenant id; an
+/// append succeeds only when every delivery report says <c>Persisted</c>. Consumers commit offsets only on
+/// <see cref="IEventLogConsumer.AckAsync"/>, so whatever was read but not acknowledged is read again.
+/// </summary>
+public sealed class KafkaEventLog(IProducer<string, byte[]> producer, string bootstrapServers, EventLogOptions options, ILogger<KafkaEventLog> logger) : IEventLog
+{
+    public async Task AppendAsync(IReadOnlyList<EventLogRecord> records, CancellationToken cancellationToken = default)
+    {
+        if (records.Count == 0)
+        {
+            return;
+        }
+
+        var deliveries = records
+            .Select(r => producer.ProduceAsync(options.Topic, new Message<string, byte[]> { Key = r.Key, Value = r.Value }, CancellationToken.None))
+            .ToArray();
+        try
+        {
+            var reports = await Task.WhenAll(deliveries).WaitAsync(options.AckTimeout, cancellationToken);
+            var unsure = reports.Count(r => r.Status != PersistenceStatus.Persisted);
+            if (unsure > 0)
+            {
+                throw new EventLogUnavailableException($"Kafka did not confirm {unsure} of {records.Count} event(s) as persisted.");
+            }
+        }
+        catch (Exception ex) when (ex is ProduceException<string, byte[]> or KafkaException or TimeoutException)
+        {
+            throw new EventLogUnavailableException($"Kafka did not acknowledge {records.Count} event(s) within {options.AckTimeout.TotalSeconds:0.#} s: {ex.Message}", ex);
+        }
+    }
+
+    public IEventLogConsumer CreateConsumer(string group, string consumerName) =>
+        new Consumer(bootstrapServers, producer, options, group, consumerName, logger);
+
+    private sealed class Consumer : IEventLogConsumer
+    {
+        private readonly IConsumer<string, byte[]> consumer;
+        private readonly IProducer<string, byte[]> producer;
+        private readonly EventLogOptions options;
+        private readonly ILogger logger;
+
+        public Consumer(string bootstrapServers, IProducer<string, byte[]> producer, EventLogOptions options, string group, string name, ILogger logger)
+        {
+            this.producer = producer;
+            this.options = options;
+            this.logger = logger;
+            var config = new ConsumerConfig
+            {
+                BootstrapServers = bootstrapServers,
+                GroupId = group,
+                ClientId = name,
+                EnableAutoCommit = false,
+                EnableAutoOffsetStore = false,
+                AutoOffsetReset = AutoOffsetReset.Earliest,
+            };
+            foreach (var (key, value) in options.Consumer)
+            {
+                config.Set(key, value);
+            }
+
+            consumer = new ConsumerBuilder<string, byte[]>(config).Build();
+            consumer.Subscribe(options.Topic);
+        }
+
+        public Task<IReadOnlyList<ConsumedRecord>> ReadAsync(int max, TimeSpan wait, CancellationToken cancellationToken = default) =>
+            Task.Run<IReadOnlyList<ConsumedRecord>>(() =>
+            {
+                var records = new List<ConsumedRecord>();
+                var deadline = DateTime.UtcNow + wait;
+                while (records.Count < max)
+                {
+                    var left = deadline - DateTime.UtcNow;
+                    var result = consumer.Consume(records.Count == 0 ? (left > TimeSpan.Zero ? left : TimeSpan.Zero) : TimeSpan.Zero);
+                    if (result is null || result.IsPartitionEOF)
+                    {
+                        break;
+                    }
+
+                    records.Add(new ConsumedRecord(result.Message.Key, result.Message.Value, $"{result.Topic}/{result.Partition.Value}@{result.Offset.Value}", 1)
+                    {
+                        Handle = result.TopicPartitionOffset,
+                    });
+                }
+
+                return records;
+            }, cancellationToken);
+
+        public Task AckAsync(IReadOnlyList<ConsumedRecord> records, CancellationToken cancellationToken = default)
+        {
+            // The next offset to read, per partition: everything before it is done.
+            var offsets = records.Select(r => (TopicPartitionOffset)r.Handle!)
+                .GroupBy(o => o.TopicPartition)
+                .Select(g => new TopicPartitionOffset(g.Key, g.Max(o => o.Offset.Value) + 1))
+                .ToList();
+            if (offsets.Count > 0)
+            {
+                consumer.Commit(offsets);
+            }
+
+            return Task.CompletedTask;
+        }
+
+        public async Task DeadLetterAsync(ConsumedRecord record, string reason, CancellationToken cancellationToken = default)
+        {
+            var message = new Message<string, byte[]>
+            {
+                Key = record.Key,
+                Value = record.Value,
+                Headers = new Headers
+                {
+                    { "reason", System.Text.Encoding.UTF8.GetBytes(reason) },
+                    { "position", System.Text.Encoding.UTF8.GetBytes(record.Position) },
+                },
+            };
+            var report = await producer.ProduceAsync(options.DeadLetterTopic, message, cancellationToken);
+            if (report.Status != PersistenceStatus.Persisted)
+            {
+                throw new EventLogUnavailableException($"The dead-letter topic did not persist {record.Position}.");
+            }
+
+            await AckAsync([record], cancellationToken);
+            logger.LogWarning("Event log record {Position} dead-lettered: {Reason}", record.Position, reason);
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            consumer.Close();
+            consumer.Dispose();
+            return ValueTask.CompletedTask;
+        }
+    }
+}

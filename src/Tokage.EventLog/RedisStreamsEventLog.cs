@@ -1,0 +1,209 @@
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+
+namespace Tokage.EventLog;
+
+/// <summary>
+/// The event log on Redis Streams: one stream, pipelined XADD (each answered only after the AOF is fsynced,
+/// which the first append verifies the server does), consumer groups with XACK, XAUTOCLAIM of entries a dead
+/// consumer left behind, and a dead-letter stream.
+/// </summary>
+public sealed class RedisStreamsEventLog(IConnectionMultiplexer redis, EventLogOptions options, ILogger<RedisStreamsEventLog> logger) : IEventLog
+{
+    private const string KeyField = "k";
+    private const string ValueField = "v";
+    private readonly SemaphoreSlim durabilityCheck = new(1, 1);
+    private volatile bool verified = options.AssumeDurableRedis;
+
+    public async Task AppendAsync(IReadOnlyList<EventLogRecord> records, CancellationToken cancellationToken = default)
+    {
+        if (records.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await EnsureDurableAsync();
+            var db = redis.GetDatabase();
+            var stream = (RedisKey)options.Topic;
+
+            // Pipelined: every XADD is sent before the first answer is awaited.
+            var adds = new Task<RedisValue>[records.Count];
+            for (var i = 0; i < records.Count; i++)
+            {
+                adds[i] = db.StreamAddAsync(stream, [new NameValueEntry(KeyField, records[i].Key), new NameValueEntry(ValueField, records[i].Value)]);
+            }
+
+            await Task.WhenAll(adds).WaitAsync(options.AckTimeout, cancellationToken);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            throw new EventLogUnavailableException($"Redis did not acknowledge {records.Count} event(s) within {options.AckTimeout.TotalSeconds:0.#} s: {ex.Message}", ex);
+        }
+    }
+
+    public IEventLogConsumer CreateConsumer(string group, string consumerName) => new Consumer(redis, options, group, consumerName, logger);
+
+    /// <summary>
+    /// A log that loses acknowledged events on a crash is no log: refuse unless the server writes the AOF and
+    /// fsyncs it before each reply.
+    /// </summary>
+    private async Task EnsureDurableAsync()
+    {
+        if (verified)
+        {
+            return;
+        }
+
+        await durabilityCheck.WaitAsync();
+        try
+        {
+            if (verified)
+            {
+                return;
+            }
+
+            var endpoint = redis.GetEndPoints()[0];
+            var db = redis.GetDatabase();
+            string? aof, fsync;
+            try
+            {
+                aof = ConfigValue(await db.ExecuteAsync("CONFIG", "GET", "appendonly"));
+                fsync = ConfigValue(await db.ExecuteAsync("CONFIG", "GET", "appendfsync"));
+            }
+            catch (RedisCommandException ex)
+            {
+                throw new InvalidOperationException($"Cannot verify that Redis at {endpoint} is durable: the event log's connection needs allowAdmin=true (CONFIG GET).", ex);
+            }
+            catch (RedisServerException ex)
+            {
+                throw new InvalidOperationException(
+                    $"Cannot verify that Redis at {endpoint} is durable (CONFIG GET refused: {ex.Message}). If the server is known to run " +
+                    $"appendonly yes with appendfsync always, set {EventLogOptions.SectionName}:AssumeDurableRedis=true.", ex);
+            }
+
+            if (aof != "yes" || fsync != "always")
+            {
+                throw new InvalidOperationException(
+                    $"Redis at {endpoint} runs appendonly={aof ?? "?"}, appendfsync={fsync ?? "?"}: it can lose acknowledged events. " +
+                    "The event log on Redis Streams needs appendonly yes and appendfsync always (or Kafka/Redpanda).");
+            }
+
+            verified = true;
+            logger.LogInformation("Redis at {Endpoint} is durable (appendonly yes, appendfsync always): the event log runs on Redis Streams.", endpoint);
+        }
+        finally
+        {
+            durabilityCheck.Release();
+        }
+    }
+
+    /// <summary>CONFIG GET answers [name, value].</summary>
+    private static string? ConfigValue(RedisResult result) =>
+        result.Resp2Type == ResultType.Array && result.Length == 2 ? result[1].ToString() : null;
+
+    private sealed class Consumer : IEventLogConsumer
+    {
+        private readonly IDatabase db;
+        private readonly EventLogOptions options;
+        private readonly string group;
+        private readonly string name;
+        private readonly ILogger logger;
+        private readonly RedisKey stream;
+        private bool groupReady;
+
+        public Consumer(IConnectionMultiplexer redis, EventLogOptions options, string group, string name, ILogger logger)
+        {
+            db = redis.GetDatabase();
+            this.options = options;
+            this.group = group;
+            this.name = name;
+            this.logger = logger;
+            stream = options.Topic;
+        }
+
+        public async Task<IReadOnlyList<ConsumedRecord>> ReadAsync(int max, TimeSpan wait, CancellationToken cancellationToken = default)
+        {
+            await EnsureGroupAsync();
+            var deadline = DateTime.UtcNow + wait;
+            while (true)
+            {
+                // First what a consumer that died (or stalled) left unacknowledged, then new entries.
+                var claimed = await db.StreamAutoClaimAsync(stream, group, name, (long)options.ClaimAfter.TotalMilliseconds, "0-0", max);
+                var records = new List<ConsumedRecord>();
+                if (claimed.ClaimedEntries.Length > 0)
+                {
+                    var counts = await DeliveryCountsAsync(claimed.ClaimedEntries);
+                    records.AddRange(claimed.ClaimedEntries.Where(e => !e.IsNull).Select(e => ToRecord(e, counts.GetValueOrDefault(e.Id.ToString(), 2))));
+                }
+
+                if (records.Count < max)
+                {
+                    var fresh = await db.StreamReadGroupAsync(stream, group, name, ">", max - records.Count);
+                    records.AddRange(fresh.Select(e => ToRecord(e, 1)));
+                }
+
+                if (records.Count > 0 || DateTime.UtcNow >= deadline)
+                {
+                    return records;
+                }
+
+                // StackExchange.Redis has no blocking XREADGROUP (it would stall the shared connection): poll briefly.
+                await Task.Delay(TimeSpan.FromMilliseconds(20), cancellationToken);
+            }
+        }
+
+        public async Task AckAsync(IReadOnlyList<ConsumedRecord> records, CancellationToken cancellationToken = default)
+        {
+            if (records.Count > 0)
+            {
+                await db.StreamAcknowledgeAsync(stream, group, records.Select(r => (RedisValue)(string)r.Handle!).ToArray());
+            }
+        }
+
+        public async Task DeadLetterAsync(ConsumedRecord record, string reason, CancellationToken cancellationToken = default)
+        {
+            await db.StreamAddAsync(options.DeadLetterTopic,
+            [
+                new NameValueEntry(KeyField, record.Key), new NameValueEntry(ValueField, record.Value),
+                new NameValueEntry("reason", reason), new NameValueEntry("position", record.Position),
+            ]);
+            await AckAsync([record], cancellationToken);
+            logger.LogWarning("Event log record {Position} dead-lettered: {Reason}", record.Position, reason);
+        }
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+        private async Task EnsureGroupAsync()
+        {
+            if (groupReady)
+            {
+                return;
+            }
+
+            try
+            {
+                await db.StreamCreateConsumerGroupAsync(stream, group, "0-0", createStream: true);
+            }
+            catch (RedisServerException ex) when (ex.Message.StartsWith("BUSYGROUP", StringComparison.Ordinal))
+            {
+            }
+
+            groupReady = true;
+        }
+
+        private async Task<Dictionary<string, int>> DeliveryCountsAsync(StreamEntry[] entries)
+        {
+            // XAUTOCLAIM returns entries in id order: the first and last bound the range.
+            var pending = await db.StreamPendingMessagesAsync(stream, group, entries.Length, name, entries[0].Id, entries[^1].Id);
+            return pending.ToDictionary(p => p.MessageId.ToString(), p => p.DeliveryCount);
+        }
+
+        private ConsumedRecord ToRecord(StreamEntry entry, int deliveryCount) => new(
+            entry[KeyField].ToString(), (byte[])entry[ValueField]!, $"{options.Topic}@{entry.Id}", deliveryCount)
+        {
+            Handle = entry.Id.ToString(),
+        };
+    }
+}

@@ -1,0 +1,134 @@
+using Confluent.Kafka;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Tokage.EventLog.Tests;
+
+/// <summary>The Kafka transport over librdkafka's 3-broker mock cluster, faults injected with its own API.</summary>
+public sealed class KafkaEventLogTests : IDisposable
+{
+    private readonly KafkaMockCluster cluster = new();
+    private readonly IProducer<string, byte[]> producer;
+
+    public KafkaEventLogTests()
+    {
+        // A short delivery timeout, so a refused produce fails within the test's patience.
+        producer = new ProducerBuilder<string, byte[]>(KafkaExtensions.CreateProducerConfig(
+            cluster.BootstrapServers, new Dictionary<string, string> { ["message.timeout.ms"] = "1500" })).Build();
+    }
+
+    public void Dispose()
+    {
+        producer.Dispose();
+        cluster.Dispose();
+    }
+
+    // A consumer that leaves is noticed within seconds, not the default 45 s, so the next one gets its partitions soon.
+    private KafkaEventLog Log(string topic) => new(producer, cluster.BootstrapServers, new EventLogOptions
+    {
+        Topic = topic,
+        AckTimeout = TimeSpan.FromSeconds(5),
+        Consumer = { ["session.timeout.ms"] = "6000", ["heartbeat.interval.ms"] = "500" },
+    }, NullLogger<KafkaEventLog>.Instance);
+
+    private static List<EventLogRecord> Records(int count, string prefix) =>
+        Enumerable.Range(0, count).Select(i => new EventLogRecord($"tenant-{i % 4}", System.Text.Encoding.UTF8.GetBytes($"{prefix}-{i}"))).ToList();
+
+    private static async Task<List<ConsumedRecord>> DrainAsync(IEventLogConsumer consumer, int expected, bool ack)
+    {
+        var read = new List<ConsumedRecord>();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (read.Count < expected && DateTime.UtcNow < deadline)
+        {
+            var batch = await consumer.ReadAsync(500, TimeSpan.FromSeconds(1));
+            read.AddRange(batch);
+            if (ack)
+            {
+                await consumer.AckAsync(batch);
+            }
+        }
+
+        return read;
+    }
+
+    [Fact]
+    public async Task AppendedRecordsAreConsumedByAGroupAndCommittedOffsetsAreNotReadAgain()
+    {
+        var log = Log("usage-consume");
+        var records = Records(2_000, "e");
+        await log.AppendAsync(records);
+
+        await using (var consumer = log.CreateConsumer("processor", "p-1"))
+        {
+            var read = await DrainAsync(consumer, records.Count, ack: true);
+            Assert.Equal(records.Select(r => System.Text.Encoding.UTF8.GetString(r.Value)).Order(), read.Select(r => System.Text.Encoding.UTF8.GetString(r.Value)).Order());
+            Assert.All(read, r => Assert.Matches("^usage-consume/[0-9]+@[0-9]+$", r.Position));
+
+            // Same tenant, same partition: the key orders a tenant's events.
+            Assert.All(read.GroupBy(r => r.Key), g => Assert.Single(g.Select(r => r.Position.Split('@')[0]).Distinct()));
+        }
+
+        await log.AppendAsync(Records(10, "later"));
+        await using var next = log.CreateConsumer("processor", "p-2");
+        var rest = await DrainAsync(next, 10, ack: true);
+        Assert.Equal(10, rest.Count);
+        Assert.All(rest, r => Assert.StartsWith("later-", System.Text.Encoding.UTF8.GetString(r.Value)));
+    }
+
+    [Fact]
+    public async Task WhatWasReadButNotAcknowledgedIsReadAgain()
+    {
+        var log = Log("usage-redeliver");
+        await log.AppendAsync(Records(50, "e"));
+        await using (var crashed = log.CreateConsumer("processor", "crashed"))
+        {
+            Assert.Equal(50, (await DrainAsync(crashed, 50, ack: false)).Count);
+        }
+
+        await using var survivor = log.CreateConsumer("processor", "survivor");
+        Assert.Equal(50, (await DrainAsync(survivor, 50, ack: true)).Count);
+    }
+
+    [Fact]
+    public async Task ABrokerThatCannotSatisfyAcksAllMeansUnavailableAndNoAcknowledgedRecordIsLost()
+    {
+        var log = Log("usage-faults");
+        var before = Records(100, "before");
+        await log.AppendAsync(before);
+
+        cluster.FailProduceRequests(KafkaMockCluster.NotEnoughReplicas, 10_000);
+        var refused = await Assert.ThrowsAsync<EventLogUnavailableException>(() => log.AppendAsync(Records(20, "refused")));
+        Assert.Contains("did not acknowledge", refused.Message);
+
+        cluster.ClearProduceErrors();
+        var after = Records(100, "after");
+        await log.AppendAsync(after);
+
+        await using var consumer = log.CreateConsumer("audit", "a-1");
+        var read = (await DrainAsync(consumer, 200, ack: true)).Select(r => System.Text.Encoding.UTF8.GetString(r.Value)).ToHashSet();
+        Assert.Superset(before.Concat(after).Select(r => System.Text.Encoding.UTF8.GetString(r.Value)).ToHashSet(), read);
+        Assert.Equal(200, read.Count(v => !v.StartsWith("refused-", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task APoisonRecordGoesToTheDeadLetterTopicWithItsReason()
+    {
+        var log = Log("usage-dlq");
+        await log.AppendAsync(Records(3, "e"));
+        await using var consumer = log.CreateConsumer("processor", "p-1");
+        var read = await DrainAsync(consumer, 3, ack: false);
+
+        await consumer.DeadLetterAsync(read[0], "unknown schema version 9");
+
+        using var dlq = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = cluster.BootstrapServers, GroupId = "dlq-reader", AutoOffsetReset = AutoOffsetReset.Earliest,
+        }).Build();
+        dlq.Subscribe("usage-dlq.dlq");
+        var dead = dlq.Consume(TimeSpan.FromSeconds(15));
+        Assert.NotNull(dead);
+        Assert.Equal(read[0].Value, dead.Message.Value);
+        Assert.Equal("unknown schema version 9", System.Text.Encoding.UTF8.GetString(dead.Message.Headers.GetLastBytes("reason")));
+        dlq.Close();
+    }
+}
