@@ -1,4 +1,6 @@
+using Tokage.Ingestion.Apis;
 using Tokage.Ingestion.Extensions;
+using Tokage.Ingestion.Grpc;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -8,5 +10,7 @@ builder.AddApplicationServices();
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
+app.MapEventsApi();
+app.MapGrpcService<IngestGrpcService>();
 
 app.Run();

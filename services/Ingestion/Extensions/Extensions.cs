@@ -1,11 +1,25 @@
+using Tokage.Ingestion.Ingest;
+using Tokage.Ingestion.Validation;
+
 namespace Tokage.Ingestion.Extensions;
 
 internal static class Extensions
 {
-    /// <summary>The engines this service talks to, each with its health check (so /health means ready).</summary>
+    /// <summary>The engines this service talks to (each with its health check, so /health means ready), key resolution, and the ingest pipeline.</summary>
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.AddRedisClient("redis");
-        builder.AddEventLogClient("events");
+        builder.AddEventLog("events");
+        builder.AddApiKeyResolver();
+
+        builder.Services.AddOptions<IngestOptions>().BindConfiguration(IngestOptions.SectionName);
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<EventValidator>();
+        builder.Services.AddSingleton<TenantRateLimiter>();
+        builder.Services.AddSingleton<IngestPipeline>();
+        builder.Services.AddProblemDetails();
+
+        // A batch message may be as large as a batch body.
+        builder.Services.AddGrpc(grpc => grpc.MaxReceiveMessageSize = new IngestOptions().MaxBatchBytes);
     }
 }

@@ -2,7 +2,7 @@ using System.Reflection;
 using System.Runtime.InteropServices;
 using Confluent.Kafka;
 
-namespace Tokage.EventLog.Tests;
+namespace Tokage.Testing;
 
 /// <summary>
 /// librdkafka's mock cluster (real Kafka protocol, in this process) with three brokers, and its fault API

@@ -9,11 +9,11 @@ using StackExchange.Redis;
 using Tokage.ApiKeys;
 using Tokage.Contracts.V1;
 
-namespace Tokage.ControlPlane.Tests;
+namespace Tokage.Testing;
 
 /// <summary>
 /// PostgreSQL, Redis, the control plane and the auth service as real processes, configured as the AppHost
-/// configures them. One stack per test class.
+/// configures them, and ingestion instances on demand. One stack per test class.
 /// </summary>
 public sealed class ControlPlaneStack : IAsyncLifetime
 {
@@ -23,6 +23,7 @@ public sealed class ControlPlaneStack : IAsyncLifetime
 
     private GrpcChannel? channel;
     private readonly List<ApiKeyInvalidationListener> listeners = [];
+    private readonly List<ServiceProcess> started = [];
     private ConnectionMultiplexer? callerRedis;
 
     public PostgresProcess Postgres { get; private set; } = null!;
@@ -65,8 +66,32 @@ public sealed class ControlPlaneStack : IAsyncLifetime
         AuthClient = new AuthService.AuthServiceClient(channel);
     }
 
+    /// <summary>
+    /// An ingestion instance on this stack: the event log on this Redis (Redis Streams) unless
+    /// <paramref name="eventLog"/> names another, keys resolved by this auth service.
+    /// </summary>
+    public async Task<ServiceProcess> StartIngestionAsync(string? eventLog = null, IReadOnlyDictionary<string, string>? settings = null)
+    {
+        var environment = Environment;
+        environment["ConnectionStrings__events"] = eventLog ?? $"Transport=RedisStreams;Redis={Redis.ConnectionString}";
+        environment["Tokage__ApiKeys__AuthAddress"] = Auth.GrpcUri.ToString().TrimEnd('/');
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+        {
+            environment[key] = value;
+        }
+
+        var ingestion = await ServiceProcess.StartAsync("Ingestion", environment);
+        started.Add(ingestion);
+        return ingestion;
+    }
+
     public async Task DisposeAsync()
     {
+        foreach (var service in started)
+        {
+            await service.DisposeAsync();
+        }
+
         Admin?.Dispose();
         foreach (var listener in listeners)
         {

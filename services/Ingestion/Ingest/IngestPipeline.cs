@@ -1,0 +1,98 @@
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Tokage.ApiKeys;
+using Tokage.Contracts.V1;
+using Tokage.EventLog;
+using Tokage.Ingestion.Validation;
+
+namespace Tokage.Ingestion.Ingest;
+
+/// <summary>An event as it arrived, with what its decoding already found wrong.</summary>
+public sealed record IngestCandidate(TokenUsageEvent Event, List<FieldProblem> Problems, bool HadClientCost);
+
+public sealed record Rejection(int Index, string EventId, IReadOnlyList<FieldProblem> Errors);
+
+public enum IngestFailure
+{
+    None,
+
+    /// <summary>The tenant's rate limit: nothing of the request was logged (429, retry after <see cref="IngestOutcome.RetryAfter"/>).</summary>
+    RateLimited,
+
+    /// <summary>The log did not acknowledge in time: nothing of the request was acknowledged (503).</summary>
+    LogUnavailable,
+}
+
+public sealed record IngestOutcome(int Accepted, IReadOnlyList<Rejection> Rejected, IReadOnlyList<string> Warnings, IngestFailure Failure = IngestFailure.None, TimeSpan RetryAfter = default);
+
+/// <summary>
+/// What every ingest path shares: validate each event (a bad one never rejects its neighbours), take the
+/// valid ones from the tenant's rate limit, append them to the durable log, and only then report them accepted.
+/// </summary>
+public sealed class IngestPipeline(EventValidator validator, TenantRateLimiter limiter, IEventLog log, TimeProvider time)
+{
+    public const uint SchemaVersion = 1;
+
+    public async Task<IngestOutcome> IngestAsync(ApiKeyIdentity identity, IReadOnlyList<IngestCandidate> candidates, string source, CancellationToken cancellationToken)
+    {
+        var rejected = new List<Rejection>();
+        var valid = new List<TokenUsageEvent>(candidates.Count);
+        var costIgnored = new List<int>();
+        for (var i = 0; i < candidates.Count; i++)
+        {
+            var candidate = candidates[i];
+            var problems = validator.Validate(candidate.Event, [.. candidate.Problems]);
+            if (candidate.HadClientCost || candidate.Event.ClientCostUsd.Length > 0)
+            {
+                costIgnored.Add(i);
+            }
+
+            if (problems.Count > 0)
+            {
+                rejected.Add(new Rejection(i, candidate.Event.EventId, problems));
+            }
+            else
+            {
+                valid.Add(candidate.Event);
+            }
+        }
+
+        var warnings = costIgnored.Count == 0
+            ? []
+            : new List<string> { $"Client-supplied cost ignored for event(s) at {Indexes(costIgnored)}: Tokage prices every event server-side." };
+        if (valid.Count == 0)
+        {
+            return new IngestOutcome(0, rejected, warnings);
+        }
+
+        var decision = await limiter.TryTakeAsync(identity.TenantId, identity.EventsPerSecond, identity.Burst, valid.Count);
+        if (!decision.Allowed)
+        {
+            return new IngestOutcome(0, rejected, warnings, IngestFailure.RateLimited, decision.RetryAfter);
+        }
+
+        var receivedAt = Timestamp.FromDateTimeOffset(time.GetUtcNow());
+        var records = valid.Select(e => new EventLogRecord(identity.TenantId, new LoggedUsageEvent
+        {
+            SchemaVersion = SchemaVersion,
+            TenantId = identity.TenantId,
+            KeyId = identity.KeyId,
+            ReceivedAt = receivedAt,
+            Source = source,
+            Event = e,
+        }.ToByteArray())).ToList();
+        try
+        {
+            await log.AppendAsync(records, cancellationToken);
+        }
+        catch (EventLogUnavailableException)
+        {
+            return new IngestOutcome(0, rejected, warnings, IngestFailure.LogUnavailable, TimeSpan.FromSeconds(1));
+        }
+
+        return new IngestOutcome(valid.Count, rejected, warnings);
+    }
+
+    private static string Indexes(List<int> indexes) =>
+        indexes.Count <= 10 ? string.Join(", ", indexes) : string.Join(", ", indexes.Take(10)) + $" and {indexes.Count - 10} more";
+}

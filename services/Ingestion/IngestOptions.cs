@@ -1,0 +1,27 @@
+namespace Tokage.Ingestion;
+
+/// <summary>Bound from <c>Tokage:Ingest</c>.</summary>
+public sealed class IngestOptions
+{
+    public const string SectionName = "Tokage:Ingest";
+
+    public int MaxBatchEvents { get; set; } = 1_000;
+
+    /// <summary>Largest body of <c>POST /v1/events/batch</c> (and a gRPC message), after decompression.</summary>
+    public int MaxBatchBytes { get; set; } = 10 * 1024 * 1024;
+
+    /// <summary>Largest body of <c>POST /v1/events</c>, after decompression.</summary>
+    public int MaxEventBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>How far back an event's timestamp may be (backfills); older ones are refused.</summary>
+    public TimeSpan BackdateGrace { get; set; } = TimeSpan.FromDays(35);
+
+    /// <summary>How far ahead of the server's clock a timestamp may be.</summary>
+    public TimeSpan FutureSkew { get; set; } = TimeSpan.FromMinutes(5);
+
+    public int MaxMetadataEntries { get; set; } = 32;
+
+    public int MaxMetadataKeyLength { get; set; } = 64;
+
+    public int MaxMetadataValueLength { get; set; } = 1024;
+}

@@ -1,0 +1,144 @@
+using Microsoft.Extensions.Options;
+using Tokage.Contracts.V1;
+
+namespace Tokage.Ingestion.Validation;
+
+/// <summary>One thing wrong with one field of one event.</summary>
+public sealed record FieldProblem(string Field, string Code, string Message);
+
+/// <summary>
+/// The rules every event meets before it is logged, whatever it came in as (JSON, gRPC, OTLP): the same
+/// rules, the same codes, so a client can act on them.
+/// </summary>
+public sealed class EventValidator(IOptions<IngestOptions> options, TimeProvider time)
+{
+    public const int MaxEventIdLength = 128;
+    public const int MaxNameLength = 256;
+
+    private static readonly HashSet<string> ServiceTiers = ["", "standard", "batch", "flex", "priority"];
+
+    public List<FieldProblem> Validate(TokenUsageEvent e, List<FieldProblem>? problems = null)
+    {
+        problems ??= [];
+        var settings = options.Value;
+        Required(problems, "event_id", e.EventId, MaxEventIdLength);
+        if (e.Timestamp is null)
+        {
+            problems.Add(new("timestamp", "required", "'timestamp' is required (RFC 3339, e.g. 2026-11-20T10:15:02.120Z)."));
+        }
+        else
+        {
+            var at = e.Timestamp.ToDateTimeOffset();
+            var now = time.GetUtcNow();
+            if (at > now + settings.FutureSkew)
+            {
+                problems.Add(new("timestamp", "in_future", $"'timestamp' is more than {settings.FutureSkew.TotalMinutes:0} minutes ahead of the server's clock ({now:O})."));
+            }
+            else if (at < now - settings.BackdateGrace)
+            {
+                problems.Add(new("timestamp", "too_old", $"'timestamp' is more than {settings.BackdateGrace.TotalDays:0} days old; backdated events are accepted within that window only."));
+            }
+        }
+
+        Required(problems, "provider", e.Provider, MaxNameLength);
+        Required(problems, "model", e.Model, MaxNameLength);
+        foreach (var (field, value) in new[]
+        {
+            ("application", e.Application), ("project", e.Project), ("user_id", e.UserId), ("team", e.Team),
+            ("environment", e.Environment), ("trace_id", e.TraceId), ("span_id", e.SpanId),
+        })
+        {
+            TooLong(problems, field, value, MaxNameLength);
+        }
+
+        if (!ServiceTiers.Contains(e.ServiceTier))
+        {
+            problems.Add(new("service_tier", "unknown_value", "'service_tier' must be one of standard, batch, flex, priority."));
+        }
+
+        ValidateUsage(problems, e.Usage);
+        ValidateMetadata(problems, e.Metadata, settings);
+        return problems;
+    }
+
+    private static void ValidateUsage(List<FieldProblem> problems, TokenUsage? usage)
+    {
+        if (usage is null)
+        {
+            problems.Add(new("usage", "required", "'usage' with the call's token counts is required."));
+            return;
+        }
+
+        var counts = new (string Name, long Value)[]
+        {
+            ("input_tokens", usage.InputTokens), ("cache_read_tokens", usage.CacheReadTokens), ("cache_write_tokens", usage.CacheWriteTokens),
+            ("cache_write_1h_tokens", usage.CacheWrite1HTokens), ("output_tokens", usage.OutputTokens), ("reasoning_tokens", usage.ReasoningTokens),
+        };
+        var negative = false;
+        foreach (var (name, value) in counts.Where(c => c.Value < 0))
+        {
+            problems.Add(new($"usage.{name}", "negative", $"'usage.{name}' must be a non-negative integer."));
+            negative = true;
+        }
+
+        if (negative)
+        {
+            return;
+        }
+
+        // Input counts every prompt token, cached ones included; output counts reasoning.
+        if ((decimal)usage.CacheReadTokens + usage.CacheWriteTokens + usage.CacheWrite1HTokens > usage.InputTokens)
+        {
+            problems.Add(new("usage.cache_read_tokens", "exceeds_input",
+                "cache_read_tokens + cache_write_tokens + cache_write_1h_tokens must not exceed input_tokens (input counts cached tokens too)."));
+        }
+
+        if (usage.ReasoningTokens > usage.OutputTokens)
+        {
+            problems.Add(new("usage.reasoning_tokens", "exceeds_output", "reasoning_tokens must not exceed output_tokens (output counts reasoning too)."));
+        }
+    }
+
+    private static void ValidateMetadata(List<FieldProblem> problems, IDictionary<string, string> metadata, IngestOptions settings)
+    {
+        if (metadata.Count > settings.MaxMetadataEntries)
+        {
+            problems.Add(new("metadata", "too_many", $"'metadata' has {metadata.Count} entries; at most {settings.MaxMetadataEntries}."));
+            return;
+        }
+
+        foreach (var (key, value) in metadata)
+        {
+            if (key.Length == 0 || key.Length > settings.MaxMetadataKeyLength)
+            {
+                problems.Add(new($"metadata.{Truncate(key)}", "invalid", $"metadata keys are 1 to {settings.MaxMetadataKeyLength} characters."));
+            }
+            else if (value.Length > settings.MaxMetadataValueLength)
+            {
+                problems.Add(new($"metadata.{key}", "too_long", $"metadata values are at most {settings.MaxMetadataValueLength} characters."));
+            }
+        }
+    }
+
+    private static void Required(List<FieldProblem> problems, string field, string value, int maxLength)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            problems.Add(new(field, "required", $"'{field}' is required."));
+        }
+        else
+        {
+            TooLong(problems, field, value, maxLength);
+        }
+    }
+
+    private static void TooLong(List<FieldProblem> problems, string field, string value, int maxLength)
+    {
+        if (value.Length > maxLength)
+        {
+            problems.Add(new(field, "too_long", $"'{field}' is at most {maxLength} characters."));
+        }
+    }
+
+    private static string Truncate(string key) => key.Length > 16 ? key[..16] + "…" : key;
+}

@@ -1,0 +1,100 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using StackExchange.Redis;
+using Tokage.Contracts.V1;
+
+namespace Tokage.Ingestion.Tests;
+
+/// <summary>The 202-after-ack contract: when the log does not acknowledge, the client gets 503, not 202, and nothing is claimed.</summary>
+public sealed class DurabilityTests(ControlPlaneStack stack) : IClassFixture<ControlPlaneStack>
+{
+    private static StringContent Event(string id) => new(
+        $"{{\"event_id\": \"{id}\", \"timestamp\": \"{DateTimeOffset.UtcNow:O}\", \"provider\": \"openai\", \"model\": \"gpt-4o\", " +
+        "\"usage\": {\"input_tokens\": 10, \"output_tokens\": 1}}",
+        Encoding.UTF8, "application/json");
+
+    [Fact]
+    public async Task OnKafkaABrokerThatCannotSatisfyAcksAllGives503AndAcknowledgedEventsAreAllThere()
+    {
+        using var cluster = new KafkaMockCluster();
+        var ingestion = await stack.StartIngestionAsync($"Transport=Kafka;BootstrapServers={cluster.BootstrapServers}", new Dictionary<string, string>
+        {
+            ["Tokage__EventLog__AckTimeout"] = "00:00:03",
+            ["Tokage__Kafka__Producer__message.timeout.ms"] = "1500",
+        });
+        var tenant = await stack.CreateTenantAsync("durable-kafka");
+        using var http = new HttpClient { BaseAddress = ingestion.HttpUri };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", (string)tenant["api_key"]!);
+
+        using (var before = await http.PostAsync("/v1/events", Event("kafka-before")))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, before.StatusCode);
+        }
+
+        cluster.FailProduceRequests(KafkaMockCluster.NotEnoughReplicas, 10_000);
+        using (var refused = await http.PostAsync("/v1/events", Event("kafka-refused")))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+            Assert.NotNull(refused.Headers.RetryAfter);
+        }
+
+        cluster.ClearProduceErrors();
+        using (var after = await http.PostAsync("/v1/events", Event("kafka-after")))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, after.StatusCode);
+        }
+
+        using var consumer = new Confluent.Kafka.ConsumerBuilder<string, byte[]>(new Confluent.Kafka.ConsumerConfig
+        {
+            BootstrapServers = cluster.BootstrapServers, GroupId = "check", AutoOffsetReset = Confluent.Kafka.AutoOffsetReset.Earliest,
+        }).Build();
+        consumer.Subscribe("tokage.usage.v1");
+        var ids = new HashSet<string>();
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!(ids.Contains("kafka-before") && ids.Contains("kafka-after")) && DateTime.UtcNow < deadline)
+        {
+            if (consumer.Consume(TimeSpan.FromSeconds(1)) is { } result)
+            {
+                var logged = LoggedUsageEvent.Parser.ParseFrom(result.Message.Value);
+                Assert.Equal((string)tenant["tenant_id"]!, result.Message.Key);
+                ids.Add(logged.Event.EventId);
+            }
+        }
+
+        consumer.Close();
+        Assert.Contains("kafka-before", ids);
+        Assert.Contains("kafka-after", ids);
+    }
+
+    [Fact]
+    public async Task OnRedisStreamsALogThatIsGoneGives503()
+    {
+        var ingestion = await stack.StartIngestionAsync(settings: new Dictionary<string, string> { ["Tokage__EventLog__AckTimeout"] = "00:00:01" });
+        var tenant = await stack.CreateTenantAsync("durable-redis");
+        using var http = new HttpClient { BaseAddress = ingestion.HttpUri };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", (string)tenant["api_key"]!);
+        using (var before = await http.PostAsync("/v1/events", Event("redis-before")))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, before.StatusCode);
+        }
+
+        await stack.Redis.StopAsync();
+        try
+        {
+            using var refused = await http.PostAsync("/v1/events", Event("redis-refused"));
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+            Assert.NotNull(refused.Headers.RetryAfter);
+        }
+        finally
+        {
+            await stack.Redis.RestartAsync();
+        }
+
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(stack.Redis.ConnectionString);
+        var ids = (await redis.GetDatabase().StreamRangeAsync("tokage.usage.v1"))
+            .Select(e => LoggedUsageEvent.Parser.ParseFrom((byte[])e["v"]!).Event.EventId).ToList();
+        Assert.Contains("redis-before", ids);
+        Assert.DoesNotContain("redis-refused", ids);
+    }
+}
