@@ -23,6 +23,7 @@ namespace Tokage.Bench;
 internal static class IngestBenchmark
 {
     private const int BatchSize = 1_000;
+    private const int Warmup = 4;
 
     public static Command CreateCommand()
     {
@@ -116,6 +117,7 @@ internal static class IngestBenchmark
     {
         using var http = new HttpClient { BaseAddress = ingestion };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        batches += Warmup;
         var bodies = Enumerable.Range(0, batches)
             .Select(b => Encoding.UTF8.GetBytes("{\"events\":[" + string.Join(",", Enumerable.Range(0, BatchSize).Select(i => JsonEvent($"{prefix}-{b}-{i}"))) + "]}"))
             .ToList();
@@ -136,6 +138,7 @@ internal static class IngestBenchmark
         using var channel = GrpcChannel.ForAddress(ingestion);
         var client = new IngestService.IngestServiceClient(channel);
         var auth = new Metadata { { "authorization", $"Bearer {key}" } };
+        batches += Warmup;
         var requests = Enumerable.Range(0, batches)
             .Select(b => new IngestBatchRequest { Events = { Enumerable.Range(0, BatchSize).Select(i => Proto($"{prefix}-{b}-{i}")) } })
             .ToList();
@@ -150,7 +153,7 @@ internal static class IngestBenchmark
     }
 
     private static Task<double> RawXaddAsync(IDatabase db, byte[] payload, int batches, int concurrency) =>
-        Progress.StepAsync($"{batches} raw XADD batches", () => ThroughputAsync(batches, concurrency, async _ =>
+        Progress.StepAsync($"{batches} raw XADD batches", () => ThroughputAsync(batches + Warmup, concurrency, async _ =>
         {
             var adds = new Task[BatchSize];
             for (var i = 0; i < BatchSize; i++)
@@ -164,7 +167,7 @@ internal static class IngestBenchmark
     private static async Task<double> RawProduceAsync(string bootstrapServers, string key, byte[] payload, int batches, int concurrency)
     {
         using var producer = new ProducerBuilder<string, byte[]>(KafkaExtensions.CreateProducerConfig(bootstrapServers)).Build();
-        return await Progress.StepAsync($"{batches} raw produce batches", () => ThroughputAsync(batches, concurrency, async _ =>
+        return await Progress.StepAsync($"{batches} raw produce batches", () => ThroughputAsync(batches + Warmup, concurrency, async _ =>
         {
             var deliveries = new Task<DeliveryResult<string, byte[]>>[BatchSize];
             for (var i = 0; i < BatchSize; i++)
@@ -225,15 +228,24 @@ internal static class IngestBenchmark
         return ([.. singles], [.. xadds]);
     }
 
-    /// <summary>Runs <paramref name="batches"/> batches, <paramref name="concurrency"/> at a time; events per second.</summary>
+    /// <summary>
+    /// <see cref="Warmup"/> untimed batches (JIT, connections, first-use checks), then the rest,
+    /// <paramref name="concurrency"/> at a time; events per second of the timed ones.
+    /// </summary>
     private static async Task<double> ThroughputAsync(int batches, int concurrency, Func<int, Task> batch)
     {
-        var next = -1;
+        for (var w = 0; w < Warmup; w++)
+        {
+            await batch(w);
+        }
+
+        var next = Warmup - 1;
+        batches -= Warmup;
         var started = Stopwatch.GetTimestamp();
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
         {
             int b;
-            while ((b = Interlocked.Increment(ref next)) < batches)
+            while ((b = Interlocked.Increment(ref next)) < batches + Warmup)
             {
                 await batch(b);
             }
