@@ -247,6 +247,68 @@ public sealed class IngestionTests(IngestionTests.Stack stack) : IClassFixture<I
         Assert.All(logged, e => Assert.Equal("grpc", e.Source));
     }
 
+    public static TheoryData<string, string, string> GrpcRules => new()
+    {
+        { "no event_id", "event_id", "required" },
+        { "long event_id", "event_id", "too_long" },
+        { "no timestamp", "timestamp", "required" },
+        { "timestamp ahead", "timestamp", "in_future" },
+        { "timestamp old", "timestamp", "too_old" },
+        { "no provider", "provider", "required" },
+        { "no model", "model", "required" },
+        { "no usage", "usage", "required" },
+        { "negative output", "usage.output_tokens", "negative" },
+        { "cache beyond input", "usage.cache_read_tokens", "exceeds_input" },
+        { "reasoning beyond output", "usage.reasoning_tokens", "exceeds_output" },
+        { "unknown tier", "service_tier", "unknown_value" },
+        { "long team", "team", "too_long" },
+        { "many metadata", "metadata", "too_many" },
+        { "long metadata value", "metadata.k", "too_long" },
+    };
+
+    /// <summary>Each rule over gRPC: the bad event is named, its good neighbour accepted.</summary>
+    [Theory]
+    [MemberData(nameof(GrpcRules))]
+    public async Task OverGrpcEachRuleRejectsOnlyItsEvent(string rule, string field, string code)
+    {
+        using var channel = GrpcChannel.ForAddress(stack.Ingestion.GrpcUri);
+        var client = new IngestService.IngestServiceClient(channel);
+        var id = $"rule-{rule.Replace(' ', '-')}";
+        TokenUsageEvent Good(string eventId) => new()
+        {
+            EventId = eventId, Timestamp = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddSeconds(-1)),
+            Provider = "openai", Model = "gpt-4o", Usage = new TokenUsage { InputTokens = 100, CacheReadTokens = 50, OutputTokens = 10, ReasoningTokens = 5 },
+        };
+        var bad = Good($"{id}-bad");
+        switch (rule)
+        {
+            case "no event_id": bad.EventId = ""; break;
+            case "long event_id": bad.EventId = new string('x', 129); break;
+            case "no timestamp": bad.Timestamp = null; break;
+            case "timestamp ahead": bad.Timestamp = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddMinutes(6)); break;
+            case "timestamp old": bad.Timestamp = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddDays(-36)); break;
+            case "no provider": bad.Provider = ""; break;
+            case "no model": bad.Model = ""; break;
+            case "no usage": bad.Usage = null; break;
+            case "negative output": bad.Usage.OutputTokens = -1; break;
+            case "cache beyond input": bad.Usage.CacheWriteTokens = 51; break;
+            case "reasoning beyond output": bad.Usage.ReasoningTokens = 11; break;
+            case "unknown tier": bad.ServiceTier = "gold"; break;
+            case "long team": bad.Team = new string('t', 257); break;
+            case "many metadata": bad.Metadata.Add(Enumerable.Range(0, 33).ToDictionary(i => $"k{i}", _ => "v")); break;
+            case "long metadata value": bad.Metadata["k"] = new string('v', 1025); break;
+        }
+
+        var reply = await client.IngestBatchAsync(new IngestBatchRequest { Events = { Good($"{id}-good"), bad } },
+            new Metadata { { "authorization", $"Bearer {stack.Key}" } });
+
+        Assert.Equal(1, reply.Accepted);
+        var rejection = Assert.Single(reply.Rejected);
+        Assert.Equal(1, rejection.Index);
+        Assert.Contains(rejection.Errors, e => e.Field == field && e.Code == code);
+        Assert.Equal([$"{id}-good"], (await stack.LoggedAsync(id)).Select(e => e.Event.EventId));
+    }
+
     private static ByteArrayContent Gzip(byte[] data)
     {
         using var buffer = new MemoryStream();

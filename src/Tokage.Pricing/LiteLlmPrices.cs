@@ -1,0 +1,74 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace Tokage.Pricing;
+
+/// <summary>One model of a LiteLLM-format price document: its key, its <c>litellm_provider</c>, its token prices.</summary>
+public sealed record PricedModel(string Key, string Provider, ModelPrice Price);
+
+/// <summary>
+/// Reads LiteLLM's <c>model_prices_and_context_window.json</c> format. Each price is parsed from the JSON token's
+/// own text (<c>3e-06</c> becomes exactly 0.000003m): a number never passes through a <see cref="double"/>.
+/// </summary>
+public static class LiteLlmPrices
+{
+    public static IReadOnlyList<PricedModel> Parse(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json);
+        using var document = JsonDocument.ParseValue(ref reader);
+        var models = new List<PricedModel>();
+        foreach (var entry in document.RootElement.EnumerateObject())
+        {
+            if (entry.Value.ValueKind != JsonValueKind.Object || entry.Name == "sample_spec")
+            {
+                continue;
+            }
+
+            var price = Read(name => entry.Value.TryGetProperty(name, out var value) ? value : null);
+            if (price.HasTokenPrices)
+            {
+                var provider = entry.Value.TryGetProperty("litellm_provider", out var p) && p.ValueKind == JsonValueKind.String ? p.GetString()! : "";
+                models.Add(new PricedModel(entry.Name, provider, price));
+            }
+        }
+
+        return models;
+    }
+
+    /// <summary>Prices from named fields (a document entry, or a row of the price-change history with decimal strings).</summary>
+    public static ModelPrice Read(Func<string, JsonElement?> field)
+    {
+        decimal? D(string name) => field(name) is { } value ? Decimal(value, name) : null;
+        return new ModelPrice
+        {
+            Standard = new BucketRates(
+                D("input_cost_per_token"), D("output_cost_per_token"), D("cache_read_input_token_cost"),
+                D("cache_creation_input_token_cost"), D("cache_creation_input_token_cost_above_1hr"), D("output_cost_per_reasoning_token")),
+            Above200k = new BucketRates(
+                D("input_cost_per_token_above_200k_tokens"), D("output_cost_per_token_above_200k_tokens"),
+                D("cache_read_input_token_cost_above_200k_tokens"), D("cache_creation_input_token_cost_above_200k_tokens"),
+                D("cache_creation_input_token_cost_above_1hr_above_200k_tokens")),
+            Batch = new BucketRates(D("input_cost_per_token_batches"), D("output_cost_per_token_batches")),
+            Flex = new BucketRates(
+                D("input_cost_per_token_flex"), D("output_cost_per_token_flex"), D("cache_read_input_token_cost_flex"), D("cache_creation_input_token_cost_flex")),
+            Priority = new BucketRates(
+                D("input_cost_per_token_priority"), D("output_cost_per_token_priority"), D("cache_read_input_token_cost_priority"), D("cache_creation_input_token_cost_priority")),
+            PriorityAbove200k = new BucketRates(
+                D("input_cost_per_token_above_200k_tokens_priority"), D("output_cost_per_token_above_200k_tokens_priority"),
+                D("cache_read_input_token_cost_above_200k_tokens_priority")),
+        };
+    }
+
+    private static decimal? Decimal(JsonElement value, string name) => value.ValueKind switch
+    {
+        JsonValueKind.Number => ParseText(value.GetRawText(), name),
+        JsonValueKind.String => ParseText(value.GetString()!, name),
+        JsonValueKind.Null => null,
+        _ => throw new FormatException($"'{name}' is not a number."),
+    };
+
+    private static decimal ParseText(string text, string name) =>
+        decimal.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var price) && price >= 0
+            ? price
+            : throw new FormatException($"'{name}' is not a non-negative decimal: '{text}'.");
+}

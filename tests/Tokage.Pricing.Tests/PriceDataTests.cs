@@ -1,0 +1,86 @@
+namespace Tokage.Pricing.Tests;
+
+/// <summary>The shipped LiteLLM data read into decimals, and model resolution over it.</summary>
+public sealed class PriceDataTests
+{
+    private static readonly Lazy<PriceCatalog> Catalog = new(() => new PriceCatalog(ShippedPrices.Snapshot()));
+
+    [Fact]
+    public void TheSnapshotParsesIntoExactDecimals()
+    {
+        var models = ShippedPrices.Snapshot();
+        Assert.InRange(models.Count, 2_500, 2_600);
+        var sonnet = models.Single(m => m.Key == "claude-sonnet-4-5");
+        Assert.Equal("anthropic", sonnet.Provider);
+        Assert.Equal(0.000003m, sonnet.Price.Standard.Input);
+        Assert.Equal(0.000015m, sonnet.Price.Standard.Output);
+        Assert.Equal(0.0000003m, sonnet.Price.Standard.CacheRead);
+        Assert.Equal(0.00000375m, sonnet.Price.Standard.CacheWrite);
+        Assert.Equal(0.000006m, sonnet.Price.Standard.CacheWrite1h);
+        Assert.Equal(0.0000225m, sonnet.Price.Above200k.Output);
+        Assert.Equal(0.000012m, sonnet.Price.Above200k.CacheWrite1h);
+        var gpt4o = models.Single(m => m.Key == "gpt-4o");
+        Assert.Equal(0.000005m, gpt4o.Price.Batch.Output);
+        Assert.Equal(0.000002125m, gpt4o.Price.Priority.CacheRead);
+    }
+
+    [Fact]
+    public void PricesAreReadFromTheTextNeverThroughADouble()
+    {
+        // A double would round both of these; decimal keeps every digit written.
+        var models = LiteLlmPrices.Parse("""
+            {"precise": {"input_cost_per_token": 1.0000000000000000001e-7, "output_cost_per_token": 0.1, "litellm_provider": "x"},
+             "sample_spec": {"input_cost_per_token": 0.0},
+             "no-prices": {"litellm_provider": "x", "mode": "chat"}}
+            """u8);
+        var precise = Assert.Single(models);
+        Assert.Equal(decimal.Parse("0.00000010000000000000000001", System.Globalization.CultureInfo.InvariantCulture), precise.Price.Standard.Input);
+        Assert.Equal(0.1m, precise.Price.Standard.Output);
+        Assert.NotEqual((decimal)(double)precise.Price.Standard.Input!.Value, precise.Price.Standard.Input);
+
+        Assert.Throws<FormatException>(() => LiteLlmPrices.Parse("""{"m": {"input_cost_per_token": -1}}"""u8));
+        Assert.Throws<FormatException>(() => LiteLlmPrices.Parse("""{"m": {"input_cost_per_token": "cheap"}}"""u8));
+    }
+
+    [Fact]
+    public void TheChangeHistoryReadsIntoDecimalsToo()
+    {
+        using var history = System.Text.Json.JsonDocument.Parse(ShippedPrices.ChangeHistory());
+        var changes = history.RootElement.GetProperty("changes").EnumerateArray().ToList();
+        Assert.True(changes.Count > 100);
+        var first = changes[0];
+        var @new = LiteLlmPrices.Read(name => first.GetProperty("new").TryGetProperty(name, out var v) ? v : null);
+        Assert.Equal(0.00000015m, @new.Standard.Input);
+        Assert.Equal(0.0000006m, @new.Standard.Output);
+    }
+
+    public static TheoryData<string, string, string?, Resolution?> Resolutions => new()
+    {
+        { "openai", "gpt-4o", "gpt-4o", Resolution.Exact },
+        { "openai.responses", "gpt-4o", "gpt-4o", Resolution.Exact },
+        { "openai.chat", "gpt-4o-mini", "gpt-4o-mini", Resolution.Exact },
+        { "azure.ai.openai", "gpt-4o", "azure/gpt-4o", Resolution.Exact },
+        { "", "openai/gpt-4o", "gpt-4o", Resolution.Exact },
+        { "anthropic", "claude-sonnet-4-5", "claude-sonnet-4-5", Resolution.Exact },
+        { "anthropic", "claude-sonnet-4-5-20250929", "claude-sonnet-4-5-20250929", Resolution.Exact },
+        { "gcp.gemini", "gemini-2.5-pro", "gemini/gemini-2.5-pro", Resolution.Exact },
+        { "gcp.vertex_ai", "gemini-2.5-pro", "gemini-2.5-pro", Resolution.Exact },
+        { "aws.bedrock", "anthropic.claude-3-5-sonnet-20240620-v1:0", "anthropic.claude-3-5-sonnet-20240620-v1:0", Resolution.Exact },
+        { "", "bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0", "anthropic.claude-3-5-sonnet-20240620-v1:0", Resolution.Exact },
+        { "my-gateway", "gpt-4o", "gpt-4o", Resolution.Model },
+        { "openai", "gpt-4o-2024-08-06", "gpt-4o-2024-08-06", Resolution.Exact },
+        { "openai", "gpt-4o-2099-01-31", "gpt-4o", Resolution.DatedToBase },
+        { "anthropic", "claude-sonnet-4-5-20991231", "claude-sonnet-4-5", Resolution.DatedToBase },
+        { "openai", "no-such-model", null, null },
+        { "openai", "no-such-model-2099-01-31", null, null },
+    };
+
+    [Theory]
+    [MemberData(nameof(Resolutions))]
+    public void ModelsResolveAsDocumented(string provider, string model, string? expectedKey, Resolution? how)
+    {
+        var resolved = Catalog.Value.Resolve(provider, model);
+        Assert.Equal(expectedKey, resolved?.Model.Key);
+        Assert.Equal(how, resolved?.How);
+    }
+}
