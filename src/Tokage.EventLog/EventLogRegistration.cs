@@ -1,5 +1,6 @@
 using Confluent.Kafka;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -27,5 +28,12 @@ public static class EventLogRegistration
                 _ => new RedisStreamsEventLog(sp.GetRequiredKeyedService<IConnectionMultiplexer>(connectionName), options, loggers.CreateLogger<RedisStreamsEventLog>()),
             };
         });
+
+        // A Redis that does not fsync every write must not pass for the log: not ready, with the reason.
+        if (connection.Transport == EventLogTransport.RedisStreams)
+        {
+            builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
+                "event-log-durability", sp => (RedisStreamsEventLog)sp.GetRequiredService<IEventLog>(), HealthStatus.Unhealthy, ["ready"]));
+        }
     }
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 
@@ -8,7 +9,7 @@ namespace Tokage.EventLog;
 /// which the first append verifies the server does), consumer groups with XACK, XAUTOCLAIM of entries a dead
 /// consumer left behind, and a dead-letter stream.
 /// </summary>
-public sealed class RedisStreamsEventLog(IConnectionMultiplexer redis, EventLogOptions options, ILogger<RedisStreamsEventLog> logger) : IEventLog
+public sealed class RedisStreamsEventLog(IConnectionMultiplexer redis, EventLogOptions options, ILogger<RedisStreamsEventLog> logger) : IEventLog, IHealthCheck
 {
     private const string KeyField = "k";
     private const string ValueField = "v";
@@ -44,6 +45,24 @@ public sealed class RedisStreamsEventLog(IConnectionMultiplexer redis, EventLogO
     }
 
     public IEventLogConsumer CreateConsumer(string group, string consumerName) => new Consumer(redis, options, group, consumerName, logger);
+
+    /// <summary>Ready only on a server that is durable enough to be the log; the reason otherwise.</summary>
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await EnsureDurableAsync();
+            return HealthCheckResult.Healthy("Redis Streams event log: appendonly yes, appendfsync always.");
+        }
+        catch (InvalidOperationException ex)
+        {
+            return HealthCheckResult.Unhealthy(ex.Message);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            return HealthCheckResult.Unhealthy("Redis is unreachable.", ex);
+        }
+    }
 
     /// <summary>
     /// A log that loses acknowledged events on a crash is no log: refuse unless the server writes the AOF and

@@ -98,6 +98,12 @@ public sealed class RedisStreamsEventLogTests : IAsyncLifetime
         await using var laxConnection = await ConnectionMultiplexer.ConnectAsync(lax.ConnectionString + ",allowAdmin=true");
         var log = new RedisStreamsEventLog(laxConnection, new EventLogOptions(), NullLogger<RedisStreamsEventLog>.Instance);
 
+        var health = await log.CheckHealthAsync(new Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckContext());
+        Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Unhealthy, health.Status);
+        Assert.Contains("appendfsync=everysec", health.Description);
+        Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy,
+            (await Log().CheckHealthAsync(new Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckContext())).Status);
+
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() => log.AppendAsync(Records(1)));
         Assert.Contains("appendfsync=everysec", error.Message);
         Assert.Contains("appendfsync always", error.Message);
