@@ -1,3 +1,4 @@
+using Tokage.PriceRegistry.Apis;
 using Tokage.PriceRegistry.Extensions;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -8,5 +9,6 @@ builder.AddApplicationServices();
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
+app.MapPricesApi();
 
 app.Run();

@@ -35,6 +35,42 @@ public static class LiteLlmPrices
         return models;
     }
 
+    /// <summary>The LiteLLM price fields Tokage bills by.</summary>
+    public static IReadOnlyList<string> Fields { get; } =
+    [
+        "input_cost_per_token", "output_cost_per_token", "cache_read_input_token_cost", "cache_creation_input_token_cost",
+        "cache_creation_input_token_cost_above_1hr", "output_cost_per_reasoning_token",
+        "input_cost_per_token_above_200k_tokens", "output_cost_per_token_above_200k_tokens", "cache_read_input_token_cost_above_200k_tokens",
+        "cache_creation_input_token_cost_above_200k_tokens", "cache_creation_input_token_cost_above_1hr_above_200k_tokens",
+        "input_cost_per_token_batches", "output_cost_per_token_batches",
+        "input_cost_per_token_flex", "output_cost_per_token_flex", "cache_read_input_token_cost_flex", "cache_creation_input_token_cost_flex",
+        "input_cost_per_token_priority", "output_cost_per_token_priority", "cache_read_input_token_cost_priority", "cache_creation_input_token_cost_priority",
+        "input_cost_per_token_above_200k_tokens_priority", "output_cost_per_token_above_200k_tokens_priority", "cache_read_input_token_cost_above_200k_tokens_priority",
+    ];
+
+    /// <summary>The billed price fields of an entry as canonical decimal strings (what the registry stores).</summary>
+    public static SortedDictionary<string, string> ReadFields(JsonElement entry)
+    {
+        var fields = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var name in Fields)
+        {
+            if (entry.TryGetProperty(name, out var value) && Decimal(value, name) is { } price)
+            {
+                fields[name] = price.ToString(CultureInfo.InvariantCulture);
+            }
+        }
+
+        return fields;
+    }
+
+    /// <summary>Prices from stored decimal strings.</summary>
+    public static ModelPrice FromFields(IReadOnlyDictionary<string, string> fields)
+    {
+        using var document = JsonDocument.Parse(JsonSerializer.Serialize(fields));
+        var root = document.RootElement.Clone();
+        return Read(name => root.TryGetProperty(name, out var value) ? value : null);
+    }
+
     /// <summary>Prices from named fields (a document entry, or a row of the price-change history with decimal strings).</summary>
     public static ModelPrice Read(Func<string, JsonElement?> field)
     {

@@ -5,7 +5,9 @@ public static class ShippedPrices
 {
     public static DateTimeOffset SnapshotDate { get; } = new(2026, 7, 24, 0, 0, 0, TimeSpan.Zero);
 
-    public static IReadOnlyList<PricedModel> Snapshot() => LiteLlmPrices.Parse(Read("Tokage.Pricing.Data.litellm-model-prices.json"));
+    public static IReadOnlyList<PricedModel> Snapshot() => LiteLlmPrices.Parse(SnapshotDocument());
+
+    public static byte[] SnapshotDocument() => Read("Tokage.Pricing.Data.litellm-model-prices.json");
 
     public static byte[] ChangeHistory() => Read("Tokage.Pricing.Data.litellm-price-changes.json");
 

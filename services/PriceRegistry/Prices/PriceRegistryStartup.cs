@@ -1,0 +1,14 @@
+namespace Tokage.PriceRegistry.Prices;
+
+/// <summary>At start: the table and its seed, then every version into memory. Ready once loaded.</summary>
+public sealed class PriceRegistryStartup(PriceStore store, PriceBook book, ILogger<PriceRegistryStartup> logger) : StartupTask(logger)
+{
+    protected override string Description => "Price registry schema, seed and load";
+
+    protected override async Task RunAsync(CancellationToken cancellationToken)
+    {
+        await store.MigrateAndSeedAsync(cancellationToken);
+        book.Load(await store.LoadAsync(cancellationToken));
+        logger.LogInformation("Price registry holds {Count} versions.", book.VersionCount);
+    }
+}
