@@ -70,7 +70,7 @@ public sealed class DurabilityTests(ControlPlaneStack stack) : IClassFixture<Con
     [Fact]
     public async Task OnRedisStreamsALogThatIsGoneGives503()
     {
-        var ingestion = await stack.StartIngestionAsync(settings: new Dictionary<string, string> { ["Tokage__EventLog__AckTimeout"] = "00:00:01" });
+        var ingestion = await stack.StartIngestionAsync(settings: new Dictionary<string, string> { ["Tokage__EventLog__AckTimeout"] = "00:00:03" });
         var tenant = await stack.CreateTenantAsync("durable-redis");
         using var http = new HttpClient { BaseAddress = ingestion.HttpUri };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", (string)tenant["api_key"]!);

@@ -31,7 +31,7 @@ public sealed class IngestionTests(IngestionTests.Stack stack) : IClassFixture<I
         public async Task InitializeAsync()
         {
             await Services.InitializeAsync();
-            Ingestion = await Services.StartIngestionAsync(settings: new Dictionary<string, string> { ["Tokage__EventLog__AckTimeout"] = "00:00:01" });
+            Ingestion = await Services.StartIngestionAsync();
             var tenant = await Services.CreateTenantAsync("ingest-acme");
             (Key, TenantId) = ((string)tenant["api_key"]!, (string)tenant["tenant_id"]!);
             Redis = await ConnectionMultiplexer.ConnectAsync(Services.Redis.ConnectionString);

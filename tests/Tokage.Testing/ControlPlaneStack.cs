@@ -75,6 +75,7 @@ public sealed class ControlPlaneStack : IAsyncLifetime
         var environment = Environment;
         environment["ConnectionStrings__events"] = eventLog ?? $"Transport=RedisStreams;Redis={Redis.ConnectionString}";
         environment["Tokage__ApiKeys__AuthAddress"] = Auth.GrpcUri.ToString().TrimEnd('/');
+        environment["Tokage__ApiKeys__Timeout"] = "00:00:15";
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {
             environment[key] = value;
@@ -112,7 +113,8 @@ public sealed class ControlPlaneStack : IAsyncLifetime
     /// <summary>A caller's resolver (as ingestion and query-api run it: LRU, Redis invalidations) against this stack's auth service.</summary>
     public async Task<CachingApiKeyResolver> NewCallerResolverAsync(TimeSpan cacheTtl)
     {
-        var resolver = new CachingApiKeyResolver(AuthClient, Options.Create(new ApiKeyClientOptions { CacheTtl = cacheTtl }), NullLogger<CachingApiKeyResolver>.Instance);
+        // A generous deadline: these tests assert what the answer is, and CI runs them beside the whole AppHost on 2 cores.
+        var resolver = new CachingApiKeyResolver(AuthClient, Options.Create(new ApiKeyClientOptions { CacheTtl = cacheTtl, Timeout = TimeSpan.FromSeconds(15) }), NullLogger<CachingApiKeyResolver>.Instance);
         callerRedis ??= await ConnectionMultiplexer.ConnectAsync(Redis.ConnectionString);
         var listener = new ApiKeyInvalidationListener(callerRedis, resolver, NullLogger<ApiKeyInvalidationListener>.Instance);
         listeners.Add(listener);
