@@ -52,6 +52,20 @@ public sealed class ControlPlaneStack : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        try
+        {
+            await StartAsync();
+        }
+        catch
+        {
+            // xunit does not dispose a fixture whose start failed: leave no process behind.
+            await DisposeAsync();
+            throw;
+        }
+    }
+
+    private async Task StartAsync()
+    {
         var postgres = PostgresProcess.StartAsync();
         var redis = RedisProcess.StartAsync();
         (Postgres, Redis) = (await postgres, await redis);

@@ -14,6 +14,9 @@ internal static class Commands
     private static readonly Option<bool> Json = new("--json") { Description = "Print the API's JSON instead of text.", Recursive = true };
     private static readonly Option<string> Tenant = new("--tenant", "-t") { Description = "Tenant id or name.", Required = true };
 
+    // Printed for people and scripts, not embedded in HTML: "+" stays "+".
+    private static readonly JsonSerializerOptions PrintedJson = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     public static RootCommand Build(TextWriter output)
     {
         var root = new RootCommand("tokage: manage Tokage tenants, API keys, users, teams and projects.") { Url, AdminToken, Json };
@@ -199,7 +202,7 @@ internal static class Commands
             var connection = CliConnection.Resolve(parse.GetValue(Url), parse.GetValue(AdminToken), Environment.CurrentDirectory, Environment.GetEnvironmentVariable);
             using var client = new ControlPlaneClient(connection);
             var (json, text) = await action(client);
-            await output.WriteLineAsync(parse.GetValue(Json) ? json?.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) ?? "{}" : text);
+            await output.WriteLineAsync(parse.GetValue(Json) ? json?.ToJsonString(PrintedJson) ?? "{}" : text);
             return 0;
         }
         catch (CliException ex)
