@@ -52,8 +52,14 @@ public static class EventLogExtensions
                 builder.AddKafkaProducer(connectionName, settings => settings.ConnectionString = connection.Endpoint);
                 break;
             case EventLogTransport.RedisStreams:
-                // The log checks at start that the server fsyncs every write (CONFIG GET), an admin command.
-                builder.AddKeyedRedisClient(connectionName, settings => settings.ConnectionString = connection.Endpoint, options => options.AllowAdmin = true);
+                // The log checks that the server fsyncs every write (CONFIG GET), an admin command. While Redis is away,
+                // appends fail at once instead of waiting in the client's backlog: an append the caller was told failed
+                // (503) must not be written later, when the connection comes back.
+                builder.AddKeyedRedisClient(connectionName, settings => settings.ConnectionString = connection.Endpoint, options =>
+                {
+                    options.AllowAdmin = true;
+                    options.BacklogPolicy = StackExchange.Redis.BacklogPolicy.FailFast;
+                });
                 break;
         }
 
