@@ -1,9 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
-using System.Text.Json.Nodes;
-using Grpc.Net.Client;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -19,8 +14,6 @@ namespace Tokage.Bench;
 /// </summary>
 internal static class AuthBenchmark
 {
-    private const string AdminToken = "bench-admin-token-0123456789abcdef";
-
     public static Command CreateCommand()
     {
         var calls = new Option<int>("--calls") { Description = "Timed calls per warm measurement.", DefaultValueFactory = _ => 5_000 };
@@ -44,37 +37,34 @@ internal static class AuthBenchmark
     {
         report.Parameter("calls", calls);
         report.Parameter("cold_keys", coldKeys);
-        await using var postgres = await Progress.StepAsync("starting PostgreSQL", PostgresProcess.StartAsync);
-        await using var redis = await Progress.StepAsync("starting Redis", () => RedisProcess.StartAsync());
-        await postgres.CreateDatabaseAsync("tokage");
-        var environment = new Dictionary<string, string>
+        var stack = new ControlPlaneStack { Settings = new Dictionary<string, string> { ["Logging__LogLevel__Default"] = "Warning" } };
+        await Progress.StepAsync("starting PostgreSQL, Redis, the control plane and auth", stack.InitializeAsync);
+        try
         {
-            ["ConnectionStrings__tokage"] = postgres.ConnectionString("tokage"),
-            ["ConnectionStrings__redis"] = redis.ConnectionString,
-            ["Tokage__Database__AppRolePassword"] = "bench-app-role",
-            ["Tokage__ControlPlane__AdminToken"] = AdminToken,
-            ["Logging__LogLevel__Default"] = "Warning",
-        };
-        await using var controlPlane = await Progress.StepAsync("starting the control plane", () => ServiceProcess.StartAsync("ControlPlane", environment));
-        await using var auth = await Progress.StepAsync("starting the auth service", () => ServiceProcess.StartAsync("Auth", environment));
+            await MeasureAsync(stack, calls, coldKeys, report, cancellationToken);
+        }
+        finally
+        {
+            await stack.DisposeAsync();
+        }
+    }
 
-        using var admin = new HttpClient { BaseAddress = controlPlane.HttpUri };
-        admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminToken);
-        var warmKey = (string)(await PostAsync(admin, "/v1/tenants", new { name = "bench" }))["api_key"]!;
+    private static async Task MeasureAsync(ControlPlaneStack stack, int calls, int coldKeys, BenchReport report, CancellationToken cancellationToken)
+    {
+        var warmKey = (string)(await stack.PostAsync("/v1/tenants", new { name = "bench" }))["api_key"]!;
         var cold = await Progress.StepAsync($"creating {coldKeys} keys", async () =>
         {
             var created = new List<string>(coldKeys);
             for (var i = 0; i < coldKeys; i++)
             {
-                created.Add((string)(await PostAsync(admin, "/v1/tenants/bench/keys", new { name = $"cold-{i}" }))["api_key"]!);
+                created.Add((string)(await stack.PostAsync("/v1/tenants/bench/keys", new { name = $"cold-{i}" }))["api_key"]!);
             }
 
             return created;
         });
 
-        using var channel = GrpcChannel.ForAddress(auth.GrpcUri);
-        var client = new AuthService.AuthServiceClient(channel);
-        await using var multiplexer = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var client = stack.AuthClient;
+        await using var multiplexer = await ConnectionMultiplexer.ConnectAsync(stack.Redis.ConnectionString);
         var db = multiplexer.GetDatabase();
         var probe = ApiKeyCache.EntryKey(ApiKeyFormat.HashHex(warmKey));
 
@@ -111,12 +101,5 @@ internal static class AuthBenchmark
     {
         report.Add(new Measurement($"{what}, p50", Statistics.Median(samples), "ms", baseline, Statistics.Median(baselineSamples)));
         report.Add(new Measurement($"{what}, p99", Statistics.Percentile(samples, 99), "ms", baseline, Statistics.Percentile(baselineSamples, 99)));
-    }
-
-    private static async Task<JsonNode> PostAsync(HttpClient admin, string path, object body)
-    {
-        using var response = await admin.PostAsJsonAsync(path, body);
-        var text = await response.Content.ReadAsStringAsync();
-        return response.IsSuccessStatusCode ? JsonNode.Parse(text)! : throw new InvalidOperationException($"POST {path}: {(int)response.StatusCode} {text}");
     }
 }

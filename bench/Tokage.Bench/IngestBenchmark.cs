@@ -57,15 +57,14 @@ internal static class IngestBenchmark
         report.Parameter("single_rate", rate);
         report.Parameter("concurrency", concurrency);
 
-        var stack = new ControlPlaneStack();
+        var stack = new ControlPlaneStack { Settings = new Dictionary<string, string> { ["Logging__LogLevel__Default"] = "Warning" } };
         await Progress.StepAsync("starting PostgreSQL, Redis, the control plane and auth", stack.InitializeAsync);
         using var cluster = new KafkaMockCluster();
         try
         {
-            var quiet = new Dictionary<string, string> { ["Logging__LogLevel__Default"] = "Warning" };
-            var onRedis = await Progress.StepAsync("starting ingestion on Redis Streams", () => stack.StartIngestionAsync(settings: quiet));
+            var onRedis = await Progress.StepAsync("starting ingestion on Redis Streams", () => stack.StartIngestionAsync());
             var onKafka = await Progress.StepAsync("starting ingestion on Kafka (mock cluster)", () =>
-                stack.StartIngestionAsync($"Transport=Kafka;BootstrapServers={cluster.BootstrapServers}", quiet));
+                stack.StartIngestionAsync($"Transport=Kafka;BootstrapServers={cluster.BootstrapServers}"));
             var tenant = await stack.PostAsync("/v1/tenants", new { name = "bench", rate_limit = new { events_per_second = 1_000_000, burst = 1_000_000 } });
             var key = (string)tenant["api_key"]!;
             var tenantId = (string)tenant["tenant_id"]!;

@@ -17,6 +17,9 @@ namespace Tokage.Testing;
 /// </summary>
 public sealed class ControlPlaneStack : IAsyncLifetime
 {
+    /// <summary>Environment every service of the stack gets besides its engines, e.g. log levels for a benchmark.</summary>
+    public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
+
     public const string AdminToken = "test-admin-token-0123456789abcdef";
     public const string AppRolePassword = "app-role-pw-4f1c";
     public const string Database = "tokage";
@@ -42,7 +45,7 @@ public sealed class ControlPlaneStack : IAsyncLifetime
     public string AppRoleConnectionString =>
         new NpgsqlConnectionStringBuilder(Postgres.ConnectionString(Database)) { Username = "tokage_app", Password = AppRolePassword }.ConnectionString;
 
-    public Dictionary<string, string> Environment => new()
+    public Dictionary<string, string> Environment => new(Settings)
     {
         ["ConnectionStrings__tokage"] = Postgres.ConnectionString(Database),
         ["ConnectionStrings__redis"] = Redis.ConnectionString,
