@@ -1,3 +1,4 @@
+using Tokage.Pricing;
 using Tokage.PriceRegistry.Prices;
 
 namespace Tokage.PriceRegistry.Extensions;

@@ -1,3 +1,4 @@
+using Tokage.Pricing;
 namespace Tokage.PriceRegistry.Prices;
 
 /// <summary>At start: the table and its seed, then every version into memory. Ready once loaded.</summary>
