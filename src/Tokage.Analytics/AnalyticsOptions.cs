@@ -8,7 +8,7 @@ public sealed class AnalyticsOptions
     /// <summary>Days raw rows are kept after their event time (0 keeps them forever). Rollups are kept forever.</summary>
     public int RawRetentionDays { get; set; } = 400;
 
-    /// <summary>Days quarantined records are kept after they were received (0 keeps them forever).</summary>
+    /// <summary>Days quarantined and duplicate records are kept after they were received (0 keeps them forever).</summary>
     public int QuarantineRetentionDays { get; set; } = 90;
 
     /// <summary>Rows per INSERT statement of the bulk writer; a larger write is split into several.</summary>

@@ -90,3 +90,22 @@ public sealed record QuarantineRow
     internal object[] ToColumns() =>
         [TenantId, EventId, UsageEventRow.AsUtc(ReceivedTime), Source, Reason, Detail, Payload, LogPosition];
 }
+
+/// <summary>A record that repeated an event already stored (same tenant and event id, another log record).</summary>
+public sealed record DuplicateRow
+{
+    public required string TenantId { get; init; }
+    public required string EventId { get; init; }
+    public required DateTime ReceivedTime { get; init; }
+    public string Source { get; init; } = "";
+
+    /// <summary>Where the repeat sits in the event log.</summary>
+    public required string LogPosition { get; init; }
+
+    /// <summary>The log position of the first record with this event id, the one that was stored.</summary>
+    public required string DuplicateOf { get; init; }
+
+    internal static readonly string[] Columns = ["tenant_id", "event_id", "received_time", "source", "log_position", "duplicate_of"];
+
+    internal object[] ToColumns() => [TenantId, EventId, UsageEventRow.AsUtc(ReceivedTime), Source, LogPosition, DuplicateOf];
+}

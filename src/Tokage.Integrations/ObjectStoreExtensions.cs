@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Tokage.Integrations;
+using Tokage.Integrations.ObjectStore;
 
 namespace Microsoft.Extensions.Hosting;
 
@@ -42,6 +43,10 @@ public static class ObjectStoreExtensions
         var settings = IntegrationConfiguration.Bind(builder.Configuration, "ObjectStore", connectionName, configure);
         var connection = ObjectStoreConnection.Parse(settings.ConnectionString!);
         builder.Services.AddKeyedSingleton(connectionName, connection);
+        if (connection.Provider == ObjectStoreConnection.FileSystem)
+        {
+            builder.Services.AddKeyedSingleton<IObjectStore>(connectionName, new FileSystemObjectStore(connection.Values["Path"]));
+        }
 
         if (!settings.DisableHealthChecks && connection.Provider == ObjectStoreConnection.FileSystem)
         {

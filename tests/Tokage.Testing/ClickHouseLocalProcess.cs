@@ -32,13 +32,14 @@ public sealed class ClickHouseLocalProcess : IAsyncDisposable
 
     public static string NewDataPath() => Path.Combine(Path.GetTempPath(), "tokage-clickhouse-local-tests", Guid.NewGuid().ToString("N"));
 
-    public static async Task<ClickHouseLocalProcess> StartAsync(string? dataPath = null, string password = "")
+    /// <param name="port">A port to listen on (a restart on the same data and port), else a free one.</param>
+    public static async Task<ClickHouseLocalProcess> StartAsync(string? dataPath = null, string password = "", int? port = null)
     {
         dataPath ??= NewDataPath();
-        var port = ChildProcess.FreePort();
+        port ??= ChildProcess.FreePort();
         var host = new ClickHouseLocalProcess(
-            ChildProcess.Start("dotnet", [HostAssembly, "--http-port", port.ToString(), "--data-path", dataPath, "--password", password, "--pool-size", "2", "--enable-test-endpoints"]),
-            port, dataPath, password);
+            ChildProcess.Start("dotnet", [HostAssembly, "--http-port", port.Value.ToString(), "--data-path", dataPath, "--password", password, "--pool-size", "2", "--enable-test-endpoints"]),
+            port.Value, dataPath, password);
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
         try
         {

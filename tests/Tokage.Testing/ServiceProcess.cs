@@ -54,5 +54,8 @@ public sealed class ServiceProcess : IAsyncDisposable
         return service;
     }
 
+    /// <summary>SIGKILL: no shutdown code runs (a crash).</summary>
+    public Task KillAsync() => process.KillAsync();
+
     public ValueTask DisposeAsync() => process.DisposeAsync();
 }

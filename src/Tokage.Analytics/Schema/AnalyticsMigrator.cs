@@ -69,9 +69,13 @@ public sealed class AnalyticsMigrator(ClickHouseClient client, IOptions<Analytic
             ttlChanges.Add("usage_events");
         }
 
-        if (await ApplyRetentionAsync("usage_quarantine", "received_time", settings.QuarantineRetentionDays, cancellationToken))
+        // Duplicates are audit records of the same kind as quarantined ones: kept as long.
+        foreach (var table in new[] { "usage_quarantine", "usage_duplicates" })
         {
-            ttlChanges.Add("usage_quarantine");
+            if (await ApplyRetentionAsync(table, "received_time", settings.QuarantineRetentionDays, cancellationToken))
+            {
+                ttlChanges.Add(table);
+            }
         }
 
         return new MigrationReport(Migration.LatestVersion, newlyApplied, ttlChanges);

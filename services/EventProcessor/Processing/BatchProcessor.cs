@@ -1,0 +1,238 @@
+using System.Diagnostics.Metrics;
+using Google.Protobuf;
+using Microsoft.Extensions.Options;
+using Tokage.Analytics;
+using Tokage.Analytics.Queries;
+using Tokage.Contracts.V1;
+using Tokage.EventLog;
+using Tokage.EventProcessor.Archive;
+using Tokage.Pricing;
+
+namespace Tokage.EventProcessor.Processing;
+
+/// <summary>What became of one batch's records; every record ends in exactly one of these.</summary>
+public sealed record BatchResult(int Stored, int AlreadyStored, int Duplicates, IReadOnlyList<(ConsumedRecord Record, string Reason)> Quarantined)
+{
+    public int Total => Stored + AlreadyStored + Duplicates + Quarantined.Count;
+}
+
+/// <summary>
+/// One batch of log records, start to end but the commit: decode and check each record (a bad one is quarantined
+/// with its reason, never dropped), claim its (tenant, event id), price it from the book at the event's time,
+/// classify it, then write the archive and ClickHouse. It is safe to run again on the same records — after a
+/// failure, or a crash before the commit — and the effect is the same: a replayed record whose row is already in
+/// ClickHouse is not written again, and each write carries a token named after exactly the records it holds.
+/// </summary>
+public sealed class BatchProcessor(
+    DedupeClaims claims,
+    PriceBook prices,
+    EventClassifier classifier,
+    UsageEventWriter writer,
+    EventLookups lookups,
+    ParquetArchive archive,
+    IOptions<ProcessorOptions> options,
+    TimeProvider time,
+    IMeterFactory meters)
+{
+    public const uint SchemaVersion = 1;
+
+    private readonly Counter<long> outcomes = meters.Create("Tokage.EventProcessor").CreateCounter<long>("tokage.processor.records", description: "Log records processed, by outcome.");
+
+    public async Task<BatchResult> ProcessAsync(IReadOnlyList<ConsumedRecord> records, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow().UtcDateTime;
+        var decoded = new List<(ConsumedRecord Record, LoggedUsageEvent Logged)>(records.Count);
+        var quarantine = new List<QuarantineRow>();
+        var quarantined = new List<(ConsumedRecord, string)>();
+        foreach (var record in records)
+        {
+            if (Decode(record, now, out var logged) is { } problem)
+            {
+                quarantine.Add(problem);
+                quarantined.Add((record, $"{problem.Reason}: {problem.Detail}"));
+            }
+            else
+            {
+                decoded.Add((record, logged!));
+            }
+        }
+
+        var claimed = await claims.ClaimAsync(
+            decoded.Select(d => (d.Logged.TenantId, d.Logged.Event.EventId, d.Record.Position)).ToList(), options.Value.DedupeWindow);
+        var stored = await StoredReplaysAsync(decoded, claimed, cancellationToken);
+
+        var rows = new List<UsageEventRow>(decoded.Count);
+        var duplicates = new List<DuplicateRow>();
+        var alreadyStored = 0;
+        for (var i = 0; i < decoded.Count; i++)
+        {
+            var (record, logged) = decoded[i];
+            switch (claimed[i].Result)
+            {
+                case ClaimResult.Duplicate:
+                    duplicates.Add(new DuplicateRow
+                    {
+                        TenantId = logged.TenantId, EventId = logged.Event.EventId, ReceivedTime = logged.ReceivedAt.ToDateTime(),
+                        Source = logged.Source, LogPosition = record.Position, DuplicateOf = claimed[i].FirstPosition,
+                    });
+                    break;
+                case ClaimResult.Replay when stored.Contains((logged.TenantId, logged.Event.EventId)):
+                    alreadyStored++;
+                    break;
+                default:
+                    rows.Add(ToRow(record, logged));
+                    break;
+            }
+        }
+
+        // The archive first: a crash after it and before ClickHouse replays the batch, which rewrites the same files.
+        if (options.Value.Archive && rows.Count > 0)
+        {
+            await archive.WriteAsync(rows, LogRange.Token(rows.Select(r => r.LogPosition).ToList()), cancellationToken);
+        }
+
+        await writer.WriteEventsAsync(rows, LogRange.Token(rows.Select(r => r.LogPosition).ToList()), cancellationToken);
+        await writer.WriteDuplicatesAsync(duplicates, LogRange.Token(duplicates.Select(r => r.LogPosition).ToList()), cancellationToken);
+        await writer.WriteQuarantineAsync(quarantine, LogRange.Token(quarantine.Select(r => r.LogPosition).ToList()), cancellationToken);
+
+        outcomes.Add(rows.Count, new KeyValuePair<string, object?>("outcome", "stored"));
+        outcomes.Add(alreadyStored, new KeyValuePair<string, object?>("outcome", "already_stored"));
+        outcomes.Add(duplicates.Count, new KeyValuePair<string, object?>("outcome", "duplicate"));
+        outcomes.Add(quarantine.Count, new KeyValuePair<string, object?>("outcome", "quarantined"));
+        return new BatchResult(rows.Count, alreadyStored, duplicates.Count, quarantined);
+    }
+
+    /// <summary>Of the replayed records (their own earlier claim), the ones whose row ClickHouse already has.</summary>
+    private async Task<HashSet<(string Tenant, string EventId)>> StoredReplaysAsync(
+        List<(ConsumedRecord Record, LoggedUsageEvent Logged)> decoded, Claim[] claimed, CancellationToken cancellationToken)
+    {
+        var stored = new HashSet<(string, string)>();
+        var replays = decoded.Where((_, i) => claimed[i].Result == ClaimResult.Replay).GroupBy(d => d.Logged.TenantId);
+        foreach (var tenant in replays)
+        {
+            var found = await lookups.StoredPositionsAsync(tenant.Key, tenant.Select(d => d.Logged.Event.EventId).ToList(), cancellationToken);
+            stored.UnionWith(found.Keys.Select(id => (tenant.Key, id)));
+        }
+
+        return stored;
+    }
+
+    private UsageEventRow ToRow(ConsumedRecord record, LoggedUsageEvent logged)
+    {
+        var e = logged.Event;
+        var usage = e.Usage;
+        var at = e.Timestamp.ToDateTimeOffset();
+        var price = prices.Find(logged.TenantId, e.Provider, e.Model, at);
+        var cost = 0m;
+        if (price is not null && price.Price.HasTokenPrices)
+        {
+            var tokens = new TokenCounts(usage.InputTokens, usage.CacheReadTokens, usage.CacheWriteTokens, usage.CacheWrite1HTokens, usage.OutputTokens, usage.ReasoningTokens);
+            // The column holds 18 decimal places; per-token rates times whole tokens need fewer.
+            cost = decimal.Round(CostCalculator.Compute(tokens, price.Price, Tier(e.ServiceTier)).TotalUsd, 18);
+        }
+        else
+        {
+            price = null;
+        }
+
+        var classified = classifier.Classify(logged.TenantId, e.UserId, e.Metadata, cost);
+        var received = logged.ReceivedAt.ToDateTime();
+        return new UsageEventRow
+        {
+            TenantId = logged.TenantId,
+            EventId = e.EventId,
+            EventTime = at.UtcDateTime,
+            IngestTime = received,
+            IngestVersion = (ulong)(received - DateTime.UnixEpoch).Ticks,
+            Source = logged.Source,
+            Provider = e.Provider,
+            Model = e.Model,
+            ServiceTier = e.ServiceTier.Length == 0 ? "standard" : e.ServiceTier,
+            Application = e.Application,
+            Project = e.Project,
+            UserId = classified.UserId,
+            Team = e.Team,
+            Environment = e.Environment,
+            InputTokens = (ulong)usage.InputTokens,
+            CacheReadTokens = (ulong)usage.CacheReadTokens,
+            CacheWriteTokens = (ulong)usage.CacheWriteTokens,
+            CacheWrite1hTokens = (ulong)usage.CacheWrite1HTokens,
+            OutputTokens = (ulong)usage.OutputTokens,
+            ReasoningTokens = (ulong)usage.ReasoningTokens,
+            Priced = price is not null,
+            CostUsd = cost,
+            PriceVersionId = price?.Version.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "",
+            PricedModel = price?.Version.ModelKey ?? "",
+            Classification = classified.Classification,
+            TraceId = e.TraceId,
+            SpanId = e.SpanId,
+            LogPosition = record.Position,
+            Metadata = classified.Metadata,
+        };
+    }
+
+    private static ServiceTier Tier(string tier) => tier switch
+    {
+        "batch" => ServiceTier.Batch,
+        "flex" => ServiceTier.Flex,
+        "priority" => ServiceTier.Priority,
+        _ => ServiceTier.Standard,
+    };
+
+    /// <summary>Why a record cannot be stored as usage, or null when it can.</summary>
+    private static QuarantineRow? Decode(ConsumedRecord record, DateTime now, out LoggedUsageEvent? logged)
+    {
+        logged = null;
+        try
+        {
+            logged = LoggedUsageEvent.Parser.ParseFrom(record.Value);
+        }
+        catch (InvalidProtocolBufferException ex)
+        {
+            return Quarantine(record, now, null, "undecodable", $"Not a LoggedUsageEvent: {ex.Message}", Convert.ToBase64String(record.Value));
+        }
+
+        if (logged.SchemaVersion != SchemaVersion)
+        {
+            return Quarantine(record, now, logged, "unknown_schema_version", $"Schema version {logged.SchemaVersion}; this processor reads {SchemaVersion}.");
+        }
+
+        return Problem(logged, record.Key) is { } problem ? Quarantine(record, now, logged, "invalid", problem) : null;
+    }
+
+    /// <summary>
+    /// The ingest validated every event before logging it; these are the facts the processor itself relies on,
+    /// checked again because a record may come from another writer or an older ingest.
+    /// </summary>
+    private static string? Problem(LoggedUsageEvent logged, string key)
+    {
+        var e = logged.Event;
+        var u = e?.Usage;
+        return logged.TenantId.Length == 0 ? "The record names no tenant."
+            : logged.TenantId != key ? $"The record's tenant '{logged.TenantId}' is not its log key '{key}'."
+            : logged.ReceivedAt is null ? "The record has no received_at."
+            : e is null ? "The record carries no event."
+            : e.EventId.Length == 0 ? "The event has no event_id."
+            : e.Timestamp is null ? "The event has no timestamp."
+            : e.Provider.Length == 0 || e.Model.Length == 0 ? "The event names no provider or model."
+            : e.ServiceTier is not ("" or "standard" or "batch" or "flex" or "priority") ? $"Unknown service tier '{e.ServiceTier}'."
+            : u is null ? "The event has no usage."
+            : u.InputTokens < 0 || u.CacheReadTokens < 0 || u.CacheWriteTokens < 0 || u.CacheWrite1HTokens < 0 || u.OutputTokens < 0 || u.ReasoningTokens < 0
+                ? "A token count is negative."
+            : (decimal)u.CacheReadTokens + u.CacheWriteTokens + u.CacheWrite1HTokens > u.InputTokens ? "Cache tokens exceed input tokens (input counts them)."
+            : u.ReasoningTokens > u.OutputTokens ? "Reasoning tokens exceed output tokens (output counts them)."
+            : null;
+    }
+
+    private static QuarantineRow Quarantine(ConsumedRecord record, DateTime now, LoggedUsageEvent? logged, string reason, string detail, string? payload = null) => new()
+    {
+        TenantId = logged?.TenantId ?? record.Key,
+        EventId = logged?.Event?.EventId ?? "",
+        ReceivedTime = logged?.ReceivedAt?.ToDateTime() ?? now,
+        Source = logged?.Source ?? "",
+        Reason = reason,
+        Detail = detail,
+        Payload = payload ?? JsonFormatter.Default.Format(logged),
+        LogPosition = record.Position,
+    };
+}
