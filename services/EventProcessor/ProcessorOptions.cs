@@ -33,4 +33,12 @@ public sealed class ProcessorOptions
 
     /// <summary>Whether the Parquet archive is written (every batch, before ClickHouse).</summary>
     public bool Archive { get; set; } = true;
+
+    /// <summary>
+    /// Fault injection for the crash tests: after the first batch is stored and before its commit, log
+    /// <see cref="PausedBeforeCommitMessage"/> and wait forever (for a kill -9). Never set it in production.
+    /// </summary>
+    public bool PauseBeforeFirstCommit { get; set; }
+
+    public const string PausedBeforeCommitMessage = "Fault injection: batch stored, paused before its commit.";
 }

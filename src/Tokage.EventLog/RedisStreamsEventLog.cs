@@ -131,6 +131,7 @@ public sealed class RedisStreamsEventLog(IConnectionMultiplexer redis, EventLogO
         private readonly ILogger logger;
         private readonly RedisKey stream;
         private bool groupReady;
+        private bool ownPendingRead;
 
         public Consumer(IConnectionMultiplexer redis, EventLogOptions options, string group, string name, ILogger logger)
         {
@@ -145,6 +146,20 @@ public sealed class RedisStreamsEventLog(IConnectionMultiplexer redis, EventLogO
         public async Task<IReadOnlyList<ConsumedRecord>> ReadAsync(int max, TimeSpan wait, CancellationToken cancellationToken = default)
         {
             await EnsureGroupAsync();
+
+            // A consumer restarted under its name first gets back what it had read and not acknowledged before it
+            // stopped (its last batch, exactly), at once rather than after the claim timeout.
+            if (!ownPendingRead)
+            {
+                var own = await db.StreamReadGroupAsync(stream, group, name, "0", max);
+                if (own.Length > 0)
+                {
+                    return own.Where(e => !e.IsNull && e.Values.Length > 0).Select(e => ToRecord(e, 2)).ToList();
+                }
+
+                ownPendingRead = true;
+            }
+
             var deadline = DateTime.UtcNow + wait;
             while (true)
             {

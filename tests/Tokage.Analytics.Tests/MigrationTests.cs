@@ -58,7 +58,7 @@ public sealed class MigrationTests(UsageStoreFixture fixture) : IClassFixture<Us
         using var store = await fixture.NewStoreAsync();
 
         var shorter = await store.MigratorWith(new AnalyticsOptions { RawRetentionDays = 30, QuarantineRetentionDays = 7 }).MigrateAsync();
-        Assert.Equal(["usage_events", "usage_quarantine"], shorter.RetentionChanged);
+        Assert.Equal(["usage_events", "usage_quarantine", "usage_duplicates"], shorter.RetentionChanged);
         Assert.Contains("TTL toDateTime(event_time) + toIntervalDay(30)", (await TableAsync(store, "usage_events")).EngineFull);
 
         var forever = await store.MigratorWith(new AnalyticsOptions { RawRetentionDays = 0, QuarantineRetentionDays = 7 }).MigrateAsync();

@@ -89,18 +89,35 @@ public sealed class ControlPlaneStack : IAsyncLifetime
     /// </summary>
     public async Task<ServiceProcess> StartIngestionAsync(string? eventLog = null, IReadOnlyDictionary<string, string>? settings = null)
     {
-        var environment = Environment;
-        environment["ConnectionStrings__events"] = eventLog ?? $"Transport=RedisStreams;Redis={Redis.ConnectionString}";
-        environment["Tokage__ApiKeys__AuthAddress"] = Auth.GrpcUri.ToString().TrimEnd('/');
-        environment["Tokage__ApiKeys__Timeout"] = "00:00:15";
+        var environment = new Dictionary<string, string>
+        {
+            ["ConnectionStrings__events"] = eventLog ?? EventLogConnectionString,
+            ["Tokage__ApiKeys__AuthAddress"] = Auth.GrpcUri.ToString().TrimEnd('/'),
+            ["Tokage__ApiKeys__Timeout"] = "00:00:15",
+        };
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {
             environment[key] = value;
         }
 
-        var ingestion = await ServiceProcess.StartAsync("Ingestion", environment);
-        started.Add(ingestion);
-        return ingestion;
+        return await StartServiceAsync("Ingestion", environment);
+    }
+
+    /// <summary>The event log on this stack's Redis (Redis Streams), as the AppHost wires it locally.</summary>
+    public string EventLogConnectionString => $"Transport=RedisStreams;Redis={Redis.ConnectionString}";
+
+    /// <summary>A service of the stack (its asset name, e.g. <c>QueryApi</c>) with the stack's environment and <paramref name="settings"/> over it; stopped with the stack.</summary>
+    public async Task<ServiceProcess> StartServiceAsync(string asset, IReadOnlyDictionary<string, string> settings)
+    {
+        var environment = Environment;
+        foreach (var (key, value) in settings)
+        {
+            environment[key] = value;
+        }
+
+        var service = await ServiceProcess.StartAsync(asset, environment);
+        started.Add(service);
+        return service;
     }
 
     public async Task DisposeAsync()

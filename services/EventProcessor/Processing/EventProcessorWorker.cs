@@ -85,6 +85,12 @@ public sealed class EventProcessorWorker(
             try
             {
                 var result = await processor.ProcessAsync(batch, stoppingToken);
+                if (settings.PauseBeforeFirstCommit)
+                {
+                    logger.LogCritical(ProcessorOptions.PausedBeforeCommitMessage);
+                    await Task.Delay(Timeout.Infinite, stoppingToken);
+                }
+
                 foreach (var (record, reason) in result.Quarantined)
                 {
                     await consumer.DeadLetterAsync(record, reason, stoppingToken);

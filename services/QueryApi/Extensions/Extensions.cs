@@ -1,12 +1,19 @@
+using Tokage.EventLog;
+
 namespace Tokage.QueryApi.Extensions;
 
 internal static class Extensions
 {
-    /// <summary>The engines this service talks to, each with its health check (so /health means ready).</summary>
+    /// <summary>The engines this service talks to (each with its health check, so /health means ready), and key resolution.</summary>
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.AddRedisClient("redis");
         builder.AddNpgsqlDataSource("tokage");
         builder.AddUsageStore("analytics", ownsSchema: false);
+        builder.AddApiKeyResolver();
+
+        // The processor's dedupe claims: an id claimed but not yet stored is "accepted".
+        builder.Services.AddSingleton(sp => new DedupeClaims(sp.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>()));
+        builder.Services.AddProblemDetails();
     }
 }

@@ -1,0 +1,144 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+
+namespace Tokage.EventProcessor.Tests;
+
+/// <summary>
+/// The processor as a process among the real services: an event from the front door to its status in the query
+/// API; kill -9 between the ClickHouse write and the commit; ClickHouse down during a stream.
+/// </summary>
+public sealed class ProcessingStackTests(ProcessingStack stack) : IClassFixture<ProcessingStack>
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task AnAcceptedEventIsPricedByTheServerAndItsStatusServedByTheQueryApi()
+    {
+        var tenant = await stack.Core.CreateTenantAsync("e2e-" + Guid.NewGuid().ToString("N")[..8]);
+        var key = (string)tenant["api_key"]!;
+        using var ingest = ProcessingStack.ClientFor(stack.Ingestion, key);
+        using var query = ProcessingStack.ClientFor(stack.QueryApi, key);
+        var eventId = "req-" + Guid.NewGuid().ToString("N");
+        var body = new
+        {
+            event_id = eventId, timestamp = DateTimeOffset.UtcNow.AddSeconds(-5), provider = "anthropic", model = "claude-sonnet-4-5",
+            usage = new { input_tokens = 12000, cache_read_tokens = 8000, cache_write_tokens = 1000, output_tokens = 900, reasoning_tokens = 300 },
+            application = "support-bot", user_id = "u-42", team = "cx", client_cost_usd = "99.99",
+        };
+
+        using (var accepted = await ingest.PostAsJsonAsync("/v1/events", body))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        }
+
+        JsonNode? status = null;
+        await ControlPlaneStack.EventuallyAsync(async () =>
+        {
+            using var response = await query.GetAsync($"/v1/events/{eventId}");
+            status = response.StatusCode == HttpStatusCode.OK ? JsonNode.Parse(await response.Content.ReadAsStringAsync()) : null;
+            return (string?)status?["status"] == "processed";
+        }, Patience, "the event is processed");
+
+        var processed = status!["processed"]!;
+        // claude-sonnet-4-5 (shipped prices): 3,000 × 0.000003 + 8,000 × 0.0000003 + 1,000 × 0.00000375 + 600 × 0.000015 + 300 × 0.000015.
+        Assert.Equal(0.02865m, decimal.Parse((string)processed["cost_usd"]!, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(("claude-sonnet-4-5", "BILLING"), ((string)processed["priced_model"]!, (string)processed["classification"]!));
+        Assert.False(string.IsNullOrEmpty((string)processed["price_version_id"]!));
+
+        // The client retries the same event: stored once, the retry listed as its duplicate.
+        using (var retried = await ingest.PostAsJsonAsync("/v1/events", body))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, retried.StatusCode);
+        }
+
+        await ControlPlaneStack.EventuallyAsync(async () =>
+        {
+            var again = JsonNode.Parse(await query.GetStringAsync($"/v1/events/{eventId}"))!;
+            return again["duplicates"]!.AsArray().Count == 1 && (string)again["duplicates"]![0]!["duplicate_of"]! == (string)processed["log_position"]!;
+        }, Patience, "the retry is recorded as a duplicate");
+
+        using var unknown = await query.GetAsync("/v1/events/never-sent");
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        using var anonymous = new HttpClient { BaseAddress = stack.QueryApi.HttpUri };
+        using var refused = await anonymous.GetAsync($"/v1/events/{eventId}");
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+    }
+
+    [Fact]
+    public async Task AKillBetweenTheClickHouseWriteAndTheCommitLeavesRawRowsRollupsAndArchiveExact()
+    {
+        var tenant = Guid.NewGuid().ToString();
+        const int Events = 2_500;
+        var at = DateTimeOffset.UtcNow.AddMinutes(-10);
+        await stack.KillProcessorAsync();
+        await stack.AppendAsync(Enumerable.Range(0, Events).Select(i => Logged.Event(tenant, $"k-{i}", at.AddMilliseconds(i), model: "claude-sonnet-4-5", output: 900 + i % 7)));
+
+        // The first batch is written to the archive and ClickHouse; the process stops before its commit and is killed.
+        var paused = await stack.StartProcessorAsync(new Dictionary<string, string> { ["Tokage__Processor__PauseBeforeFirstCommit"] = "true" });
+        await ControlPlaneStack.EventuallyAsync(() => Task.FromResult(paused.Output.Contains("paused before its commit")), Patience, "the first batch is stored");
+        var storedBeforeKill = await stack.CountAsync("SELECT count() FROM usage_events WHERE tenant_id = {tenant:String}", tenant);
+        await stack.KillProcessorAsync();
+
+        var restarted = await stack.StartProcessorAsync();
+        await ControlPlaneStack.EventuallyAsync(
+            async () => await stack.CountAsync("SELECT sum(events) FROM usage_daily WHERE tenant_id = {tenant:String}", tenant) >= Events,
+            Patience, "every event is stored after the restart");
+
+        Assert.InRange(storedBeforeKill, 1ul, (ulong)Events - 1);
+        // Raw rows without FINAL: not one written twice. Rollups: not one counted twice. Cost: the same total everywhere.
+        Assert.Equal((ulong)Events, await stack.CountAsync("SELECT count() FROM usage_events WHERE tenant_id = {tenant:String}", tenant));
+        Assert.Equal((ulong)Events, await stack.CountAsync("SELECT uniqExact(event_id) FROM usage_events WHERE tenant_id = {tenant:String}", tenant));
+        Assert.Equal((ulong)Events, await stack.CountAsync("SELECT sum(events) FROM usage_hourly WHERE tenant_id = {tenant:String}", tenant));
+        Assert.Equal((ulong)Events, await stack.CountAsync("SELECT sum(events) FROM usage_daily WHERE tenant_id = {tenant:String}", tenant));
+        var rawCost = await stack.SumAsync("SELECT sum(cost_usd) FROM usage_events WHERE tenant_id = {tenant:String}", tenant);
+        Assert.Equal(rawCost, await stack.SumAsync("SELECT sum(cost_usd) FROM usage_daily WHERE tenant_id = {tenant:String}", tenant));
+        Assert.True(rawCost > 0);
+        var archive = $"file('{stack.ArchivePath}/archive/tenant={tenant}/*/*/*.parquet', Parquet)";
+        Assert.Equal((ulong)Events, await stack.CountAsync($"SELECT count() FROM {archive} WHERE tenant_id = {{tenant:String}}", tenant));
+        Assert.Equal(rawCost, await stack.SumAsync($"SELECT sum(cost_usd) FROM {archive} WHERE tenant_id = {{tenant:String}}", tenant));
+        Assert.Equal(0ul, await stack.CountAsync("SELECT count() FROM usage_duplicates WHERE tenant_id = {tenant:String}", tenant));
+        Assert.DoesNotContain("paused before its commit", restarted.Output);
+    }
+
+    [Fact]
+    public async Task WhileClickHouseIsDownEventsWaitInTheLogAndFlowWhenItReturns()
+    {
+        var tenant = Guid.NewGuid().ToString();
+        const int Events = 600;
+        var processor = stack.Processor ?? await stack.StartProcessorAsync();
+        await stack.StopClickHouseAsync();
+        var logBefore = processor.Output.Length;
+        await stack.AppendAsync(Enumerable.Range(0, Events).Select(i => Logged.Event(tenant, $"d-{i}", DateTimeOffset.UtcNow.AddSeconds(-i))));
+
+        await ControlPlaneStack.EventuallyAsync(
+            () => Task.FromResult(processor.Output[logBefore..].Contains("is retried in")), Patience, "the processor backs off");
+        await Task.Delay(TimeSpan.FromSeconds(4));
+        var retries = CountOf(processor.Output[logBefore..], "is retried in");
+        using (var http = new HttpClient { BaseAddress = processor.HttpUri })
+        {
+            Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/alive")).StatusCode);
+        }
+
+        await stack.StartClickHouseAgainAsync();
+        await ControlPlaneStack.EventuallyAsync(
+            async () => await stack.CountAsync("SELECT count() FROM usage_events WHERE tenant_id = {tenant:String}", tenant) >= Events,
+            Patience, "the waiting events are stored once ClickHouse is back");
+
+        // Backoff, not a busy loop: a handful of attempts in those seconds, not thousands.
+        Assert.InRange(retries, 1, 25);
+        Assert.Equal((ulong)Events, await stack.CountAsync("SELECT count() FROM usage_events WHERE tenant_id = {tenant:String}", tenant));
+        Assert.Equal((ulong)Events, await stack.CountAsync("SELECT sum(events) FROM usage_hourly WHERE tenant_id = {tenant:String}", tenant));
+    }
+
+    private static int CountOf(string text, string what)
+    {
+        var count = 0;
+        for (var i = text.IndexOf(what, StringComparison.Ordinal); i >= 0; i = text.IndexOf(what, i + what.Length, StringComparison.Ordinal))
+        {
+            count++;
+        }
+
+        return count;
+    }
+}

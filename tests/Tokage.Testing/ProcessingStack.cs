@@ -1,0 +1,171 @@
+using System.Net.Http.Headers;
+using ClickHouse.Driver;
+using ClickHouse.Driver.Utility;
+using Google.Protobuf;
+using Microsoft.Extensions.Logging.Abstractions;
+using StackExchange.Redis;
+using Tokage.Contracts.V1;
+using Tokage.EventLog;
+
+namespace Tokage.Testing;
+
+/// <summary>
+/// The whole processing path as real processes: the control-plane stack (PostgreSQL, Redis, control plane, auth),
+/// a ClickHouse-local host, the price registry, ingestion, the event processor and the query API, configured as
+/// the AppHost configures them. The processor can be killed and restarted, ClickHouse stopped and brought back.
+/// </summary>
+public sealed class ProcessingStack : IAsyncLifetime
+{
+    public const string ClickHousePassword = "s3cret";
+    public const string ConsumerName = "processor-under-test";
+
+    private readonly List<IAsyncDisposable> owned = [];
+    private ConnectionMultiplexer? logConnection;
+
+    public ControlPlaneStack Core { get; }
+
+    public ProcessingStack(IReadOnlyDictionary<string, string>? settings = null)
+    {
+        Core = new ControlPlaneStack { Settings = settings ?? new Dictionary<string, string>() };
+    }
+
+    public ProcessingStack()
+        : this(null)
+    {
+    }
+
+    public ClickHouseLocalProcess ClickHouse { get; private set; } = null!;
+
+    public string ArchivePath { get; } = Path.Combine(Path.GetTempPath(), "tokage-archive-tests", Guid.NewGuid().ToString("N"));
+
+    public ServiceProcess PriceRegistry { get; private set; } = null!;
+
+    public ServiceProcess Ingestion { get; private set; } = null!;
+
+    public ServiceProcess QueryApi { get; private set; } = null!;
+
+    public ServiceProcess? Processor { get; private set; }
+
+    public ClickHouseClient Analytics { get; private set; } = null!;
+
+    public IEventLog Log { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        try
+        {
+            await Core.InitializeAsync();
+            ClickHouse = await ClickHouseLocalProcess.StartAsync(password: ClickHousePassword);
+            Analytics = new ClickHouseClient(ClickHouse.ConnectionString);
+            PriceRegistry = await Core.StartServiceAsync("PriceRegistry", new Dictionary<string, string>
+            {
+                ["Tokage__PriceRegistry__AdminToken"] = ControlPlaneStack.AdminToken,
+            });
+            Ingestion = await Core.StartIngestionAsync();
+            await StartProcessorAsync();
+            QueryApi = await Core.StartServiceAsync("QueryApi", new Dictionary<string, string>
+            {
+                ["ConnectionStrings__analytics"] = ClickHouse.ConnectionString,
+                ["Tokage__ApiKeys__AuthAddress"] = Core.Auth.GrpcUri.ToString().TrimEnd('/'),
+                ["Tokage__ApiKeys__Timeout"] = "00:00:15",
+            });
+            logConnection = await ConnectionMultiplexer.ConnectAsync(Core.Redis.ConnectionString + ",allowAdmin=true");
+            Log = new RedisStreamsEventLog(logConnection, new EventLogOptions(), NullLogger<RedisStreamsEventLog>.Instance);
+        }
+        catch
+        {
+            await DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>An event processor on this stack (its consumer name kept across restarts, as a pod's would be).</summary>
+    public async Task<ServiceProcess> StartProcessorAsync(IReadOnlyDictionary<string, string>? settings = null)
+    {
+        var environment = new Dictionary<string, string>
+        {
+            ["ConnectionStrings__events"] = Core.EventLogConnectionString,
+            ["ConnectionStrings__analytics"] = ClickHouse.ConnectionString,
+            ["ConnectionStrings__archive"] = $"Provider=FileSystem;Path={ArchivePath}",
+            ["Tokage__Processor__PriceRegistryAddress"] = PriceRegistry.GrpcUri.ToString().TrimEnd('/'),
+            ["Tokage__Processor__ConsumerName"] = ConsumerName,
+            ["Tokage__Processor__RetryMax"] = "00:00:02",
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+        {
+            environment[key] = value;
+        }
+
+        Directory.CreateDirectory(ArchivePath);
+        var processor = await ServiceProcess.StartAsync("EventProcessor", Core.Environment.Concat(environment)
+            .GroupBy(p => p.Key).ToDictionary(g => g.Key, g => g.Last().Value));
+        owned.Add(processor);
+        Processor = processor;
+        return processor;
+    }
+
+    /// <summary>kill -9 of the processor: nothing of its shutdown runs.</summary>
+    public async Task KillProcessorAsync()
+    {
+        if (Processor is { } processor)
+        {
+            await processor.KillAsync();
+            Processor = null;
+        }
+    }
+
+    /// <summary>Takes ClickHouse away (SIGKILL); <see cref="StartClickHouseAgainAsync"/> brings it back on the same data and port.</summary>
+    public Task StopClickHouseAsync() => ClickHouse.KillAsync();
+
+    public async Task StartClickHouseAgainAsync()
+    {
+        var (path, port) = (ClickHouse.DataPath, ClickHouse.Port);
+        await ClickHouse.DisposeAsync();
+        ClickHouse = await ClickHouseLocalProcess.StartAsync(path, ClickHousePassword, port);
+    }
+
+    /// <summary>Appends records straight to the log, as the ingest does after validating them.</summary>
+    public Task AppendAsync(IEnumerable<LoggedUsageEvent> events) =>
+        Log.AppendAsync(events.Select(e => new EventLogRecord(e.TenantId, e.ToByteArray())).ToList());
+
+    public async Task<ulong> CountAsync(string sql, string tenantId)
+    {
+        var parameters = new ClickHouse.Driver.ADO.Parameters.ClickHouseParameterCollection();
+        parameters.AddParameter("tenant", tenantId);
+        return Convert.ToUInt64(await Analytics.ExecuteScalarAsync(sql, parameters));
+    }
+
+    public async Task<decimal> SumAsync(string sql, string tenantId)
+    {
+        var parameters = new ClickHouse.Driver.ADO.Parameters.ClickHouseParameterCollection();
+        parameters.AddParameter("tenant", tenantId);
+        return Convert.ToDecimal(await Analytics.ExecuteScalarAsync(sql, parameters));
+    }
+
+    /// <summary>A client of an API-key-authenticated service.</summary>
+    public static HttpClient ClientFor(ServiceProcess service, string apiKey)
+    {
+        var http = new HttpClient { BaseAddress = service.HttpUri };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+        return http;
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var service in owned)
+        {
+            await service.DisposeAsync();
+        }
+
+        logConnection?.Dispose();
+        Analytics?.Dispose();
+        await Core.DisposeAsync();
+        if (ClickHouse is not null)
+        {
+            await ClickHouse.DisposeAsync();
+            HostFixture.TryDelete(ClickHouse.DataPath);
+        }
+
+        HostFixture.TryDelete(ArchivePath);
+    }
+}
