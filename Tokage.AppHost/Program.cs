@@ -29,8 +29,10 @@ var auth = builder.AddService<Projects.Auth>("auth")
     .WithEnvironment("Tokage__Database__AppRolePassword", appRolePassword)
     .WaitFor(controlPlane);
 
+// Its gRPC feed (snapshot + changes) is what the processor prices from, discovered as http://_grpc.price-registry.
 var priceRegistry = builder.AddService<Projects.PriceRegistry>("price-registry", httpPort: 8060)
-    .WithEngine(database);
+    .WithEngine(database)
+    .WithEnvironment("Tokage__PriceRegistry__AdminToken", adminToken);
 
 var ingestion = builder.AddService<Projects.Ingestion>("ingestion", httpPort: 8080, grpcPort: 8081)
     .WithEndpoint("otlp-grpc", 4317, http2: true)

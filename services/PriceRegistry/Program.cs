@@ -1,5 +1,6 @@
 using Tokage.PriceRegistry.Apis;
 using Tokage.PriceRegistry.Extensions;
+using Tokage.PriceRegistry.Grpc;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -10,5 +11,6 @@ var app = builder.Build();
 
 app.MapDefaultEndpoints();
 app.MapPricesApi();
+app.MapGrpcService<PriceRegistryGrpcService>();
 
 app.Run();

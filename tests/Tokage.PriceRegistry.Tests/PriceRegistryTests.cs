@@ -1,42 +1,12 @@
 using System.Net;
-using System.Text.Json.Nodes;
 using Npgsql;
 
 namespace Tokage.PriceRegistry.Tests;
 
 /// <summary>The price registry as a process on a real PostgreSQL: seeded once from the shipped data, effective-dated, append-only.</summary>
-public sealed class PriceRegistryTests(PriceRegistryTests.Registry registry) : IClassFixture<PriceRegistryTests.Registry>
+[Collection(RegistryCollection.Name)]
+public sealed class PriceRegistryTests(Registry registry)
 {
-    public sealed class Registry : IAsyncLifetime
-    {
-        public PostgresProcess Postgres { get; private set; } = null!;
-
-        public ServiceProcess Service { get; private set; } = null!;
-
-        public Dictionary<string, string> Environment => new() { ["ConnectionStrings__tokage"] = Postgres.ConnectionString("tokage") };
-
-        public async Task InitializeAsync()
-        {
-            Postgres = await PostgresProcess.StartAsync();
-            await Postgres.CreateDatabaseAsync("tokage");
-            Service = await ServiceProcess.StartAsync("PriceRegistry", Environment);
-        }
-
-        public async Task DisposeAsync()
-        {
-            await Service.DisposeAsync();
-            await Postgres.DisposeAsync();
-        }
-
-        public async Task<(HttpStatusCode Status, JsonNode? Body)> GetAsync(string path, Uri? service = null)
-        {
-            using var http = new HttpClient { BaseAddress = service ?? Service.HttpUri };
-            using var response = await http.GetAsync(path);
-            var text = await response.Content.ReadAsStringAsync();
-            return (response.StatusCode, text.Length == 0 ? null : JsonNode.Parse(text));
-        }
-    }
-
     [Fact]
     public async Task TodaysPriceComesFromTheSnapshotAsExactDecimalStrings()
     {

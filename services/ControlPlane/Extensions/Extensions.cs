@@ -1,9 +1,11 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using Tokage.ControlPlane.Apis;
 using Tokage.ControlPlane.Data;
 using Tokage.ControlPlane.Keys;
+using Tokage.Integrations;
 
 namespace Tokage.ControlPlane.Extensions;
 
@@ -32,10 +34,10 @@ internal static class Extensions
 
         builder.Services.AddOptions<ControlPlaneOptions>()
             .BindConfiguration(ControlPlaneOptions.SectionName)
-            .Validate(o => o.AdminToken.Length >= 16, $"{ControlPlaneOptions.SectionName}:AdminToken must be set (16 characters or more): it guards the admin API.")
+            .Validate(o => o.AdminToken.Length >= AdminToken.MinimumLength, $"{ControlPlaneOptions.SectionName}:AdminToken must be set (16 characters or more): it guards the admin API.")
             .ValidateOnStart();
         builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton<AdminToken>();
+        builder.Services.AddSingleton(sp => new AdminToken(sp.GetRequiredService<IOptions<ControlPlaneOptions>>().Value.AdminToken, "The control plane's admin API"));
         builder.Services.AddSingleton<KeyInvalidations>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<KeyInvalidations>());
 

@@ -3,6 +3,7 @@ using Microsoft.EntityFrameworkCore;
 using Tokage.ControlPlane.Apis;
 using Tokage.ControlPlane.Data;
 using Tokage.Contracts.V1;
+using Tokage.Integrations;
 
 namespace Tokage.ControlPlane.Grpc;
 

@@ -1,64 +1,221 @@
 using System.Globalization;
+using System.Text.Json;
+using Microsoft.AspNetCore.Mvc;
+using Tokage.Integrations;
 using Tokage.Pricing;
 using Tokage.PriceRegistry.Prices;
 
 namespace Tokage.PriceRegistry.Apis;
 
 /// <summary>
-/// <c>GET /v1/prices?provider=&amp;model=&amp;at=</c>: the price in effect at an instant (default now), and how the model
-/// name was resolved; <c>GET /v1/prices/{provider}/{model}/history</c>: every version. Prices are decimal strings
-/// (USD per token), LiteLLM's field names.
+/// <c>GET /v1/prices?provider=&amp;model=&amp;at=&amp;tenant_id=</c>: the price in effect at an instant (default now), and how
+/// the model name was resolved; <c>GET /v1/prices/{provider}/{model}/history</c>: every version. With a tenant, its
+/// override wins over the public price, and reading it takes the admin token (negotiated prices are confidential).
+/// <c>POST /v1/prices</c> appends a version, <c>POST /v1/prices/import</c> a LiteLLM-format document's changes; both admin.
+/// Prices are decimal strings (USD per token), LiteLLM's field names.
 /// </summary>
 public static class PricesApi
 {
     public static void MapPricesApi(this WebApplication app)
     {
         var prices = app.MapGroup("/v1/prices").WithTags("Prices");
-        prices.MapGet("/", (string? provider, string? model, string? at, PriceBook book, TimeProvider time) =>
+        prices.MapGet("/", GetPrice);
+        prices.MapGet("/{provider}/{**model}", GetHistory);
+        prices.MapPost("/", AddPriceAsync).AddEndpointFilter(AdminToken.RequireAsync);
+        prices.MapPost("/import", ImportAsync).AddEndpointFilter(AdminToken.RequireAsync);
+    }
+
+    private static IResult GetPrice(string? provider, string? model, string? at, [FromQuery(Name = "tenant_id")] string? tenantId,
+        HttpContext http, PriceBook book, AdminToken admin, TimeProvider time)
+    {
+        if (string.IsNullOrWhiteSpace(model))
         {
-            if (string.IsNullOrWhiteSpace(model))
-            {
-                return Results.Problem(statusCode: StatusCodes.Status400BadRequest, detail: "'model' is required (and 'provider' helps: openai, anthropic, gcp.gemini, …).");
-            }
+            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, detail: "'model' is required (and 'provider' helps: openai, anthropic, gcp.gemini, …).");
+        }
 
-            var instant = time.GetUtcNow();
-            if (at is not null && !DateTimeOffset.TryParse(at, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out instant))
-            {
-                return Results.Problem(statusCode: StatusCodes.Status400BadRequest, detail: "'at' must be an RFC 3339 date-time, e.g. 2026-11-20T10:15:02Z.");
-            }
-
-            return book.Find(provider ?? "", model, instant) is { } answer
-                ? Results.Ok(new
-                {
-                    model = answer.Version.ModelKey,
-                    provider = answer.Version.Provider,
-                    resolution = Name(answer.How),
-                    version_id = answer.Version.Id,
-                    effective_from = answer.Version.EffectiveFrom,
-                    source = answer.Version.Source,
-                    prices = answer.Version.Prices,
-                })
-                : Results.Problem(statusCode: StatusCodes.Status404NotFound,
-                    detail: $"No price for model '{model}' (provider '{provider}') at {instant:O}: its events are stored unpriced, never as $0.");
-        });
-
-        prices.MapGet("/{provider}/{**model}", (string provider, string model, PriceBook book) =>
+        var instant = time.GetUtcNow();
+        if (at is not null && !DateTimeOffset.TryParse(at, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out instant))
         {
-            if (!model.EndsWith("/history", StringComparison.Ordinal))
-            {
-                return Results.NotFound();
-            }
+            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, detail: "'at' must be an RFC 3339 date-time, e.g. 2026-11-20T10:15:02Z.");
+        }
 
-            var name = model[..^"/history".Length];
-            return book.History(provider, name) is { } versions
-                ? Results.Ok(new
-                {
-                    model = versions[0].ModelKey,
-                    versions = versions.Select(v => new { version_id = v.Id, effective_from = v.EffectiveFrom, source = v.Source, prices = v.Prices }),
-                })
-                : Results.Problem(statusCode: StatusCodes.Status404NotFound, detail: $"No model '{name}' (provider '{provider}') is known.");
+        var tenant = tenantId?.Trim() ?? "";
+        if (tenant.Length > 0 && admin.Refusal(http) is { } refusal)
+        {
+            return refusal;
+        }
+
+        return book.Find(tenant, provider ?? "", model, instant) is { } answer
+            ? Results.Ok(new
+            {
+                model = answer.Version.ModelKey,
+                provider = answer.Version.Provider,
+                resolution = Name(answer.How),
+                @override = answer.Version.IsOverride,
+                tenant_id = answer.Version.IsOverride ? answer.Version.TenantId : null,
+                version_id = answer.Version.Id,
+                effective_from = answer.Version.EffectiveFrom,
+                source = answer.Version.Source,
+                prices = answer.Version.Prices,
+            })
+            : Results.Problem(statusCode: StatusCodes.Status404NotFound,
+                detail: $"No price for model '{model}' (provider '{provider}') at {instant:O}: its events are stored unpriced, never as $0.");
+    }
+
+    private static IResult GetHistory(string provider, string model, [FromQuery(Name = "tenant_id")] string? tenantId, HttpContext http, PriceBook book, AdminToken admin)
+    {
+        if (!model.EndsWith("/history", StringComparison.Ordinal))
+        {
+            return Results.NotFound();
+        }
+
+        var tenant = tenantId?.Trim() ?? "";
+        if (tenant.Length > 0 && admin.Refusal(http) is { } refusal)
+        {
+            return refusal;
+        }
+
+        var name = model[..^"/history".Length];
+        return book.History(tenant, provider, name) is { } versions
+            ? Results.Ok(new
+            {
+                model = versions[0].ModelKey,
+                // The tenant's own versions; before the first of them, the public price applies.
+                @override = versions[0].IsOverride,
+                tenant_id = versions[0].IsOverride ? versions[0].TenantId : null,
+                versions = versions.Select(v => new { version_id = v.Id, effective_from = v.EffectiveFrom, source = v.Source, prices = v.Prices }),
+            })
+            : Results.Problem(statusCode: StatusCodes.Status404NotFound, detail: $"No model '{name}' (provider '{provider}') is known.");
+    }
+
+    private static async Task<IResult> AddPriceAsync(HttpRequest request, PriceBook book, PriceStore store, PriceFeed feed, TimeProvider time, CancellationToken cancellationToken)
+    {
+        using var body = await ReadJsonAsync(request, cancellationToken);
+        if (body is null)
+        {
+            return NotJson();
+        }
+
+        var (price, errors) = PriceRequest.Read(body.RootElement, time.GetUtcNow());
+        if (price is null)
+        {
+            return Results.ValidationProblem(errors, title: "Invalid price version");
+        }
+
+        // A model the registry knows keeps its spelling and provider: a second spelling would split its history.
+        var known = book.Versions
+            .Where(v => (v.TenantId == price.TenantId || !v.IsOverride) && v.ModelKey.Equals(price.Model, StringComparison.OrdinalIgnoreCase))
+            .OrderBy(v => v.TenantId == price.TenantId ? 0 : 1).ThenByDescending(v => v.EffectiveFrom)
+            .FirstOrDefault();
+        if (known is not null && ProviderNames.Family(known.Provider) != ProviderNames.Family(price.Provider))
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]>
+            {
+                ["provider"] = [$"'{known.ModelKey}' is priced under provider '{known.Provider}', not '{price.Provider}'."],
+            }, title: "Invalid price version");
+        }
+
+        var version = new PriceVersion(0, known?.ModelKey ?? price.Model, known?.Provider ?? price.Provider, price.EffectiveFrom, price.Prices, price.Source, price.TenantId);
+        var (added, existing) = await store.AddAsync(version, cancellationToken);
+        if (added is null)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conflict",
+                detail: $"'{version.ModelKey}'{(version.IsOverride ? $" (tenant '{version.TenantId}')" : "")} already has a version from {version.EffectiveFrom:O} " +
+                    $"(version {existing!.Id}): versions are never rewritten; add one at another instant.");
+        }
+
+        // Read-your-writes on this replica; the others catch up on the notification.
+        await feed.CatchUpAsync(cancellationToken);
+        var path = string.Join('/', added.ModelKey.Split('/').Select(Uri.EscapeDataString));
+        return Results.Created($"/v1/prices/{Uri.EscapeDataString(added.Provider)}/{path}/history", Describe(added));
+    }
+
+    private static async Task<IResult> ImportAsync(HttpRequest request, [FromQuery(Name = "effective_from")] string? effectiveFrom, [FromQuery(Name = "dry_run")] string? dryRun,
+        PriceStore store, PriceFeed feed, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>();
+        var at = time.GetUtcNow();
+        if (effectiveFrom is not null && !DateTimeOffset.TryParse(effectiveFrom, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out at))
+        {
+            errors["effective_from"] = ["'effective_from' must be an RFC 3339 date-time, e.g. 2026-12-01T00:00:00Z."];
+        }
+
+        var dry = false;
+        if (dryRun is not null && !bool.TryParse(dryRun, out dry))
+        {
+            errors["dry_run"] = ["'dry_run' is true or false."];
+        }
+
+        if (errors.Count > 0)
+        {
+            return Results.ValidationProblem(errors, title: "Invalid import");
+        }
+
+        using var body = await ReadJsonAsync(request, cancellationToken);
+        if (body is null)
+        {
+            return NotJson();
+        }
+
+        // All or nothing: one bad price rejects the document rather than importing the rest.
+        var (models, documentErrors) = PriceImport.Read(body.RootElement);
+        if (documentErrors.Count > 0)
+        {
+            return Results.ValidationProblem(documentErrors, title: "Invalid price document");
+        }
+
+        var result = await store.ImportAsync(models, PriceRequest.Microseconds(at), dry, cancellationToken);
+        if (!dry && result.Added + result.Changed > 0)
+        {
+            await feed.CatchUpAsync(cancellationToken);
+        }
+
+        return Results.Ok(new
+        {
+            effective_from = result.EffectiveFrom,
+            dry_run = dry,
+            added = result.Added,
+            changed = result.Changed,
+            unchanged = result.Unchanged,
+            conflicts = result.Conflicts,
+            models = result.Models.Select(m => new
+            {
+                model = m.Model,
+                provider = m.Provider,
+                change = m.Change.ToString().ToLowerInvariant(),
+                version_id = m.VersionId,
+                previous_version_id = m.PreviousVersionId,
+                fields = m.Fields.ToDictionary(f => f.Key, f => new { before = f.Value.Before, after = f.Value.After }),
+            }),
         });
     }
+
+    private static object Describe(PriceVersion version) => new
+    {
+        model = version.ModelKey,
+        provider = version.Provider,
+        @override = version.IsOverride,
+        tenant_id = version.IsOverride ? version.TenantId : null,
+        version_id = version.Id,
+        effective_from = version.EffectiveFrom,
+        source = version.Source,
+        prices = version.Prices,
+    };
+
+    private static async Task<JsonDocument?> ReadJsonAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await JsonDocument.ParseAsync(request.Body, cancellationToken: cancellationToken);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static IResult NotJson() =>
+        Results.ValidationProblem(new Dictionary<string, string[]> { ["body"] = ["The body is not JSON."] }, title: "Invalid request");
 
     private static string Name(Resolution how) => how switch
     {

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Options;
+using Tokage.Integrations;
 using Tokage.Pricing;
 using Tokage.PriceRegistry.Prices;
 
@@ -5,16 +7,25 @@ namespace Tokage.PriceRegistry.Extensions;
 
 internal static class Extensions
 {
-    /// <summary>The engines this service talks to (each with its health check, so /health means ready), and the price book.</summary>
+    /// <summary>The engines this service talks to (each with its health check, so /health means ready), the price book and its feed, the admin token.</summary>
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.AddNpgsqlDataSource("tokage");
 
+        builder.Services.AddOptions<PriceRegistryOptions>()
+            .BindConfiguration(PriceRegistryOptions.SectionName)
+            .Validate(o => o.AdminToken.Length is 0 or >= AdminToken.MinimumLength,
+                $"{PriceRegistryOptions.SectionName}:AdminToken must be {AdminToken.MinimumLength} characters or more (or unset, which disables the write endpoints).")
+            .ValidateOnStart();
+        builder.Services.AddSingleton(sp => new AdminToken(sp.GetRequiredService<IOptions<PriceRegistryOptions>>().Value.AdminToken, "The price registry's admin API"));
+
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<PriceStore>();
         builder.Services.AddSingleton<PriceBook>();
+        builder.Services.AddSingleton<PriceFeed>();
         builder.Services.AddSingleton<PriceRegistryStartup>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<PriceRegistryStartup>());
+        builder.Services.AddHostedService<PriceChangeListener>();
         builder.Services.AddHealthChecks().AddCheck<PriceRegistryStartup>("price-registry-load", tags: ["ready"]);
         builder.Services.AddProblemDetails();
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);

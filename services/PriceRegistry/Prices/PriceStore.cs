@@ -7,21 +7,34 @@ namespace Tokage.PriceRegistry.Prices;
 
 /// <summary>
 /// Price versions in PostgreSQL: an append-only table (a trigger refuses UPDATE and DELETE), created and seeded
-/// once, under an advisory lock so replicas starting together seed it once.
+/// once, under an advisory lock so replicas starting together seed it once. Every write takes the same
+/// transaction-scoped lock, so ids commit in order (a reader that sees id N sees every id below it), and notifies
+/// <see cref="Channel"/> inside its transaction, so listeners hear of it only once it is visible.
 /// </summary>
 public sealed class PriceStore(NpgsqlDataSource dataSource, ILogger<PriceStore> logger)
 {
+    /// <summary>The NOTIFY channel of new versions; the payload (the highest id) is a hint only, readers re-read <c>id &gt; cursor</c>.</summary>
+    public const string Channel = "tokage_price_versions";
+
+    private const string WriteLock = "SELECT pg_advisory_xact_lock(hashtext('tokage.price_versions'))";
+
+    private const string Columns = "id, tenant_id, model_key, provider, effective_from, prices::text, source";
+
+    // Idempotent, so it also migrates a table of before tenant overrides in place.
     private const string Schema = """
         CREATE TABLE IF NOT EXISTS price_versions (
             id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            tenant_id      text NOT NULL DEFAULT '',
             model_key      text NOT NULL,
             provider       text NOT NULL,
             effective_from timestamptz NOT NULL,
             prices         jsonb NOT NULL,
             source         text NOT NULL,
-            recorded_at    timestamptz NOT NULL DEFAULT now(),
-            UNIQUE (model_key, effective_from)
+            recorded_at    timestamptz NOT NULL DEFAULT now()
         );
+        ALTER TABLE price_versions ADD COLUMN IF NOT EXISTS tenant_id text NOT NULL DEFAULT '';
+        ALTER TABLE price_versions DROP CONSTRAINT IF EXISTS price_versions_model_key_effective_from_key;
+        CREATE UNIQUE INDEX IF NOT EXISTS price_versions_tenant_model_from ON price_versions (tenant_id, model_key, effective_from);
         CREATE OR REPLACE FUNCTION tokage_price_versions_are_kept() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             RAISE EXCEPTION 'price versions are never rewritten: add a new version instead';
@@ -31,12 +44,12 @@ public sealed class PriceStore(NpgsqlDataSource dataSource, ILogger<PriceStore> 
             FOR EACH ROW EXECUTE FUNCTION tokage_price_versions_are_kept();
         """;
 
-    /// <summary>Creates the table and seeds it from the shipped data when it is empty; returns the versions written.</summary>
+    /// <summary>Creates (or migrates) the table and seeds it from the shipped data when it is empty; returns the versions written.</summary>
     public async Task<int> MigrateAndSeedAsync(CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await Execute(connection, "SELECT pg_advisory_xact_lock(hashtext('tokage.price_versions'))", cancellationToken);
+        await Execute(connection, WriteLock, cancellationToken);
         await Execute(connection, Schema, cancellationToken);
         await using (var any = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM price_versions)", connection))
         {
@@ -64,25 +77,139 @@ public sealed class PriceStore(NpgsqlDataSource dataSource, ILogger<PriceStore> 
             await copy.CompleteAsync(cancellationToken);
         }
 
+        await Notify(connection, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         logger.LogInformation("Price registry seeded with {Count} versions from the shipped LiteLLM data.", seed.Count);
         return seed.Count;
     }
 
-    public async Task<List<PriceVersion>> LoadAsync(CancellationToken cancellationToken)
+    /// <summary>Every version, public and overrides.</summary>
+    public Task<List<PriceVersion>> LoadAsync(CancellationToken cancellationToken) => LoadAfterAsync(0, cancellationToken);
+
+    /// <summary>The versions with an id above <paramref name="afterId"/>, in id order.</summary>
+    public async Task<List<PriceVersion>> LoadAfterAsync(long afterId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand($"SELECT {Columns} FROM price_versions WHERE id > $1 ORDER BY id");
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = afterId });
+        return await ReadAll(command, cancellationToken);
+    }
+
+    /// <summary>Appends one version; null when (tenant, model, effective_from) already has one (<paramref name="existing"/> names it).</summary>
+    public async Task<(PriceVersion? Added, PriceVersion? Existing)> AddAsync(PriceVersion version, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await Execute(connection, WriteLock, cancellationToken);
+        await using (var insert = new NpgsqlCommand(
+            $"""
+            INSERT INTO price_versions (tenant_id, model_key, provider, effective_from, prices, source)
+            VALUES ($1, $2, $3, $4, $5::jsonb, $6)
+            ON CONFLICT (tenant_id, model_key, effective_from) DO NOTHING
+            RETURNING {Columns}
+            """, connection))
+        {
+            AddVersionParameters(insert, version);
+            if ((await ReadAll(insert, cancellationToken)) is [var added])
+            {
+                await Notify(connection, cancellationToken);
+                await transaction.CommitAsync(cancellationToken);
+                return (added, null);
+            }
+        }
+
+        await using var find = new NpgsqlCommand($"SELECT {Columns} FROM price_versions WHERE tenant_id = $1 AND model_key = $2 AND effective_from = $3", connection);
+        find.Parameters.Add(new NpgsqlParameter<string> { TypedValue = version.TenantId });
+        find.Parameters.Add(new NpgsqlParameter<string> { TypedValue = version.ModelKey });
+        find.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = version.EffectiveFrom.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        var existing = (await ReadAll(find, cancellationToken)).Single();
+        await transaction.CommitAsync(cancellationToken);
+        return (null, existing);
+    }
+
+    /// <summary>
+    /// Diffs a price document against the public versions in effect at <paramref name="effectiveFrom"/> and, unless a
+    /// dry run, appends a version for each added or changed model, all in one transaction under the write lock
+    /// (so the diff is against what is committed, whichever replica wrote it).
+    /// </summary>
+    public async Task<ImportResult> ImportAsync(IReadOnlyList<ImportedModel> document, DateTimeOffset effectiveFrom, bool dryRun, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await Execute(connection, WriteLock, cancellationToken);
+
+        List<PriceVersion> inEffect;
+        await using (var current = new NpgsqlCommand(
+            $"""
+            SELECT DISTINCT ON (model_key) {Columns} FROM price_versions
+            WHERE tenant_id = '' AND effective_from <= $1
+            ORDER BY model_key, effective_from DESC, id DESC
+            """, connection))
+        {
+            current.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = effectiveFrom.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+            inEffect = await ReadAll(current, cancellationToken);
+        }
+
+        var result = PriceImport.Diff(document, inEffect, effectiveFrom);
+        var writes = result.Models.Where(m => m.Change is ImportChange.Added or ImportChange.Changed).ToList();
+        if (dryRun || writes.Count == 0)
+        {
+            await transaction.CommitAsync(cancellationToken);
+            return result;
+        }
+
+        await using (var insert = new NpgsqlCommand(
+            $"""
+            INSERT INTO price_versions (model_key, provider, effective_from, prices, source)
+            SELECT m, p, $4, j::jsonb, 'import' FROM unnest($1::text[], $2::text[], $3::text[]) AS rows (m, p, j)
+            RETURNING {Columns}
+            """, connection))
+        {
+            insert.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. writes.Select(w => w.Model)] });
+            insert.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. writes.Select(w => w.Provider)] });
+            insert.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. writes.Select(w => JsonSerializer.Serialize(w.After))] });
+            insert.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = effectiveFrom.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+            var ids = (await ReadAll(insert, cancellationToken)).ToDictionary(v => v.ModelKey, v => v.Id, StringComparer.Ordinal);
+            result = result with { Models = [.. result.Models.Select(m => ids.TryGetValue(m.Model, out var id) && m.Change != ImportChange.Conflict ? m with { VersionId = id } : m)] };
+        }
+
+        await Notify(connection, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        logger.LogInformation("Price import at {EffectiveFrom:O}: {Added} added, {Changed} changed, {Unchanged} unchanged.",
+            effectiveFrom, result.Added, result.Changed, result.Unchanged);
+        return result;
+    }
+
+    private static void AddVersionParameters(NpgsqlCommand command, PriceVersion version)
+    {
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = version.TenantId });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = version.ModelKey });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = version.Provider });
+        command.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = version.EffectiveFrom.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = JsonSerializer.Serialize(version.Prices) });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = version.Source });
+    }
+
+    private static async Task<List<PriceVersion>> ReadAll(NpgsqlCommand command, CancellationToken cancellationToken)
     {
         var versions = new List<PriceVersion>();
-        await using var command = dataSource.CreateCommand(
-            "SELECT id, model_key, provider, effective_from, prices::text, source FROM price_versions ORDER BY model_key, effective_from");
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            versions.Add(new PriceVersion(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetFieldValue<DateTimeOffset>(3),
-                JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(4))!, reader.GetString(5)));
+            versions.Add(new PriceVersion(
+                Id: reader.GetInt64(0),
+                ModelKey: reader.GetString(2),
+                Provider: reader.GetString(3),
+                EffectiveFrom: reader.GetFieldValue<DateTimeOffset>(4),
+                Prices: JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(5))!,
+                Source: reader.GetString(6),
+                TenantId: reader.GetString(1)));
         }
 
         return versions;
     }
+
+    private static Task Notify(NpgsqlConnection connection, CancellationToken cancellationToken) =>
+        Execute(connection, $"SELECT pg_notify('{Channel}', coalesce(max(id), 0)::text) FROM price_versions", cancellationToken);
 
     private static async Task Execute(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
     {

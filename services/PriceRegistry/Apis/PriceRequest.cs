@@ -1,0 +1,159 @@
+using System.Globalization;
+using System.Text.Json;
+using Tokage.Pricing;
+
+namespace Tokage.PriceRegistry.Apis;
+
+/// <summary>
+/// The body of <c>POST /v1/prices</c>, checked field by field so a 400 names every problem. Prices may be JSON strings
+/// or numbers; either way the decimal is parsed from the token's own text, never through a <see cref="double"/>.
+/// </summary>
+public sealed record PriceRequest(string Provider, string Model, DateTimeOffset EffectiveFrom, SortedDictionary<string, string> Prices, string TenantId, string Source)
+{
+    private const int MaxTextLength = 200;
+    private static readonly HashSet<string> KnownFields = new(LiteLlmPrices.Fields, StringComparer.Ordinal);
+
+    public static (PriceRequest? Request, Dictionary<string, string[]> Errors) Read(JsonElement body, DateTimeOffset now)
+    {
+        var errors = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        void Error(string field, string message)
+        {
+            if (!errors.TryGetValue(field, out var list))
+            {
+                errors[field] = list = [];
+            }
+
+            list.Add(message);
+        }
+
+        if (body.ValueKind != JsonValueKind.Object)
+        {
+            return (null, new() { ["body"] = ["The body is a JSON object: {\"provider\", \"model\", \"effective_from\", \"prices\", \"tenant_id\"?, \"source\"?}."] });
+        }
+
+        string? Text(string name, bool required)
+        {
+            if (!body.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+            {
+                if (required)
+                {
+                    Error(name, $"'{name}' is required.");
+                }
+
+                return null;
+            }
+
+            if (value.ValueKind != JsonValueKind.String || value.GetString()!.Trim() is not { Length: > 0 } text)
+            {
+                Error(name, $"'{name}' must be a non-empty string.");
+                return null;
+            }
+
+            if (text.Length > MaxTextLength)
+            {
+                Error(name, $"'{name}' is longer than {MaxTextLength} characters.");
+                return null;
+            }
+
+            return text;
+        }
+
+        foreach (var property in body.EnumerateObject())
+        {
+            if (property.Name is not ("provider" or "model" or "effective_from" or "prices" or "tenant_id" or "source"))
+            {
+                Error(property.Name, $"Unknown field '{property.Name}'.");
+            }
+        }
+
+        var provider = Text("provider", required: true);
+        var model = Text("model", required: true);
+        var tenant = Text("tenant_id", required: false) ?? "";
+        var source = Text("source", required: false) ?? "admin";
+
+        var effectiveFrom = now;
+        if (Text("effective_from", required: false) is { } from)
+        {
+            if (DateTimeOffset.TryParse(from, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed))
+            {
+                effectiveFrom = parsed;
+            }
+            else
+            {
+                Error("effective_from", "'effective_from' must be an RFC 3339 date-time, e.g. 2026-12-01T00:00:00Z.");
+            }
+        }
+
+        var prices = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        if (!body.TryGetProperty("prices", out var priceObject) || priceObject.ValueKind == JsonValueKind.Null)
+        {
+            Error("prices", "'prices' is required: LiteLLM field name → USD per token, e.g. {\"input_cost_per_token\": \"0.0000025\"}.");
+        }
+        else if (priceObject.ValueKind != JsonValueKind.Object)
+        {
+            Error("prices", "'prices' must be an object of LiteLLM field name → USD per token.");
+        }
+        else
+        {
+            foreach (var price in priceObject.EnumerateObject())
+            {
+                var field = $"prices.{price.Name}";
+                if (!KnownFields.Contains(price.Name))
+                {
+                    Error(field, $"Unknown price field '{price.Name}'; the billed LiteLLM fields are: {string.Join(", ", LiteLlmPrices.Fields)}.");
+                }
+                else if (prices.ContainsKey(price.Name))
+                {
+                    Error(field, $"'{price.Name}' is given twice.");
+                }
+                else if (Price(price.Value) is not { } value)
+                {
+                    Error(field, $"'{price.Name}' must be a decimal number or a decimal string, e.g. \"0.0000025\".");
+                }
+                else if (value < 0)
+                {
+                    Error(field, $"'{price.Name}' is negative ({price.Value.GetRawText()}).");
+                }
+                else
+                {
+                    prices[price.Name] = value.ToString(CultureInfo.InvariantCulture);
+                }
+            }
+
+            if (!errors.Keys.Any(k => k.StartsWith("prices.", StringComparison.Ordinal)))
+            {
+                if (prices.Count == 0)
+                {
+                    Error("prices", "'prices' is empty.");
+                }
+                else if (!prices.ContainsKey("input_cost_per_token") && !prices.ContainsKey("output_cost_per_token"))
+                {
+                    Error("prices", "'prices' needs 'input_cost_per_token' or 'output_cost_per_token'.");
+                }
+            }
+        }
+
+        return errors.Count > 0
+            ? (null, errors.ToDictionary(e => e.Key, e => e.Value.ToArray(), StringComparer.Ordinal))
+            : (new PriceRequest(provider!, model!, Microseconds(effectiveFrom), prices, tenant, source), []);
+    }
+
+    /// <summary>PostgreSQL keeps microseconds: the instant answered must be the instant stored.</summary>
+    public static DateTimeOffset Microseconds(DateTimeOffset instant)
+    {
+        var utc = instant.ToUniversalTime();
+        return new DateTimeOffset(utc.Ticks - utc.Ticks % 10, TimeSpan.Zero);
+    }
+
+    private static decimal? Price(JsonElement value) => value.ValueKind switch
+    {
+        JsonValueKind.Number => Parse(value.GetRawText()),
+        JsonValueKind.String => Parse(value.GetString()!),
+        _ => null,
+    };
+
+    private static decimal? Parse(string text) =>
+        decimal.TryParse(text, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out var price)
+            ? price
+            : null;
+}

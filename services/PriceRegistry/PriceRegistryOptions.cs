@@ -1,0 +1,13 @@
+namespace Tokage.PriceRegistry;
+
+/// <summary>Bound from <c>Tokage:PriceRegistry</c>.</summary>
+public sealed class PriceRegistryOptions
+{
+    public const string SectionName = "Tokage:PriceRegistry";
+
+    /// <summary>
+    /// The bearer token of the write endpoints and of reading tenants' overrides (negotiated prices are confidential).
+    /// Unset, those answer 503; the public reads work either way. The AppHost passes the shared admin token.
+    /// </summary>
+    public string AdminToken { get; set; } = "";
+}

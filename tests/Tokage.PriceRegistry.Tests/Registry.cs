@@ -1,0 +1,77 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Grpc.Net.Client;
+using Npgsql;
+using Tokage.Contracts.V1;
+
+namespace Tokage.PriceRegistry.Tests;
+
+[CollectionDefinition(Name)]
+public sealed class RegistryCollection : ICollectionFixture<Registry>
+{
+    public const string Name = "price registry";
+}
+
+/// <summary>The price registry as a process on a real PostgreSQL of its own, with an admin token; shared by the tests of the collection.</summary>
+public sealed class Registry : IAsyncLifetime
+{
+    public const string AdminToken = "test-price-admin-token-0123456789";
+
+    public PostgresProcess Postgres { get; private set; } = null!;
+
+    public ServiceProcess Service { get; private set; } = null!;
+
+    public Dictionary<string, string> Environment => new()
+    {
+        ["ConnectionStrings__tokage"] = Postgres.ConnectionString("tokage"),
+        ["Tokage__PriceRegistry__AdminToken"] = AdminToken,
+    };
+
+    public async Task InitializeAsync()
+    {
+        Postgres = await PostgresProcess.StartAsync();
+        await Postgres.CreateDatabaseAsync("tokage");
+        Service = await ServiceProcess.StartAsync("PriceRegistry", Environment);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Service.DisposeAsync();
+        await Postgres.DisposeAsync();
+    }
+
+    public Task<(HttpStatusCode Status, JsonNode? Body)> GetAsync(string path, Uri? service = null, string? token = null) =>
+        SendAsync(new HttpRequestMessage(HttpMethod.Get, path), service, token);
+
+    /// <summary>A POST with the admin token unless another (or none, <c>""</c>) is given.</summary>
+    public Task<(HttpStatusCode Status, JsonNode? Body)> PostAsync(string path, object body, string? token = AdminToken, Uri? service = null) =>
+        SendAsync(new HttpRequestMessage(HttpMethod.Post, path) { Content = body as HttpContent ?? JsonContent.Create(body) }, service, token);
+
+    public async Task<(HttpStatusCode Status, JsonNode? Body)> SendAsync(HttpRequestMessage request, Uri? service = null, string? token = null)
+    {
+        using var http = new HttpClient { BaseAddress = service ?? Service.HttpUri };
+        if (!string.IsNullOrEmpty(token))
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        using (request)
+        using (var response = await http.SendAsync(request))
+        {
+            var text = await response.Content.ReadAsStringAsync();
+            return (response.StatusCode, text.Length == 0 ? null : JsonNode.Parse(text));
+        }
+    }
+
+    public PriceRegistryService.PriceRegistryServiceClient Grpc(GrpcChannel channel) => new(channel);
+
+    public async Task<long> CountAsync()
+    {
+        await using var connection = new NpgsqlConnection(Postgres.ConnectionString("tokage"));
+        await connection.OpenAsync();
+        await using var count = new NpgsqlCommand("SELECT count(*) FROM price_versions", connection);
+        return (long)(await count.ExecuteScalarAsync())!;
+    }
+}
