@@ -22,17 +22,10 @@ public sealed class ProcessingStack : IAsyncLifetime
     private readonly List<IAsyncDisposable> owned = [];
     private ConnectionMultiplexer? logConnection;
 
-    public ControlPlaneStack Core { get; }
+    /// <summary>Environment every service of the stack gets besides its engines, e.g. log levels for a benchmark.</summary>
+    public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
 
-    public ProcessingStack(IReadOnlyDictionary<string, string>? settings = null)
-    {
-        Core = new ControlPlaneStack { Settings = settings ?? new Dictionary<string, string>() };
-    }
-
-    public ProcessingStack()
-        : this(null)
-    {
-    }
+    public ControlPlaneStack Core { get; private set; } = null!;
 
     public ClickHouseLocalProcess ClickHouse { get; private set; } = null!;
 
@@ -52,6 +45,7 @@ public sealed class ProcessingStack : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        Core = new ControlPlaneStack { Settings = Settings };
         try
         {
             await Core.InitializeAsync();
@@ -159,7 +153,11 @@ public sealed class ProcessingStack : IAsyncLifetime
 
         logConnection?.Dispose();
         Analytics?.Dispose();
-        await Core.DisposeAsync();
+        if (Core is not null)
+        {
+            await Core.DisposeAsync();
+        }
+
         if (ClickHouse is not null)
         {
             await ClickHouse.DisposeAsync();

@@ -19,6 +19,8 @@ public sealed record QuarantinedRecord(DateTime ReceivedTime, string Reason, str
 /// <summary>Tenant-scoped lookups of single events by id (event status; the processor's replay reconciliation).</summary>
 public sealed class EventLookups(ClickHouseClient client)
 {
+    private const int IdsPerQuery = 100;
+
     /// <summary>The log positions stored for each of the event ids (of one tenant) that are in the raw table.</summary>
     public async Task<Dictionary<string, string>> StoredPositionsAsync(string tenantId, IReadOnlyCollection<string> eventIds, CancellationToken cancellationToken = default)
     {
@@ -28,13 +30,17 @@ public sealed class EventLookups(ClickHouseClient client)
             return stored;
         }
 
-        var scope = new TenantScopedQuery(tenantId);
-        scope.And($"event_id IN {scope.Bind(eventIds.ToArray(), "Array(String)")}");
-        using var reader = await client.ExecuteReaderAsync(
-            $"SELECT event_id, any(log_position) FROM usage_events {scope.WhereClause} GROUP BY event_id", scope.Parameters, cancellationToken: cancellationToken);
-        while (reader.Read())
+        // Parameters travel in the URL: a few hundred ids per query keep it within any server's limit.
+        foreach (var chunk in eventIds.Chunk(IdsPerQuery))
         {
-            stored[reader.GetString(0)] = reader.GetString(1);
+            var scope = new TenantScopedQuery(tenantId);
+            scope.And($"event_id IN {scope.Bind(chunk, "Array(String)")}");
+            using var reader = await client.ExecuteReaderAsync(
+                $"SELECT event_id, any(log_position) FROM usage_events {scope.WhereClause} GROUP BY event_id", scope.Parameters, cancellationToken: cancellationToken);
+            while (reader.Read())
+            {
+                stored[reader.GetString(0)] = reader.GetString(1);
+            }
         }
 
         return stored;
