@@ -131,6 +131,43 @@ public sealed class ProcessingStackTests(ProcessingStack stack) : IClassFixture<
         Assert.Equal((ulong)Events, await stack.CountAsync("SELECT sum(events) FROM usage_hourly WHERE tenant_id = {tenant:String}", tenant));
     }
 
+    [Fact]
+    public async Task APriceAddedToTheRegistryReachesTheProcessorAndPricesEventsFromItsStart()
+    {
+        var tenant = Guid.NewGuid().ToString();
+        var processor = stack.Processor ?? await stack.StartProcessorAsync();
+        var start = DateTimeOffset.UtcNow.AddHours(-1);
+        using var admin = new HttpClient { BaseAddress = stack.PriceRegistry.HttpUri };
+        admin.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", ControlPlaneStack.AdminToken);
+
+        // A negotiated price for this tenant only, from an hour ago: half the public input and output rates.
+        using var created = await admin.PostAsJsonAsync("/v1/prices", new
+        {
+            provider = "anthropic", model = "claude-sonnet-4-5", effective_from = start, tenant_id = tenant, source = "contract",
+            prices = new Dictionary<string, string>
+            {
+                ["input_cost_per_token"] = "0.0000015", ["output_cost_per_token"] = "0.0000075",
+                ["cache_read_input_token_cost"] = "0.00000015", ["cache_creation_input_token_cost"] = "0.000001875",
+            },
+        });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var versionId = (long)JsonNode.Parse(await created.Content.ReadAsStringAsync())!["version_id"]!;
+        await ControlPlaneStack.EventuallyAsync(() => Task.FromResult(processor.Output.Contains($"Price version {versionId} added")), Patience, "the processor has the new version");
+
+        await stack.AppendAsync(
+        [
+            Logged.Event(tenant, "before-contract", start.AddMinutes(-1), model: "claude-sonnet-4-5"),
+            Logged.Event(tenant, "under-contract", start.AddMinutes(1), model: "claude-sonnet-4-5"),
+        ]);
+        await ControlPlaneStack.EventuallyAsync(
+            async () => await stack.CountAsync("SELECT count() FROM usage_events WHERE tenant_id = {tenant:String}", tenant) == 2, Patience, "both events are stored");
+
+        Assert.Equal(0.02865m, await stack.SumAsync("SELECT sum(cost_usd) FROM usage_events WHERE tenant_id = {tenant:String} AND event_id = 'before-contract'", tenant));
+        Assert.Equal(0.014325m, await stack.SumAsync("SELECT sum(cost_usd) FROM usage_events WHERE tenant_id = {tenant:String} AND event_id = 'under-contract'", tenant));
+        Assert.Equal((ulong)versionId, await stack.CountAsync(
+            "SELECT toUInt64(price_version_id) FROM usage_events WHERE tenant_id = {tenant:String} AND event_id = 'under-contract'", tenant));
+    }
+
     private static int CountOf(string text, string what)
     {
         var count = 0;
