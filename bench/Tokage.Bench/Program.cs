@@ -6,6 +6,7 @@ var root = new RootCommand("Tokage benchmarks. Every figure stands beside a base
     AnalyticsBenchmark.CreateCommand(),
     AuthBenchmark.CreateCommand(),
     IngestBenchmark.CreateCommand(),
+    ProcessorBenchmark.CreateCommand(),
 };
 var exitCode = await root.Parse(args).InvokeAsync();
 
