@@ -132,6 +132,11 @@ public sealed class RedisStreamsEventLog(IConnectionMultiplexer redis, EventLogO
         private readonly RedisKey stream;
         private bool groupReady;
         private bool ownPendingRead;
+        private RedisValue ownPendingFrom = "0";
+
+        // Entries handed out and not yet acknowledged: never handed out again by this consumer (a pipelined
+        // caller holds several batches at once, and may hold one past the claim timeout while a sink is down).
+        private readonly HashSet<string> inFlight = [];
 
         public Consumer(IConnectionMultiplexer redis, EventLogOptions options, string group, string name, ILogger logger)
         {
@@ -151,10 +156,11 @@ public sealed class RedisStreamsEventLog(IConnectionMultiplexer redis, EventLogO
             // stopped (its last batch, exactly), at once rather than after the claim timeout.
             if (!ownPendingRead)
             {
-                var own = await db.StreamReadGroupAsync(stream, group, name, "0", max);
+                var own = await db.StreamReadGroupAsync(stream, group, name, ownPendingFrom, max);
                 if (own.Length > 0)
                 {
-                    return own.Where(e => !e.IsNull && e.Values.Length > 0).Select(e => ToRecord(e, 2)).ToList();
+                    ownPendingFrom = own[^1].Id;
+                    return Hand(own.Where(e => !e.IsNull && e.Values.Length > 0).Select(e => ToRecord(e, 2)));
                 }
 
                 ownPendingRead = true;
@@ -169,7 +175,8 @@ public sealed class RedisStreamsEventLog(IConnectionMultiplexer redis, EventLogO
                 if (claimed.ClaimedEntries.Length > 0)
                 {
                     var counts = await DeliveryCountsAsync(claimed.ClaimedEntries);
-                    records.AddRange(claimed.ClaimedEntries.Where(e => !e.IsNull).Select(e => ToRecord(e, counts.GetValueOrDefault(e.Id.ToString(), 2))));
+                    records.AddRange(claimed.ClaimedEntries.Where(e => !e.IsNull && !IsInFlight(e.Id.ToString()))
+                        .Select(e => ToRecord(e, counts.GetValueOrDefault(e.Id.ToString(), 2))));
                 }
 
                 if (records.Count < max)
@@ -180,7 +187,7 @@ public sealed class RedisStreamsEventLog(IConnectionMultiplexer redis, EventLogO
 
                 if (records.Count > 0 || DateTime.UtcNow >= deadline)
                 {
-                    return records;
+                    return Hand(records);
                 }
 
                 // StackExchange.Redis has no blocking XREADGROUP (it would stall the shared connection): poll briefly.
@@ -193,6 +200,10 @@ public sealed class RedisStreamsEventLog(IConnectionMultiplexer redis, EventLogO
             if (records.Count > 0)
             {
                 await db.StreamAcknowledgeAsync(stream, group, records.Select(r => (RedisValue)(string)r.Handle!).ToArray());
+                lock (inFlight)
+                {
+                    inFlight.ExceptWith(records.Select(r => (string)r.Handle!));
+                }
             }
         }
 
@@ -208,6 +219,25 @@ public sealed class RedisStreamsEventLog(IConnectionMultiplexer redis, EventLogO
         }
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+        private List<ConsumedRecord> Hand(IEnumerable<ConsumedRecord> records)
+        {
+            var list = records.ToList();
+            lock (inFlight)
+            {
+                inFlight.UnionWith(list.Select(r => (string)r.Handle!));
+            }
+
+            return list;
+        }
+
+        private bool IsInFlight(string id)
+        {
+            lock (inFlight)
+            {
+                return inFlight.Contains(id);
+            }
+        }
 
         private async Task EnsureGroupAsync()
         {

@@ -92,6 +92,9 @@ public sealed class PriceBook
         private readonly Dictionary<string, List<(PriceVersion Version, ModelPrice Price)>> byModel;
         private readonly PriceCatalog catalog;
 
+        // Names repeat endlessly (a few models per tenant): resolve each (provider, model) pair once per shelf.
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<(string, string), ResolvedPrice?> resolved = new();
+
         private Shelf(Dictionary<string, List<(PriceVersion, ModelPrice)>> byModel, PriceCatalog catalog)
         {
             this.byModel = byModel;
@@ -111,7 +114,7 @@ public sealed class PriceBook
 
         public PriceAnswer? Find(string provider, string model, DateTimeOffset at)
         {
-            if (catalog.Resolve(provider, model) is not { } resolved || !byModel.TryGetValue(resolved.Model.Key, out var versions))
+            if (Resolve(provider, model) is not { } resolution || !byModel.TryGetValue(resolution.Model.Key, out var versions))
             {
                 return null;
             }
@@ -122,7 +125,7 @@ public sealed class PriceBook
                 var (version, price) = versions[i];
                 if (version.EffectiveFrom <= at)
                 {
-                    return version.Prices.Count == 0 ? null : new PriceAnswer(version, resolved.How) { Price = price };
+                    return version.Prices.Count == 0 ? null : new PriceAnswer(version, resolution.How) { Price = price };
                 }
             }
 
@@ -130,8 +133,13 @@ public sealed class PriceBook
         }
 
         public IReadOnlyList<PriceVersion>? History(string provider, string model) =>
-            catalog.Resolve(provider, model) is { } resolved && byModel.TryGetValue(resolved.Model.Key, out var versions)
+            Resolve(provider, model) is { } resolution && byModel.TryGetValue(resolution.Model.Key, out var versions)
                 ? versions.Select(v => v.Version).ToList()
                 : null;
+
+        private ResolvedPrice? Resolve(string provider, string model) =>
+            resolved.Count < 100_000
+                ? resolved.GetOrAdd((provider, model), static (key, c) => c.Resolve(key.Item1, key.Item2), catalog)
+                : catalog.Resolve(provider, model);
     }
 }

@@ -51,6 +51,50 @@ public sealed class RedisStreamsEventLogTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AConsumerRestartedUnderItsNameGetsBackItsUnacknowledgedBatchesFirstAndInOrder()
+    {
+        var topic = "restart-" + Guid.NewGuid().ToString("N");
+        var log = Log(new EventLogOptions { Topic = topic });
+        await log.AppendAsync(Records(25));
+        await using (var before = log.CreateConsumer("processor", "pod-0"))
+        {
+            var acked = await before.ReadAsync(5, TimeSpan.FromSeconds(1));
+            await before.AckAsync(acked);
+            Assert.Equal(10, (await before.ReadAsync(10, TimeSpan.FromSeconds(1))).Count);
+            Assert.Equal(10, (await before.ReadAsync(10, TimeSpan.FromSeconds(1))).Count);
+        }
+
+        // It died holding two batches: they come back whole, oldest first, before anything new (no claim timeout to wait for).
+        await using var after = log.CreateConsumer("processor", "pod-0");
+        var first = await after.ReadAsync(10, TimeSpan.FromSeconds(1));
+        var second = await after.ReadAsync(10, TimeSpan.FromSeconds(1));
+        var rest = await after.ReadAsync(10, TimeSpan.FromSeconds(1));
+
+        Assert.Equal(Enumerable.Range(5, 10).Select(i => $"e-{i}"), first.Select(Text));
+        Assert.Equal(Enumerable.Range(15, 10).Select(i => $"e-{i}"), second.Select(Text));
+        Assert.Empty(rest);
+    }
+
+    [Fact]
+    public async Task ARecordHeldPastTheClaimTimeoutIsNotHandedOutAgainByTheSameConsumer()
+    {
+        var log = Log(new EventLogOptions { Topic = "held-" + Guid.NewGuid().ToString("N"), ClaimAfter = TimeSpan.FromMilliseconds(100) });
+        await log.AppendAsync(Records(10));
+        await using var consumer = log.CreateConsumer("processor", "pipelined");
+        var held = await consumer.ReadAsync(10, TimeSpan.FromSeconds(1));
+        await Task.Delay(400);
+
+        // Still being written by this consumer's other stage: not its own duplicate to process.
+        var again = await consumer.ReadAsync(10, TimeSpan.FromMilliseconds(300));
+        await consumer.AckAsync(held);
+
+        Assert.Equal(10, held.Count);
+        Assert.Empty(again);
+    }
+
+    private static string Text(ConsumedRecord record) => System.Text.Encoding.UTF8.GetString(record.Value).TrimEnd('\n', '\0');
+
+    [Fact]
     public async Task WhatADeadConsumerLeftUnacknowledgedIsClaimedByAnother()
     {
         var log = Log(new EventLogOptions { ClaimAfter = TimeSpan.FromMilliseconds(300) });

@@ -16,6 +16,11 @@ public sealed record BatchResult(int Stored, int AlreadyStored, int Duplicates, 
     public int Total => Stored + AlreadyStored + Duplicates + Quarantined.Count;
 }
 
+/// <summary>A batch ready for ClickHouse: its rows, duplicates and quarantined records (the archive is written).</summary>
+public sealed record PreparedBatch(
+    IReadOnlyList<ConsumedRecord> Records, IReadOnlyList<UsageEventRow> Rows, IReadOnlyList<DuplicateRow> Duplicates,
+    IReadOnlyList<QuarantineRow> Quarantine, BatchResult Result);
+
 /// <summary>
 /// One batch of log records, start to end but the commit: decode and check each record (a bad one is quarantined
 /// with its reason, never dropped), claim its (tenant, event id), price it from the book at the event's time,
@@ -38,7 +43,19 @@ public sealed class BatchProcessor(
 
     private readonly Counter<long> outcomes = meters.Create("Tokage.EventProcessor").CreateCounter<long>("tokage.processor.records", description: "Log records processed, by outcome.");
 
+    /// <summary>The whole batch: <see cref="PrepareAsync"/>, then <see cref="WriteAsync"/>.</summary>
     public async Task<BatchResult> ProcessAsync(IReadOnlyList<ConsumedRecord> records, CancellationToken cancellationToken)
+    {
+        var prepared = await PrepareAsync(records, cancellationToken);
+        await WriteAsync(prepared, cancellationToken);
+        return prepared.Result;
+    }
+
+    /// <summary>
+    /// Everything but the ClickHouse write: decode, check, claim, price, classify, and the archive (which precedes
+    /// ClickHouse: a crash after it and before ClickHouse replays the batch, which rewrites the same files).
+    /// </summary>
+    public async Task<PreparedBatch> PrepareAsync(IReadOnlyList<ConsumedRecord> records, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow().UtcDateTime;
         var decoded = new List<(ConsumedRecord Record, LoggedUsageEvent Logged)>(records.Count);
@@ -85,21 +102,26 @@ public sealed class BatchProcessor(
             }
         }
 
-        // The archive first: a crash after it and before ClickHouse replays the batch, which rewrites the same files.
         if (options.Value.Archive && rows.Count > 0)
         {
             await archive.WriteAsync(rows, LogRange.Token(rows.Select(r => r.LogPosition).ToList()), cancellationToken);
         }
 
-        await writer.WriteEventsAsync(rows, LogRange.Token(rows.Select(r => r.LogPosition).ToList()), cancellationToken);
-        await writer.WriteDuplicatesAsync(duplicates, LogRange.Token(duplicates.Select(r => r.LogPosition).ToList()), cancellationToken);
-        await writer.WriteQuarantineAsync(quarantine, LogRange.Token(quarantine.Select(r => r.LogPosition).ToList()), cancellationToken);
+        return new PreparedBatch(records, rows, duplicates, quarantine, new BatchResult(rows.Count, alreadyStored, duplicates.Count, quarantined));
+    }
 
-        outcomes.Add(rows.Count, new KeyValuePair<string, object?>("outcome", "stored"));
-        outcomes.Add(alreadyStored, new KeyValuePair<string, object?>("outcome", "already_stored"));
-        outcomes.Add(duplicates.Count, new KeyValuePair<string, object?>("outcome", "duplicate"));
-        outcomes.Add(quarantine.Count, new KeyValuePair<string, object?>("outcome", "quarantined"));
-        return new BatchResult(rows.Count, alreadyStored, duplicates.Count, quarantined);
+    /// <summary>The ClickHouse writes, each under a token named after exactly its records: safe to repeat.</summary>
+    public async Task WriteAsync(PreparedBatch batch, CancellationToken cancellationToken)
+    {
+        await writer.WriteEventsAsync(batch.Rows, LogRange.Token(batch.Rows.Select(r => r.LogPosition).ToList()), cancellationToken);
+        await writer.WriteDuplicatesAsync(batch.Duplicates, LogRange.Token(batch.Duplicates.Select(r => r.LogPosition).ToList()), cancellationToken);
+        await writer.WriteQuarantineAsync(batch.Quarantine, LogRange.Token(batch.Quarantine.Select(r => r.LogPosition).ToList()), cancellationToken);
+
+        var result = batch.Result;
+        outcomes.Add(result.Stored, new KeyValuePair<string, object?>("outcome", "stored"));
+        outcomes.Add(result.AlreadyStored, new KeyValuePair<string, object?>("outcome", "already_stored"));
+        outcomes.Add(result.Duplicates, new KeyValuePair<string, object?>("outcome", "duplicate"));
+        outcomes.Add(result.Quarantined.Count, new KeyValuePair<string, object?>("outcome", "quarantined"));
     }
 
     /// <summary>Of the replayed records (their own earlier claim), the ones whose row ClickHouse already has.</summary>

@@ -71,9 +71,21 @@ public sealed partial class EventClassifier(IOptions<DataPolicyOptions> options)
         return new ClassifiedFields(classification, storedUser, stored);
     }
 
-    public static bool LooksPersonal(string value) =>
-        value.Length is >= 6 and <= 256 && !value.StartsWith(PseudonymPrefix, StringComparison.Ordinal)
-        && (Email().IsMatch(value) || InternationalPhone().IsMatch(value) || NorthAmericanPhone().IsMatch(value));
+    public static bool LooksPersonal(string value)
+    {
+        if (value.Length is < 6 or > 256 || value.StartsWith(PseudonymPrefix, StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        // Cheap tests first: an address has an '@', a phone number at least seven digits.
+        if (value.Contains('@'))
+        {
+            return Email().IsMatch(value);
+        }
+
+        return value.Count(char.IsAsciiDigit) >= 7 && (InternationalPhone().IsMatch(value) || NorthAmericanPhone().IsMatch(value));
+    }
 
     /// <summary>Stable per tenant and key, so grouping by the pseudonymised user still works; not reversible.</summary>
     public static string Pseudonym(string key, string tenantId, string value)

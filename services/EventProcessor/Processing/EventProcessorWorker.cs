@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using Tokage.Analytics.Schema;
 using Tokage.EventLog;
@@ -6,11 +7,12 @@ using Tokage.EventProcessor.Pricing;
 namespace Tokage.EventProcessor.Processing;
 
 /// <summary>
-/// The consume loop: a batch (up to <see cref="ProcessorOptions.BatchSize"/> records, or what arrived within
-/// <see cref="ProcessorOptions.BatchWait"/> of the first), processed, then committed — dead letters for the
-/// quarantined records, an acknowledgement for the rest — only once every sink took it. A batch that fails (ClickHouse
-/// or Redis down) is retried as it is, with backoff and jitter, never skipped: the records wait in the log.
-/// Starts once the analytics schema is migrated and the first price snapshot is loaded.
+/// The consume loop, in two stages so ClickHouse is kept busy: one reads a batch (up to
+/// <see cref="ProcessorOptions.BatchSize"/> records, or what arrived within <see cref="ProcessorOptions.BatchWait"/>
+/// of the first) and prepares it (claims, prices, archive) while the other writes the previous batch to ClickHouse
+/// and commits it — dead letters for the quarantined records, an acknowledgement for the rest — only once every sink
+/// took it. A step that fails (ClickHouse or Redis down) is retried as it is, with backoff and jitter, never skipped:
+/// the records wait in the log. Starts once the analytics schema is migrated and the first price snapshot is loaded.
 /// </summary>
 public sealed class EventProcessorWorker(
     IEventLog log,
@@ -26,13 +28,56 @@ public sealed class EventProcessorWorker(
         var settings = options.Value;
         await using var consumer = log.CreateConsumer(settings.ConsumerGroup, settings.ConsumerName);
         logger.LogInformation("Consuming the event log as {Consumer} of group {Group}.", settings.ConsumerName, settings.ConsumerGroup);
-        while (!stoppingToken.IsCancellationRequested)
+
+        // One batch prepared ahead while one is written: at most three batches are read and not yet committed.
+        var prepared = Channel.CreateBounded<PreparedBatch>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
+        var writing = Task.Run(() => WriteAndCommitAsync(consumer, prepared.Reader, settings, stoppingToken), stoppingToken);
+        try
         {
-            var batch = await ReadBatchAsync(consumer, settings, stoppingToken);
-            if (batch.Count > 0)
+            while (!stoppingToken.IsCancellationRequested && !writing.IsCompleted)
             {
-                await ProcessUntilCommittedAsync(consumer, batch, settings, stoppingToken);
+                var batch = await ReadBatchAsync(consumer, settings, stoppingToken);
+                if (batch.Count > 0)
+                {
+                    var ready = await RetryAsync(() => processor.PrepareAsync(batch, stoppingToken), "prepared (claims, prices, archive)", batch.Count, settings, stoppingToken);
+                    await prepared.Writer.WriteAsync(ready, stoppingToken);
+                }
             }
+        }
+        finally
+        {
+            prepared.Writer.TryComplete();
+            await writing.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+    }
+
+    private async Task WriteAndCommitAsync(IEventLogConsumer consumer, ChannelReader<PreparedBatch> batches, ProcessorOptions settings, CancellationToken stoppingToken)
+    {
+        await foreach (var batch in batches.ReadAllAsync(stoppingToken))
+        {
+            await RetryAsync(async () =>
+            {
+                await processor.WriteAsync(batch, stoppingToken);
+                return true;
+            }, "stored in ClickHouse", batch.Records.Count, settings, stoppingToken);
+
+            if (settings.PauseBeforeFirstCommit)
+            {
+                logger.LogCritical(ProcessorOptions.PausedBeforeCommitMessage);
+                await Task.Delay(Timeout.Infinite, stoppingToken);
+            }
+
+            await RetryAsync(async () =>
+            {
+                foreach (var (record, reason) in batch.Result.Quarantined)
+                {
+                    await consumer.DeadLetterAsync(record, reason, stoppingToken);
+                }
+
+                var quarantined = batch.Result.Quarantined.Select(q => q.Record).ToHashSet();
+                await consumer.AckAsync(batch.Records.Where(r => !quarantined.Contains(r)).ToList(), stoppingToken);
+                return true;
+            }, "committed", batch.Records.Count, settings, stoppingToken);
         }
     }
 
@@ -78,39 +123,27 @@ public sealed class EventProcessorWorker(
         return batch;
     }
 
-    private async Task ProcessUntilCommittedAsync(IEventLogConsumer consumer, List<ConsumedRecord> batch, ProcessorOptions settings, CancellationToken stoppingToken)
+    /// <summary>Runs a step until it succeeds (or the service stops), with backoff and jitter between attempts.</summary>
+    private async Task<T> RetryAsync<T>(Func<Task<T>> step, string what, int records, ProcessorOptions settings, CancellationToken stoppingToken)
     {
         for (var attempt = 0; ; attempt++)
         {
             try
             {
-                var result = await processor.ProcessAsync(batch, stoppingToken);
-                if (settings.PauseBeforeFirstCommit)
-                {
-                    logger.LogCritical(ProcessorOptions.PausedBeforeCommitMessage);
-                    await Task.Delay(Timeout.Infinite, stoppingToken);
-                }
-
-                foreach (var (record, reason) in result.Quarantined)
-                {
-                    await consumer.DeadLetterAsync(record, reason, stoppingToken);
-                }
-
-                var quarantined = result.Quarantined.Select(q => q.Record).ToHashSet();
-                await consumer.AckAsync(batch.Where(r => !quarantined.Contains(r)).ToList(), stoppingToken);
+                var result = await step();
                 if (attempt > 0)
                 {
-                    logger.LogInformation("Batch of {Count} records committed after {Attempts} attempts.", batch.Count, attempt + 1);
+                    logger.LogInformation("Batch of {Count} records {What} after {Attempts} attempts.", records, what, attempt + 1);
                 }
 
-                return;
+                return result;
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
                 var pause = Backoff.Delay(attempt, settings.RetryInitial, settings.RetryMax);
                 // The stack once; a long outage then logs one line per retry.
-                logger.LogWarning(attempt == 0 ? ex : null, "Batch of {Count} records not stored (attempt {Attempt}: {Message}); it stays in the log and is retried in {Wait:0.0} s.",
-                    batch.Count, attempt + 1, ex.Message, pause.TotalSeconds);
+                logger.LogWarning(attempt == 0 ? ex : null, "Batch of {Count} records not {What} (attempt {Attempt}: {Message}); it stays in the log and is retried in {Wait:0.0} s.",
+                    records, what, attempt + 1, ex.Message, pause.TotalSeconds);
                 await Task.Delay(pause, stoppingToken);
             }
         }
