@@ -82,6 +82,30 @@ public class EndToEndTests
                 Assert.Equal((string)created["tenant_id"]!, resolved.TenantId);
             }
 
+            // An event through the front door is priced by the processor and its status served by the query API.
+            var apiKey = (string)created["api_key"]!;
+            var eventId = "e2e-" + Guid.NewGuid().ToString("N");
+            using (var ingest = app.CreateHttpClient("ingestion", "http"))
+            using (var query = app.CreateHttpClient("query-api", "http"))
+            {
+                ingest.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", apiKey);
+                query.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", apiKey);
+                using var accepted = await ingest.PostAsync("/v1/events", new StringContent(
+                    $$$"""{"event_id":"{{{eventId}}}","timestamp":"{{{DateTimeOffset.UtcNow.AddSeconds(-1):O}}}","provider":"openai","model":"gpt-4o","usage":{"input_tokens":1000,"output_tokens":100}}""",
+                    System.Text.Encoding.UTF8, "application/json"), cancellationToken);
+                Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+
+                System.Text.Json.Nodes.JsonNode? status = null;
+                await ControlPlaneStack.EventuallyAsync(async () =>
+                {
+                    using var response = await query.GetAsync($"/v1/events/{eventId}", cancellationToken);
+                    status = response.IsSuccessStatusCode ? System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync(cancellationToken)) : null;
+                    return (string?)status?["status"] == "processed";
+                }, TimeSpan.FromSeconds(60), "the event is processed");
+                Assert.True((bool)status!["processed"]!["priced"]!);
+                Assert.Equal("gpt-4o", (string)status["processed"]!["priced_model"]!);
+            }
+
             foreach (var name in resources)
             {
                 if (app.ResourceNotifications.TryGetCurrentState(name, out var current))
