@@ -43,10 +43,9 @@ public static class ObjectStoreExtensions
         var settings = IntegrationConfiguration.Bind(builder.Configuration, "ObjectStore", connectionName, configure);
         var connection = ObjectStoreConnection.Parse(settings.ConnectionString!);
         builder.Services.AddKeyedSingleton(connectionName, connection);
-        if (connection.Provider == ObjectStoreConnection.FileSystem)
-        {
-            builder.Services.AddKeyedSingleton<IObjectStore>(connectionName, new FileSystemObjectStore(connection.Values["Path"]));
-        }
+        builder.Services.AddKeyedSingleton<IObjectStore>(connectionName, (_, _) => connection.Provider == ObjectStoreConnection.FileSystem
+            ? new FileSystemObjectStore(connection.Values["Path"])
+            : S3ObjectStore.Create(connection.Values));
 
         if (!settings.DisableHealthChecks && connection.Provider == ObjectStoreConnection.FileSystem)
         {
