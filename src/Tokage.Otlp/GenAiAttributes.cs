@@ -1,0 +1,84 @@
+namespace Tokage.Otlp;
+
+/// <summary>
+/// The attribute names each instrumentation family uses, in the order they are read: the current OpenTelemetry
+/// GenAI conventions first, then their deprecated names, OpenLLMetry, OpenInference and the Vercel AI SDK.
+/// </summary>
+internal static class GenAiAttributes
+{
+    public static readonly string[] InputTokens =
+    [
+        "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt",
+        "ai.usage.inputTokens", "ai.usage.promptTokens",
+    ];
+
+    public static readonly string[] OutputTokens =
+    [
+        "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.token_count.completion",
+        "ai.usage.outputTokens", "ai.usage.completionTokens",
+    ];
+
+    public static readonly string[] CacheReadTokens =
+    [
+        "gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens", "llm.token_count.prompt_details.cache_read",
+        "ai.usage.inputTokenDetails.cacheReadTokens", "ai.usage.cachedInputTokens",
+    ];
+
+    public static readonly string[] CacheWriteTokens =
+    [
+        "gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_creation_input_tokens", "llm.token_count.prompt_details.cache_write",
+        "ai.usage.inputTokenDetails.cacheWriteTokens",
+    ];
+
+    public static readonly string[] ReasoningTokens =
+    [
+        "gen_ai.usage.reasoning.output_tokens", "llm.token_count.completion_details.reasoning",
+        "ai.usage.outputTokenDetails.reasoningTokens", "ai.usage.reasoningTokens",
+    ];
+
+    // The model that answered before the one asked for.
+    public static readonly string[] Model =
+    [
+        "gen_ai.response.model", "ai.response.model", "llm.model_name", "gen_ai.request.model", "ai.model.id",
+    ];
+
+    public static readonly string[] Provider = ["gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system"];
+
+    public const string VercelModelProvider = "ai.model.provider";
+
+    // The tier that was applied (OpenAI's response) before the one asked for.
+    public static readonly string[] ServiceTier =
+    [
+        "gen_ai.openai.response.service_tier", "gen_ai.openai.request.service_tier", "gen_ai.request.service_tier",
+    ];
+
+    public const string OperationName = "gen_ai.operation.name";
+    public const string OpenInferenceSpanKind = "openinference.span.kind";
+    public const string OpenLlmetryRequestType = "llm.request.type";
+    public const string VercelOperationId = "ai.operationId";
+
+    public static readonly string[] Application = ["tokage.application"];
+    public const string ServiceName = "service.name";
+    public static readonly string[] Project = ["tokage.project"];
+    public static readonly string[] User = ["user.id", "enduser.id"];
+    public static readonly string[] Team = ["tokage.team"];
+    public static readonly string[] Environment = ["deployment.environment.name", "deployment.environment"];
+
+    /// <summary>GenAI operations that are one call to a model (as opposed to invoke_agent, execute_tool, …).</summary>
+    public static readonly HashSet<string> ModelCallOperations = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "chat", "text_completion", "completion", "generate_content", "embeddings", "embedding", "responses", "response",
+    };
+
+    /// <summary>OpenInference span kinds that are a model call.</summary>
+    public static readonly HashSet<string> ModelCallSpanKinds = new(StringComparer.OrdinalIgnoreCase) { "LLM", "EMBEDDING" };
+
+    /// <summary>OpenLLMetry's <c>llm.request.type</c> values that are a model call.</summary>
+    public static readonly HashSet<string> ModelCallRequestTypes = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "chat", "completion", "embedding", "rerank",
+    };
+
+    /// <summary>Vercel AI SDK's provider-call spans: <c>ai.generateText.doGenerate</c>, <c>ai.streamText.doStream</c>, <c>ai.embed.doEmbed</c>, ….</summary>
+    public static readonly string[] VercelModelCallSuffixes = [".doGenerate", ".doStream", ".doEmbed"];
+}
