@@ -3,6 +3,7 @@
 # from the distro, and the pinned chDB library (ClickHouse as a library) into a user cache.
 # Idempotent: a second run only checks. Nothing else downloads at run time.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 CHDB_VERSION="26.5.3"
 CHDB_PACKAGE="@chdb/lib-linux-x64-gnu@${CHDB_VERSION}"
@@ -75,7 +76,21 @@ ensure_chdb() {
   say "chDB ${CHDB_VERSION}: $lib (checksum ok)"
 }
 
+# The OpenTelemetry JS SDK the OTLP tests export with, pinned by its lock file. Needs node (the distro's npm brings it).
+ensure_otlp_js_client() {
+  local dir="tests/otlp-js"
+  command -v node >/dev/null || apt_install nodejs
+  if [ -f "$dir/node_modules/.package-lock.json" ] && cmp -s "$dir/package-lock.json" "$dir/node_modules/.package-lock.json.installed"; then
+    say "OpenTelemetry JS client: $dir/node_modules"
+    return
+  fi
+  say "installing the OpenTelemetry JS client for the OTLP tests (npm ci in $dir)…"
+  (cd "$dir" && npm ci --silent --no-audit --no-fund) || fail "npm ci in $dir failed (is the npm registry reachable?)."
+  cp "$dir/package-lock.json" "$dir/node_modules/.package-lock.json.installed"
+}
+
 need_dotnet
 ensure_distro_packages
 ensure_chdb
+ensure_otlp_js_client
 say "ready"

@@ -1,6 +1,7 @@
 using Tokage.Ingestion.Apis;
 using Tokage.Ingestion.Extensions;
 using Tokage.Ingestion.Grpc;
+using Tokage.Ingestion.Otlp;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -12,5 +13,7 @@ var app = builder.Build();
 app.MapDefaultEndpoints();
 app.MapEventsApi();
 app.MapGrpcService<IngestGrpcService>();
+app.MapOtlpHttpApi();
+app.MapGrpcService<OtlpTraceGrpcService>();
 
 app.Run();

@@ -1,4 +1,5 @@
 using Tokage.Ingestion.Ingest;
+using Tokage.Ingestion.Otlp;
 using Tokage.Ingestion.Validation;
 
 namespace Tokage.Ingestion.Extensions;
@@ -17,6 +18,8 @@ internal static class Extensions
         builder.Services.AddSingleton<EventValidator>();
         builder.Services.AddSingleton<TenantRateLimiter>();
         builder.Services.AddSingleton<IngestPipeline>();
+        builder.Services.AddSingleton(sp => new UsageAncestry(sp.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>()));
+        builder.Services.AddSingleton<OtlpIngest>();
         builder.Services.AddProblemDetails();
 
         // A batch message may be as large as a batch body.

@@ -49,24 +49,15 @@ internal sealed class IngestGrpcService(IngestPipeline pipeline, IApiKeyResolver
             throw new RpcException(new Status(StatusCode.ResourceExhausted, $"A batch holds at most {options.Value.MaxBatchEvents:N0} events; this one has {events.Count:N0}."));
         }
 
-        var http = context.GetHttpContext();
-        var resolution = await keys.ResolveAsync(ApiKeyHttp.ReadKey(http.Request), context.CancellationToken);
-        var identity = resolution.Status switch
-        {
-            KeyResolutionStatus.Valid when resolution.Identity!.HasScope(ApiKeyScopes.Ingest) => resolution.Identity,
-            KeyResolutionStatus.Valid => throw new RpcException(new Status(StatusCode.PermissionDenied, $"This API key does not have the '{ApiKeyScopes.Ingest}' scope.")),
-            KeyResolutionStatus.Suspended => throw new RpcException(new Status(StatusCode.PermissionDenied, "This tenant is suspended.")),
-            KeyResolutionStatus.Unavailable => throw Retryable(StatusCode.Unavailable, "API keys cannot be checked right now; nothing was accepted.", ApiKeyHttp.RetryAfterSeconds),
-            _ => throw new RpcException(new Status(StatusCode.Unauthenticated, "A valid API key is required ('authorization: Bearer tok_live_…' metadata).")),
-        };
+        var identity = await GrpcCaller.AuthenticateAsync(keys, context, ApiKeyScopes.Ingest);
 
         var outcome = await pipeline.IngestAsync(identity, events.Select(e => new IngestCandidate(e, [], false)).ToList(), "grpc", context.CancellationToken);
         switch (outcome.Failure)
         {
             case IngestFailure.RateLimited:
-                throw Retryable(StatusCode.ResourceExhausted, "The tenant's rate limit is reached; nothing was accepted.", (int)Math.Ceiling(outcome.RetryAfter.TotalSeconds));
+                throw GrpcCaller.Retryable(StatusCode.ResourceExhausted, "The tenant's rate limit is reached; nothing was accepted.", (int)Math.Ceiling(outcome.RetryAfter.TotalSeconds));
             case IngestFailure.LogUnavailable:
-                throw Retryable(StatusCode.Unavailable, "The event log did not acknowledge in time; nothing was accepted. Retry with the same event ids.", 1);
+                throw GrpcCaller.Retryable(StatusCode.Unavailable, "The event log did not acknowledge in time; nothing was accepted. Retry with the same event ids.", 1);
         }
 
         var response = new IngestResponse { Accepted = outcome.Accepted, Warnings = { outcome.Warnings } };
@@ -86,7 +77,4 @@ internal sealed class IngestGrpcService(IngestPipeline pipeline, IApiKeyResolver
 
         return response;
     }
-
-    private static RpcException Retryable(StatusCode code, string message, int retryAfterSeconds) =>
-        new(new Status(code, message), new Metadata { { "retry-after", Math.Max(1, retryAfterSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture) } });
 }

@@ -1,0 +1,23 @@
+using Grpc.Core;
+using OpenTelemetry.Proto.Collector.Trace.V1;
+using Tokage.ApiKeys;
+using Tokage.Ingestion.Grpc;
+using Tokage.Ingestion.Ingest;
+
+namespace Tokage.Ingestion.Otlp;
+
+/// <summary>OTLP/gRPC <c>TraceService/Export</c>: the HTTP rules in status codes (UNAVAILABLE and RESOURCE_EXHAUSTED are retryable, with <c>retry-after</c>).</summary>
+internal sealed class OtlpTraceGrpcService(OtlpIngest ingest, IApiKeyResolver keys) : TraceService.TraceServiceBase
+{
+    public override async Task<ExportTraceServiceResponse> Export(ExportTraceServiceRequest request, ServerCallContext context)
+    {
+        var identity = await GrpcCaller.AuthenticateAsync(keys, context, ApiKeyScopes.Ingest);
+        var outcome = await ingest.IngestAsync(identity, request, context.CancellationToken);
+        return outcome.Failure switch
+        {
+            IngestFailure.RateLimited => throw GrpcCaller.Retryable(StatusCode.ResourceExhausted, "The tenant's rate limit is reached; nothing was accepted.", (int)Math.Ceiling(outcome.RetryAfter.TotalSeconds)),
+            IngestFailure.LogUnavailable => throw GrpcCaller.Retryable(StatusCode.Unavailable, "The event log did not acknowledge in time; nothing was accepted. Retry the export.", 1),
+            _ => outcome.Response,
+        };
+    }
+}
