@@ -42,7 +42,7 @@ public sealed class ProcessingStackTests(ProcessingStack stack) : IClassFixture<
 
         var processed = status!["processed"]!;
         // claude-sonnet-4-5 (shipped prices): 3,000 × 0.000003 + 8,000 × 0.0000003 + 1,000 × 0.00000375 + 600 × 0.000015 + 300 × 0.000015.
-        Assert.Equal(0.02865m, decimal.Parse((string)processed["cost_usd"]!, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal("0.02865", (string)processed["cost_usd"]!);
         Assert.Equal(("claude-sonnet-4-5", "BILLING"), ((string)processed["priced_model"]!, (string)processed["classification"]!));
         Assert.False(string.IsNullOrEmpty((string)processed["price_version_id"]!));
 
@@ -57,6 +57,20 @@ public sealed class ProcessingStackTests(ProcessingStack stack) : IClassFixture<
             var again = JsonNode.Parse(await query.GetStringAsync($"/v1/events/{eventId}"))!;
             return again["duplicates"]!.AsArray().Count == 1 && (string)again["duplicates"]![0]!["duplicate_of"]! == (string)processed["log_position"]!;
         }, Patience, "the retry is recorded as a duplicate");
+
+        // The breakdown counts it once, at the server's price, from the daily rollup.
+        var day = DateTime.UtcNow.Date;
+        var breakdown = JsonNode.Parse(await query.GetStringAsync(
+            $"/v1/usage/breakdown?from={day:yyyy-MM-dd}T00:00:00Z&to={day.AddDays(1):yyyy-MM-dd}T00:00:00Z&group_by=model,application&filter[team]=cx"))!;
+        var row = breakdown["rows"]!.AsArray().Single()!;
+        Assert.Equal(("claude-sonnet-4-5", "support-bot", 1ul, "0.02865"), ((string)row["model"]!, (string)row["application"]!, (ulong)row["events"]!, (string)row["cost_usd"]!));
+        Assert.Equal(12000ul, (ulong)row["input_tokens"]!);
+        Assert.Equal("daily", (string)breakdown["source"]!);
+        using var badBreakdown = await query.GetAsync("/v1/usage/breakdown?from=2026-11-02T00:00:00Z&to=2026-11-01T00:00:00Z&group_by=colour");
+        Assert.Equal(HttpStatusCode.BadRequest, badBreakdown.StatusCode);
+        var problem = await badBreakdown.Content.ReadAsStringAsync();
+        Assert.Contains("group_by", problem);
+        Assert.Contains("'to' must be after 'from'", problem);
 
         using var unknown = await query.GetAsync("/v1/events/never-sent");
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);

@@ -72,6 +72,16 @@ public sealed class OtlpTests(ProcessingStack stack) : IClassFixture<ProcessingS
         // The agent span repeated its children's usage: never billed, though it came in a later request than they did.
         using var agentStatus = await query.GetAsync($"/v1/events/{EventId(agent)}");
         Assert.Equal(HttpStatusCode.NotFound, agentStatus.StatusCode);
+
+        // The tenant's breakdown: the two model calls once each, by application from the resource's service.name.
+        var now = DateTimeOffset.UtcNow;
+        var breakdown = JsonNode.Parse(await query.GetStringAsync(
+            $"/v1/usage/breakdown?from={now.AddHours(-1):yyyy-MM-ddTHH:mm:ssZ}&to={now.AddMinutes(5):yyyy-MM-ddTHH:mm:ssZ}&group_by=application,team"))!;
+        var row = breakdown["rows"]!.AsArray().Single()!;
+        Assert.Equal(("support-bot", "cx", 2ul), ((string)row["application"]!, (string)row["team"]!, (ulong)row["events"]!));
+        Assert.Equal(3_000ul, (ulong)row["input_tokens"]!);
+        // gpt-4o 0.006375 + claude-sonnet-4-5 (1,000 × 0.000003 + 100 × 0.000015 = 0.0045).
+        Assert.Equal("0.010875", (string)row["cost_usd"]!);
     }
 
     [Theory]

@@ -38,7 +38,7 @@ public static class EventStatusApi
                         event_time = Utc(p.EventTime), ingest_time = Utc(p.IngestTime), source = p.Source, provider = p.Provider, model = p.Model,
                         priced = p.Priced,
                         // Money as a decimal string: exact, whatever the client's JSON number type.
-                        cost_usd = p.Priced ? p.CostUsd.ToString(CultureInfo.InvariantCulture) : null,
+                        cost_usd = p.Priced ? Money.Format(p.CostUsd) : null,
                         price_version_id = p.PriceVersionId, priced_model = p.PricedModel, classification = p.Classification, log_position = p.LogPosition,
                     },
                     duplicates,
