@@ -84,6 +84,60 @@ public sealed class OtlpTests(ProcessingStack stack) : IClassFixture<ProcessingS
         Assert.Equal("0.010875", (string)row["cost_usd"]!);
     }
 
+    [Fact]
+    public async Task VercelStyleOuterSpansAreNotBilledAndUnknownModelsAreStoredUnpriced()
+    {
+        var key = await NewKeyAsync();
+        using var source = new ActivitySource("otlp-vercel-test");
+        using var provider = Sdk.CreateTracerProviderBuilder()
+            .AddSource(source.Name)
+            .AddOtlpExporter(o =>
+            {
+                o.Protocol = OtlpExportProtocol.HttpProtobuf;
+                o.Endpoint = new Uri(stack.Ingestion.HttpUri, "/v1/traces");
+                o.Headers = $"x-api-key={key}";
+                o.ExportProcessorType = ExportProcessorType.Batch;
+            })
+            .Build()!;
+
+        // Vercel AI SDK 6: the step (doGenerate) carries gen_ai usage with the cache split in ai.usage.*; the root
+        // ai.generateText repeats the summed ai.usage.* — all ended and exported together in one batch.
+        var root = source.StartActivity("ai.generateText")!;
+        root.SetTag("ai.operationId", "ai.generateText");
+        root.SetTag("ai.model.id", "gpt-4o");
+        root.SetTag("ai.model.provider", "openai.chat");
+        root.SetTag("ai.usage.inputTokens", 1_200L);
+        root.SetTag("ai.usage.outputTokens", 80L);
+        var step = source.StartActivity("ai.generateText.doGenerate")!;
+        step.SetTag("ai.operationId", "ai.generateText.doGenerate");
+        step.SetTag("gen_ai.system", "openai.chat");
+        step.SetTag("gen_ai.request.model", "gpt-4o");
+        step.SetTag("gen_ai.usage.input_tokens", 1_200L);
+        step.SetTag("gen_ai.usage.output_tokens", 80L);
+        step.SetTag("ai.usage.inputTokenDetails.cacheReadTokens", 200L);
+        step.Stop();
+        root.Stop();
+        var mystery = source.StartActivity("chat house-model-7")!;
+        mystery.SetTag("gen_ai.operation.name", "chat");
+        mystery.SetTag("gen_ai.provider.name", "openai");
+        mystery.SetTag("gen_ai.request.model", "house-model-7");
+        mystery.SetTag("gen_ai.usage.input_tokens", 10L);
+        mystery.SetTag("gen_ai.usage.output_tokens", 5L);
+        mystery.Stop();
+        Assert.True(provider.ForceFlush(30_000));
+
+        using var query = ProcessingStack.ClientFor(stack.QueryApi, key);
+        var billed = await ProcessedAsync(query, step);
+        var unpriced = await ProcessedAsync(query, mystery);
+        using var outer = await query.GetAsync($"/v1/events/{EventId(root)}");
+
+        // 1,000 uncached × 0.0000025 + 200 cached × 0.00000125 + 80 × 0.00001.
+        Assert.Equal("0.00355", (string)billed["processed"]!["cost_usd"]!);
+        Assert.False((bool)unpriced["processed"]!["priced"]!);
+        Assert.Null(unpriced["processed"]!["cost_usd"]);
+        Assert.Equal(HttpStatusCode.NotFound, outer.StatusCode);
+    }
+
     [Theory]
     [InlineData("json")]
     [InlineData("proto")]
