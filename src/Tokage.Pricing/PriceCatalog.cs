@@ -101,6 +101,10 @@ public static class ProviderNames
         ["gcp.vertex_ai"] = "vertex_ai", ["vertex_ai"] = "vertex_ai", ["vertexai"] = "vertex_ai", ["gcp.gen_ai"] = "vertex_ai",
         ["mistral_ai"] = "mistral", ["mistral"] = "mistral", ["x_ai"] = "xai", ["xai"] = "xai", ["deepseek"] = "deepseek",
         ["groq"] = "groq", ["cohere"] = "cohere", ["cohere_chat"] = "cohere", ["perplexity"] = "perplexity", ["ibm.watsonx.ai"] = "watsonx", ["watsonx"] = "watsonx",
+        // The Vercel AI SDK's provider ids (ai.model.provider, and gen_ai.system on its spans).
+        ["anthropic.messages"] = "anthropic", ["google.generative-ai"] = "gemini", ["google.vertex"] = "vertex_ai", ["google.vertex.chat"] = "vertex_ai",
+        ["amazon-bedrock"] = "bedrock", ["azure-openai"] = "azure", ["azure.chat"] = "azure", ["azure.responses"] = "azure",
+        ["openai.completion"] = "openai", ["mistral.chat"] = "mistral", ["xai.chat"] = "xai", ["groq.chat"] = "groq", ["deepseek.chat"] = "deepseek",
     };
 
     public static string Family(string provider)

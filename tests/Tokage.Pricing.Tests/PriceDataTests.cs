@@ -59,6 +59,8 @@ public sealed class PriceDataTests
         { "openai", "gpt-4o", "gpt-4o", Resolution.Exact },
         { "openai.responses", "gpt-4o", "gpt-4o", Resolution.Exact },
         { "openai.chat", "gpt-4o-mini", "gpt-4o-mini", Resolution.Exact },
+        { "anthropic.messages", "claude-sonnet-4-5", "claude-sonnet-4-5", Resolution.Exact },
+        { "google.generative-ai", "gemini-2.5-pro", "gemini/gemini-2.5-pro", Resolution.Exact },
         { "azure.ai.openai", "gpt-4o", "azure/gpt-4o", Resolution.Exact },
         { "", "openai/gpt-4o", "gpt-4o", Resolution.Exact },
         { "anthropic", "claude-sonnet-4-5", "claude-sonnet-4-5", Resolution.Exact },
