@@ -133,3 +133,31 @@ internal static class Statistics
 
     public static double Median(IReadOnlyList<double> samples) => Percentile(samples, 50);
 }
+
+internal static class Load
+{
+    /// <summary>
+    /// <paramref name="warmup"/> untimed batches (JIT, connections, first-use checks), then the rest,
+    /// <paramref name="concurrency"/> at a time; items per second of the timed ones (<paramref name="batchSize"/> per batch).
+    /// </summary>
+    public static async Task<double> ThroughputAsync(int batches, int warmup, int concurrency, int batchSize, Func<int, Task> batch)
+    {
+        for (var w = 0; w < warmup; w++)
+        {
+            await batch(w);
+        }
+
+        var next = warmup - 1;
+        var timed = batches - warmup;
+        var started = Stopwatch.GetTimestamp();
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
+        {
+            int b;
+            while ((b = Interlocked.Increment(ref next)) < batches)
+            {
+                await batch(b);
+            }
+        }));
+        return timed * (double)batchSize / Stopwatch.GetElapsedTime(started).TotalSeconds;
+    }
+}

@@ -227,28 +227,6 @@ internal static class IngestBenchmark
         return ([.. singles], [.. xadds]);
     }
 
-    /// <summary>
-    /// <see cref="Warmup"/> untimed batches (JIT, connections, first-use checks), then the rest,
-    /// <paramref name="concurrency"/> at a time; events per second of the timed ones.
-    /// </summary>
-    private static async Task<double> ThroughputAsync(int batches, int concurrency, Func<int, Task> batch)
-    {
-        for (var w = 0; w < Warmup; w++)
-        {
-            await batch(w);
-        }
-
-        var next = Warmup - 1;
-        batches -= Warmup;
-        var started = Stopwatch.GetTimestamp();
-        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
-        {
-            int b;
-            while ((b = Interlocked.Increment(ref next)) < batches + Warmup)
-            {
-                await batch(b);
-            }
-        }));
-        return batches * (double)BatchSize / Stopwatch.GetElapsedTime(started).TotalSeconds;
-    }
+    private static Task<double> ThroughputAsync(int batches, int concurrency, Func<int, Task> batch) =>
+        Load.ThroughputAsync(batches, Warmup, concurrency, BatchSize, batch);
 }

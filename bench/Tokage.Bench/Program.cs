@@ -7,6 +7,7 @@ var root = new RootCommand("Tokage benchmarks. Every figure stands beside a base
     AuthBenchmark.CreateCommand(),
     IngestBenchmark.CreateCommand(),
     ProcessorBenchmark.CreateCommand(),
+    OtlpBenchmark.CreateCommand(),
 };
 var exitCode = await root.Parse(args).InvokeAsync();
 
