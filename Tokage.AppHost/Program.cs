@@ -46,6 +46,7 @@ builder.AddService<Projects.EventProcessor>("event-processor")
 
 var queryApi = builder.AddService<Projects.QueryApi>("query-api", httpPort: 8090)
     .WithEngine(redis).WithEngine(database).WithEngine(analytics)
+    .WithEnvironment("Tokage__QueryApi__AdminToken", adminToken)
     .WithService(auth);
 
 builder.AddService<Projects.BillingPipeline>("billing-pipeline")

@@ -60,6 +60,7 @@ public sealed class ProcessingStack : IAsyncLifetime
             QueryApi = await Core.StartServiceAsync("QueryApi", new Dictionary<string, string>
             {
                 ["ConnectionStrings__analytics"] = ClickHouse.ConnectionString,
+                ["Tokage__QueryApi__AdminToken"] = ControlPlaneStack.AdminToken,
                 ["Tokage__ApiKeys__AuthAddress"] = Core.Auth.GrpcUri.ToString().TrimEnd('/'),
                 ["Tokage__ApiKeys__Timeout"] = "00:00:15",
             });

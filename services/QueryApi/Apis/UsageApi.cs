@@ -24,9 +24,10 @@ public static class UsageApi
 
     public static void MapUsageApi(this WebApplication app)
     {
-        app.MapGroup("/v1/usage").WithTags("Usage").MapGet("/breakdown", async (HttpContext context, IApiKeyResolver keys, UsageQueries queries) =>
+        var usage = app.MapGroup("/v1/usage").WithTags("Usage");
+        usage.MapGet("/breakdown", async (HttpContext context, IApiKeyResolver keys, UsageQueries queries) =>
         {
-            var (identity, refusal) = await keys.AuthenticateAsync(context, ApiKeyScopes.Read);
+            var (tenant, refusal) = await Caller.TenantAsync(context, keys);
             if (refusal is not null)
             {
                 return refusal;
@@ -38,25 +39,105 @@ public static class UsageApi
                 return Results.ValidationProblem(errors, detail: "The breakdown request is not valid.");
             }
 
-            BreakdownResult result;
-            try
+            var (result, problem) = await RunAsync(queries, tenant!, query!, context.RequestAborted);
+            if (problem is not null)
             {
-                result = await queries.BreakdownAsync(identity!.TenantId, query!, context.RequestAborted);
+                return problem;
             }
-            catch (ArgumentException ex)
+
+            var rows = result!.Rows.Select(r => Row(r.Keys, r.Totals)).ToList();
+            if (Csv.Wanted(context.Request))
             {
-                return Results.ValidationProblem(new Dictionary<string, string[]> { ["query"] = [ex.Message] });
+                return Csv.Result(rows, [.. query!.GroupBy.Select(Name), .. TotalColumns], "breakdown.csv");
             }
 
             return Results.Ok(new Dictionary<string, object?>
             {
                 ["from"] = query!.From, ["to"] = query.To, ["tz"] = query.TimeZone.Id,
                 ["group_by"] = query.GroupBy.Select(Name).ToList(), ["source"] = result.Source.ToString().ToLowerInvariant(),
-                ["rows"] = result.Rows.Select(r => Row(r.Keys, r.Totals)).ToList(),
+                ["rows"] = rows,
                 ["totals"] = Row(new Dictionary<UsageDimension, string>(), result.Totals),
                 ["unpriced_events"] = result.Totals.UnpricedEvents,
             });
         });
+
+        // The same numbers per hour or day, one series per group, for charts.
+        usage.MapGet("/timeseries", async (HttpContext context, IApiKeyResolver keys, UsageQueries queries) =>
+        {
+            var (tenant, refusal) = await Caller.TenantAsync(context, keys);
+            if (refusal is not null)
+            {
+                return refusal;
+            }
+
+            var (query, errors) = Parse(context.Request.Query);
+            var interval = context.Request.Query["interval"].ToString() switch
+            {
+                "hour" => UsageDimension.Hour,
+                "day" or "" => UsageDimension.Day,
+                var other => (UsageDimension?)null,
+            };
+            if (interval is null)
+            {
+                errors["interval"] = ["'interval' is hour or day."];
+            }
+            else if (query is not null && query.GroupBy.Any(d => d is UsageDimension.Day or UsageDimension.Hour))
+            {
+                errors["group_by"] = ["A timeseries is already by time: group_by takes the other dimensions."];
+            }
+
+            if (errors.Count > 0)
+            {
+                return Results.ValidationProblem(errors, detail: "The timeseries request is not valid.");
+            }
+
+            var timed = query! with { GroupBy = [interval!.Value, .. query!.GroupBy] };
+            var (result, problem) = await RunAsync(queries, tenant!, timed, context.RequestAborted);
+            if (problem is not null)
+            {
+                return problem;
+            }
+
+            var time = Name(interval.Value);
+            if (Csv.Wanted(context.Request))
+            {
+                return Csv.Result(result!.Rows.Select(r => Row(r.Keys, r.Totals)).ToList(), [time, .. query.GroupBy.Select(Name), .. TotalColumns], "timeseries.csv");
+            }
+
+            var series = result!.Rows
+                .GroupBy(r => string.Join('\u001f', query.GroupBy.Select(d => r.Keys[d])))
+                .Select(g =>
+                {
+                    var first = g.First();
+                    var entry = query.GroupBy.ToDictionary(Name, d => (object?)first.Keys[d]);
+                    entry["points"] = g.OrderBy(r => r.Keys[interval.Value], StringComparer.Ordinal)
+                        .Select(r => Row(new Dictionary<UsageDimension, string> { [interval.Value] = r.Keys[interval.Value] }, r.Totals)).ToList();
+                    return entry;
+                })
+                .ToList();
+            return Results.Ok(new Dictionary<string, object?>
+            {
+                ["from"] = query.From, ["to"] = query.To, ["tz"] = query.TimeZone.Id, ["interval"] = time,
+                ["group_by"] = query.GroupBy.Select(Name).ToList(), ["source"] = result.Source.ToString().ToLowerInvariant(),
+                ["series"] = series,
+                ["totals"] = Row(new Dictionary<UsageDimension, string>(), result.Totals),
+            });
+        });
+    }
+
+    private static readonly string[] TotalColumns =
+        ["events", "unpriced_events", "input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens", "reasoning_tokens", "cost_usd"];
+
+    private static async Task<(BreakdownResult? Result, IResult? Problem)> RunAsync(UsageQueries queries, string tenant, BreakdownQuery query, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await queries.BreakdownAsync(tenant, query, cancellationToken), null);
+        }
+        catch (ArgumentException ex)
+        {
+            return (null, Results.ValidationProblem(new Dictionary<string, string[]> { ["query"] = [ex.Message] }));
+        }
     }
 
     internal static (BreakdownQuery? Query, Dictionary<string, string[]> Errors) Parse(IQueryCollection parameters)
@@ -108,6 +189,16 @@ public static class UsageApi
             zone = TimeZoneInfo.Utc;
         }
 
+        var filters = ParseFilters(parameters, errors);
+
+        return errors.Count > 0
+            ? (null, errors)
+            : (new BreakdownQuery { From = from, To = to, GroupBy = groupBy, Filters = filters, TimeZone = zone }, errors);
+    }
+
+    /// <summary><c>filter[dimension]=value</c> parameters: equality on any non-time dimension.</summary>
+    internal static Dictionary<UsageDimension, string> ParseFilters(IQueryCollection parameters, Dictionary<string, string[]> errors)
+    {
         var filters = new Dictionary<UsageDimension, string>();
         foreach (var (key, value) in parameters.Where(p => p.Key.StartsWith("filter[", StringComparison.Ordinal) && p.Key.EndsWith(']')))
         {
@@ -122,9 +213,7 @@ public static class UsageApi
             }
         }
 
-        return errors.Count > 0
-            ? (null, errors)
-            : (new BreakdownQuery { From = from, To = to, GroupBy = groupBy, Filters = filters, TimeZone = zone }, errors);
+        return filters;
     }
 
     private static Dictionary<string, object?> Row(IReadOnlyDictionary<UsageDimension, string> keys, UsageTotals totals)

@@ -14,6 +14,13 @@ internal static class Extensions
 
         // The processor's dedupe claims: an id claimed but not yet stored is "accepted".
         builder.Services.AddSingleton(sp => new DedupeClaims(sp.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>()));
+        builder.Services.AddOptions<QueryApiOptions>().BindConfiguration(QueryApiOptions.SectionName)
+            .Validate(o => o.AdminToken.Length is 0 or >= Tokage.Integrations.AdminToken.MinimumLength,
+                $"{QueryApiOptions.SectionName}:AdminToken must be {Tokage.Integrations.AdminToken.MinimumLength} characters or more (or unset).")
+            .ValidateOnStart();
+        builder.Services.AddSingleton(sp => new Tokage.Integrations.AdminToken(
+            sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<QueryApiOptions>>().Value.AdminToken, "The query API's operator access"));
+        builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddProblemDetails();
     }
 }

@@ -16,6 +16,12 @@ public sealed record DuplicateRecord(DateTime ReceivedTime, string LogPosition, 
 
 public sealed record QuarantinedRecord(DateTime ReceivedTime, string Reason, string Detail, string LogPosition);
 
+/// <summary>One stored event as the recent-events list shows it.</summary>
+public sealed record RecentEvent(
+    string EventId, DateTime EventTime, string Source, string Provider, string Model, string Application, string Project, string UserId,
+    string Team, string Environment, ulong InputTokens, ulong CacheReadTokens, ulong CacheWriteTokens, ulong CacheWrite1hTokens,
+    ulong OutputTokens, ulong ReasoningTokens, bool Priced, decimal CostUsd, string PriceVersionId, string Classification);
+
 /// <summary>Tenant-scoped lookups of single events by id (event status; the processor's replay reconciliation).</summary>
 public sealed class EventLookups(ClickHouseClient client)
 {
@@ -86,6 +92,45 @@ public sealed class EventLookups(ClickHouseClient client)
         }
 
         return new EventRecords(processed, duplicates, quarantined);
+    }
+
+    /// <summary>
+    /// The tenant's events in <c>[from, to)</c>, newest first, <paramref name="limit"/> at a time; the next page starts
+    /// strictly after <paramref name="after"/> (the last row's time and id), so pages never repeat or skip a row.
+    /// </summary>
+    public async Task<IReadOnlyList<RecentEvent>> RecentAsync(
+        string tenantId, DateTimeOffset from, DateTimeOffset to, IReadOnlyDictionary<UsageDimension, string> filters, int limit,
+        (DateTime Time, string EventId)? after, CancellationToken cancellationToken = default)
+    {
+        var scope = new TenantScopedQuery(tenantId);
+        scope.And($"event_time >= {scope.Bind(from.UtcDateTime, "DateTime64(3, 'UTC')")}").And($"event_time < {scope.Bind(to.UtcDateTime, "DateTime64(3, 'UTC')")}");
+        foreach (var (dimension, value) in filters)
+        {
+            scope.And($"{UsageQueries.Column(dimension)} = {scope.Bind(value, "String")}");
+        }
+
+        if (after is { } cursor)
+        {
+            scope.And($"(event_time, event_id) < ({scope.Bind(cursor.Time, "DateTime64(3, 'UTC')")}, {scope.Bind(cursor.EventId, "String")})");
+        }
+
+        var events = new List<RecentEvent>();
+        using var reader = await client.ExecuteReaderAsync(
+            "SELECT event_id, event_time, source, provider, model, application, project, user_id, team, environment, input_tokens, cache_read_tokens, " +
+            "cache_write_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens, priced, cost_usd, price_version_id, classification " +
+            $"FROM usage_events FINAL {scope.WhereClause} ORDER BY event_time DESC, event_id DESC LIMIT {Math.Clamp(limit, 1, 1000)}",
+            scope.Parameters, cancellationToken: cancellationToken);
+        while (reader.Read())
+        {
+            events.Add(new RecentEvent(
+                reader.GetString(0), reader.GetDateTime(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetString(5),
+                reader.GetString(6), reader.GetString(7), reader.GetString(8), reader.GetString(9), Convert.ToUInt64(reader.GetValue(10)),
+                Convert.ToUInt64(reader.GetValue(11)), Convert.ToUInt64(reader.GetValue(12)), Convert.ToUInt64(reader.GetValue(13)),
+                Convert.ToUInt64(reader.GetValue(14)), Convert.ToUInt64(reader.GetValue(15)), reader.GetBoolean(16), reader.GetDecimal(17),
+                reader.GetString(18), reader.GetString(19)));
+        }
+
+        return events;
     }
 
     private static TenantScopedQuery Scope(string tenantId, string eventId)

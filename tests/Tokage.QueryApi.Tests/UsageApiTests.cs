@@ -1,0 +1,141 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Options;
+using Tokage.Analytics;
+
+namespace Tokage.QueryApi.Tests;
+
+/// <summary>
+/// The query API as a process on the real stack, over usage rows written straight into ClickHouse for two tenants:
+/// breakdowns against an independent computation, timeseries, CSV, the recent-events pages, and tenant isolation.
+/// </summary>
+public sealed class UsageApiTests(UsageApiTests.Data data) : IClassFixture<UsageApiTests.Data>
+{
+    public static readonly DateTime Start = new(2026, 10, 1, 0, 0, 0, DateTimeKind.Utc);
+
+    public sealed class Data : IAsyncLifetime
+    {
+        public ProcessingStack Stack { get; } = new();
+
+        public (string Id, string Key) A { get; private set; }
+
+        public (string Id, string Key) B { get; private set; }
+
+        public List<UsageEventRow> RowsOfA { get; private set; } = [];
+
+        public List<UsageEventRow> RowsOfB { get; private set; } = [];
+
+        public async Task InitializeAsync()
+        {
+            await Stack.InitializeAsync();
+            var a = await Stack.Core.CreateTenantAsync("query-a");
+            var b = await Stack.Core.CreateTenantAsync("query-b");
+            (A, B) = (((string)a["tenant_id"]!, (string)a["api_key"]!), ((string)b["tenant_id"]!, (string)b["api_key"]!));
+            RowsOfA = SyntheticUsage.History(A.Id, 2_000, Start, TimeSpan.FromDays(30), seed: 1);
+            var writer = new UsageEventWriter(Stack.Analytics, Options.Create(new AnalyticsOptions()));
+            await writer.WriteEventsAsync(RowsOfA);
+            RowsOfB = SyntheticUsage.History(B.Id, 500, Start, TimeSpan.FromDays(30), seed: 2);
+            await writer.WriteEventsAsync(RowsOfB);
+        }
+
+        public Task DisposeAsync() => Stack.DisposeAsync();
+
+        public HttpClient Client(string key) => ProcessingStack.ClientFor(Stack.QueryApi, key);
+    }
+
+    private const string Month = "from=2026-10-01T00:00:00Z&to=2026-10-31T00:00:00Z";
+
+    [Fact]
+    public async Task ABreakdownByModelEqualsTheSumsOverTheRowsWritten()
+    {
+        using var client = data.Client(data.A.Key);
+
+        var body = JsonNode.Parse(await client.GetStringAsync($"/v1/usage/breakdown?{Month}&group_by=model"))!;
+
+        var expected = data.RowsOfA.GroupBy(r => r.Model).ToDictionary(g => g.Key, g => (
+            Events: (ulong)g.Count(), Input: g.Aggregate(0ul, (s, r) => s + r.InputTokens),
+            Cost: g.Any(r => r.Priced) ? g.Where(r => r.Priced).Sum(r => r.CostUsd) : (decimal?)null));
+        var rows = body["rows"]!.AsArray();
+        Assert.Equal("daily", (string)body["source"]!);
+        Assert.Equal(expected.Count, rows.Count);
+        foreach (var row in rows)
+        {
+            var want = expected[(string)row!["model"]!];
+            Assert.Equal(want.Events, (ulong)row["events"]!);
+            Assert.Equal(want.Input, (ulong)row["input_tokens"]!);
+            Assert.Equal(want.Cost, row["cost_usd"] is null ? null : decimal.Parse((string)row["cost_usd"]!, CultureInfo.InvariantCulture));
+        }
+
+        Assert.Equal((ulong)data.RowsOfA.Count(r => !r.Priced), (ulong)body["unpriced_events"]!);
+    }
+
+    [Fact]
+    public async Task AKeySeesOnlyItsTenantWhateverTheFiltersAndTheAdminTokenNamesOne()
+    {
+        using var b = data.Client(data.B.Key);
+        using var admin = new HttpClient { BaseAddress = data.Stack.QueryApi.HttpUri };
+        admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", ControlPlaneStack.AdminToken);
+        var userOfA = data.RowsOfA[0].UserId;
+        var eventOfA = data.RowsOfA[0].EventId;
+
+        var ofB = JsonNode.Parse(await b.GetStringAsync($"/v1/usage/breakdown?{Month}"))!;
+        var filtered = JsonNode.Parse(await b.GetStringAsync($"/v1/usage/breakdown?{Month}&filter[user]={Uri.EscapeDataString(userOfA)}&tenant={data.A.Id}"))!;
+        using var statusOfA = await b.GetAsync($"/v1/events/{Uri.EscapeDataString(eventOfA)}");
+        var asOperator = JsonNode.Parse(await admin.GetStringAsync($"/v1/usage/breakdown?{Month}&tenant={data.A.Id}"))!;
+        using var operatorWithoutTenant = await admin.GetAsync($"/v1/usage/breakdown?{Month}");
+
+        Assert.Equal(500ul, (ulong)ofB["totals"]!["events"]!);
+        // A key's tenant wins over any ?tenant=, and a filter on A's user reads only B's rows of that user.
+        Assert.Equal((ulong)data.RowsOfB.Count(r => r.UserId == userOfA), (ulong)filtered["totals"]!["events"]!);
+        Assert.Equal(HttpStatusCode.NotFound, statusOfA.StatusCode);
+        Assert.Equal((ulong)data.RowsOfA.Count, (ulong)asOperator["totals"]!["events"]!);
+        Assert.Equal(HttpStatusCode.BadRequest, operatorWithoutTenant.StatusCode);
+    }
+
+    [Fact]
+    public async Task ATimeseriesByDayAddsUpToTheBreakdownAndBothComeAsCsv()
+    {
+        using var client = data.Client(data.A.Key);
+
+        var series = JsonNode.Parse(await client.GetStringAsync($"/v1/usage/timeseries?interval=day&{Month}&group_by=team"))!;
+        var breakdown = JsonNode.Parse(await client.GetStringAsync($"/v1/usage/breakdown?{Month}&group_by=team"))!;
+        var csv = await client.GetStringAsync($"/v1/usage/breakdown?{Month}&group_by=team&format=csv");
+
+        foreach (var team in breakdown["rows"]!.AsArray().Select(t => t!))
+        {
+            var points = series["series"]!.AsArray().Single(s => (string)s!["team"]! == (string)team["team"]!)!["points"]!.AsArray();
+            Assert.Equal((ulong)team["events"]!, points.Aggregate(0ul, (sum, p) => sum + (ulong)p!["events"]!));
+            Assert.All(points, p => Assert.Matches(@"^2026-10-\d\d$", (string)p!["day"]!));
+        }
+
+        var lines = csv.TrimEnd().Split('\n').Select(l => l.TrimEnd('\r')).ToList();
+        Assert.StartsWith("team,events,unpriced_events,input_tokens", lines[0]);
+        Assert.Equal(breakdown["rows"]!.AsArray().Count + 1, lines.Count);
+        var firstCost = (string?)breakdown["rows"]![0]!["cost_usd"] ?? "";
+        Assert.EndsWith("," + firstCost, lines[1]);
+    }
+
+    [Fact]
+    public async Task RecentEventsComePageByPageNewestFirstWithNoRowTwice()
+    {
+        using var client = data.Client(data.A.Key);
+        var seen = new List<(DateTimeOffset Time, string Id)>();
+        string? cursor = null;
+        do
+        {
+            var page = JsonNode.Parse(await client.GetStringAsync($"/v1/events?{Month}&limit=300&filter[team]=cx" + (cursor is null ? "" : $"&cursor={cursor}")))!;
+            seen.AddRange(page["events"]!.AsArray().Select(e => ((DateTimeOffset)e!["event_time"]!, (string)e["event_id"]!)));
+            cursor = (string?)page["next_cursor"];
+        }
+        while (cursor is not null);
+
+        var expected = data.RowsOfA.Where(r => r.Team == "cx" && r.EventTime < new DateTime(2026, 10, 31, 0, 0, 0, DateTimeKind.Utc)).ToList();
+        Assert.Equal(expected.Count, seen.Count);
+        Assert.Equal(expected.Count, seen.Select(s => s.Id).Distinct().Count());
+        Assert.Equal(seen.OrderByDescending(s => s.Time).ThenByDescending(s => s.Id, StringComparer.Ordinal).Select(s => s.Id), seen.Select(s => s.Id));
+        using var badCursor = await client.GetAsync($"/v1/events?cursor=not-a-cursor");
+        Assert.Equal(HttpStatusCode.BadRequest, badCursor.StatusCode);
+    }
+}
