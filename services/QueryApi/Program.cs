@@ -1,5 +1,6 @@
 using Tokage.QueryApi.Apis;
 using Tokage.QueryApi.Extensions;
+using Tokage.QueryApi.Grpc;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -11,5 +12,6 @@ var app = builder.Build();
 app.MapDefaultEndpoints();
 app.MapEventStatusApi();
 app.MapUsageApi();
+app.MapGrpcService<QueryGrpcService>();
 
 app.Run();

@@ -118,6 +118,36 @@ public sealed class UsageApiTests(UsageApiTests.Data data) : IClassFixture<Usage
     }
 
     [Fact]
+    public async Task TheGrpcQueryServiceGivesTheRestNumbers()
+    {
+        using var channel = Grpc.Net.Client.GrpcChannel.ForAddress(data.Stack.QueryApi.GrpcUri);
+        var client = new Tokage.Contracts.V1.QueryService.QueryServiceClient(channel);
+        var auth = new Grpc.Core.Metadata { { "authorization", $"Bearer {data.A.Key}" } };
+        var request = new Tokage.Contracts.V1.BreakdownRequest
+        {
+            From = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTime(Start), To = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTime(Start.AddDays(30)),
+            GroupBy = { "model" }, Filters = { ["team"] = "ml" },
+        };
+        using var rest = data.Client(data.A.Key);
+
+        var grpc = await client.BreakdownAsync(request, auth);
+        var json = JsonNode.Parse(await rest.GetStringAsync($"/v1/usage/breakdown?{Month}&group_by=model&filter[team]=ml"))!;
+        var daily = await client.BreakdownAsync(new Tokage.Contracts.V1.BreakdownRequest(request) { Interval = "day" }, auth);
+        var status = await client.GetEventStatusAsync(new Tokage.Contracts.V1.GetEventStatusRequest { EventId = data.RowsOfA[0].EventId }, auth);
+        var refused = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => client.BreakdownAsync(request).ResponseAsync);
+        var invalid = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => client.BreakdownAsync(new Tokage.Contracts.V1.BreakdownRequest(request) { GroupBy = { "colour" } }, auth).ResponseAsync);
+
+        Assert.Equal((ulong)json["totals"]!["events"]!, grpc.Totals.Events);
+        Assert.Equal((string?)json["totals"]!["cost_usd"] ?? "", grpc.Totals.CostUsd);
+        Assert.Equal(json["rows"]!.AsArray().Count, grpc.Rows.Count);
+        Assert.Equal(grpc.Totals.Events, daily.Rows.Aggregate(0ul, (sum, r) => sum + r.Events));
+        Assert.All(daily.Rows, r => Assert.True(r.Keys.ContainsKey("day")));
+        Assert.Equal("processed", status.Status);
+        Assert.Equal(Grpc.Core.StatusCode.Unauthenticated, refused.StatusCode);
+        Assert.Equal(Grpc.Core.StatusCode.InvalidArgument, invalid.StatusCode);
+    }
+
+    [Fact]
     public async Task RecentEventsComePageByPageNewestFirstWithNoRowTwice()
     {
         using var client = data.Client(data.A.Key);
