@@ -30,16 +30,24 @@ public sealed class BudgetEvaluator(
     {
         foreach (var tenant in await ActiveTenantsAsync(cancellationToken))
         {
+            // One tenant's failure (a bad zone, an unreachable store) leaves the others' alerts on time.
             try
             {
                 await EvaluateAsync(tenant, cancellationToken);
             }
-            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
                 logger.LogWarning(ex, "Evaluating the budgets of tenant {Tenant} failed; the next pass tries again.", tenant);
             }
 
-            await DeliverDueAsync(tenant, cancellationToken);
+            try
+            {
+                await DeliverDueAsync(tenant, cancellationToken);
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                logger.LogWarning(ex, "Delivering the alerts of tenant {Tenant} failed; the next pass tries again.", tenant);
+            }
         }
     }
 
@@ -78,13 +86,25 @@ public sealed class BudgetEvaluator(
         var now = time.GetUtcNow();
         foreach (var budget in budgets)
         {
-            var window = BudgetWindow.Containing(budget.PeriodKind, TimeZoneInfo.FindSystemTimeZoneById(budget.TimeZone), now);
-            var spent = await spend.InWindowAsync(tenant.ToString(), budget.Dimension, budget.ScopeValue, window, cancellationToken);
-            var crossed = budget.Thresholds.Where(t => spent * 100m >= budget.AmountUsd * t).Order().ToList();
-            if (crossed.Count > 0)
+            try
             {
-                await RecordAlertsAsync(tenant, budget, window, spent, crossed, now, cancellationToken);
+                await EvaluateAsync(tenant, budget, now, cancellationToken);
             }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                logger.LogWarning(ex, "Evaluating budget {Budget} of tenant {Tenant} failed; the next pass tries again.", budget.Id, tenant);
+            }
+        }
+    }
+
+    private async Task EvaluateAsync(Guid tenant, BudgetRow budget, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var window = BudgetWindow.Containing(budget.PeriodKind, TimeZoneInfo.FindSystemTimeZoneById(budget.TimeZone), now);
+        var spent = await spend.InWindowAsync(tenant.ToString(), budget.Dimension, budget.ScopeValue, window, cancellationToken);
+        var crossed = budget.Thresholds.Where(t => spent * 100m >= budget.AmountUsd * t).Order().ToList();
+        if (crossed.Count > 0)
+        {
+            await RecordAlertsAsync(tenant, budget, window, spent, crossed, now, cancellationToken);
         }
     }
 
