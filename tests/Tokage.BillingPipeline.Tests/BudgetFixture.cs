@@ -18,6 +18,10 @@ public sealed class BudgetFixture : IAsyncLifetime
 
     public ClickHouseClient Analytics { get; private set; } = null!;
 
+    public string AnalyticsConnectionString { get; private set; } = "";
+
+    public string ArchivePath { get; } = Path.Combine(Path.GetTempPath(), "tokage-archive-tests", Guid.NewGuid().ToString("N"));
+
     public UsageEventWriter Writer { get; private set; } = null!;
 
     /// <summary>As the services connect: the application role, bound by RLS.</summary>
@@ -25,6 +29,7 @@ public sealed class BudgetFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        Directory.CreateDirectory(ArchivePath);
         await Task.WhenAll(Stack.InitializeAsync(), clickHouse.InitializeAsync());
         var database = "t_" + Guid.NewGuid().ToString("N");
         using (var admin = new ClickHouseClient(clickHouse.Host.ConnectionString))
@@ -32,7 +37,8 @@ public sealed class BudgetFixture : IAsyncLifetime
             await admin.ExecuteNonQueryAsync($"CREATE DATABASE {database}");
         }
 
-        Analytics = new ClickHouseClient($"{clickHouse.Host.ConnectionString};Database={database}");
+        AnalyticsConnectionString = $"{clickHouse.Host.ConnectionString};Database={database}";
+        Analytics = new ClickHouseClient(AnalyticsConnectionString);
         await new AnalyticsMigrator(Analytics, Options.Create(new AnalyticsOptions()), NullLogger<AnalyticsMigrator>.Instance).MigrateAsync();
         Writer = new UsageEventWriter(Analytics, Options.Create(new AnalyticsOptions()));
         Database = NpgsqlDataSource.Create(Stack.AppRoleConnectionString);
@@ -43,12 +49,21 @@ public sealed class BudgetFixture : IAsyncLifetime
         Database, new BudgetSpend(new UsageQueries(Analytics)), TimeProvider.System,
         Options.Create(options ?? new BudgetOptions { RetryBaseDelay = TimeSpan.FromMilliseconds(100) }), NullLogger<BudgetEvaluator>.Instance);
 
-    public Task WriteSpendAsync(string tenantId, string project, decimal costUsd) => Writer.WriteEventsAsync(
+    /// <summary>A billing-pipeline process on this stack, evaluating every second; stopped with the stack.</summary>
+    public Task<ServiceProcess> StartBillingPipelineAsync() => Stack.StartServiceAsync("BillingPipeline", new Dictionary<string, string>
+    {
+        ["ConnectionStrings__analytics"] = AnalyticsConnectionString,
+        ["ConnectionStrings__archive"] = $"Provider=FileSystem;Path={ArchivePath}",
+        ["Tokage__Budgets__EvaluationInterval"] = "00:00:01",
+        ["Tokage__Budgets__RetryBaseDelay"] = "00:00:00.200",
+    });
+
+    public Task WriteSpendAsync(string tenantId, string project, decimal costUsd, string team = "") => Writer.WriteEventsAsync(
     [
         new UsageEventRow
         {
             TenantId = tenantId, EventId = Guid.NewGuid().ToString("N"), EventTime = DateTime.UtcNow, IngestTime = DateTime.UtcNow,
-            Provider = "openai", Model = "gpt-4o", Project = project, InputTokens = 1000, OutputTokens = 100, Priced = true, CostUsd = costUsd,
+            Provider = "openai", Model = "gpt-4o", Project = project, Team = team, InputTokens = 1000, OutputTokens = 100, Priced = true, CostUsd = costUsd,
         },
     ]);
 
@@ -62,5 +77,9 @@ public sealed class BudgetFixture : IAsyncLifetime
         Analytics?.Dispose();
         await Stack.DisposeAsync();
         await clickHouse.DisposeAsync();
+        if (Directory.Exists(ArchivePath))
+        {
+            Directory.Delete(ArchivePath, recursive: true);
+        }
     }
 }
