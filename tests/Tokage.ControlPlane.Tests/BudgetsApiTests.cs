@@ -66,6 +66,8 @@ public sealed class BudgetsApiTests(ControlPlaneStack stack) : IClassFixture<Con
         { """{"name":"b","period":"daily","amount_usd":10,"time_zone":"Mars/Olympus"}""", "time_zone" },
         { """{"name":"b","period":"daily","amount_usd":10,"time_zone":"W. Europe Standard Time"}""", "time_zone" },
         { """{"name":"b","period":"daily","amount_usd":10,"scope":{"kind":"region","value":"x"}}""", "scope.kind" },
+        { """{"name":"b","period":"daily","amount_usd":10,"scope":{"kind":"1","value":"x"}}""", "scope.kind" },
+        { """{"name":"b","period":"daily","amount_usd":10,"scope":{"kind":"project,user","value":"x"}}""", "scope.kind" },
         { """{"name":"b","period":"daily","amount_usd":10,"scope":{"kind":"user"}}""", "scope.value" },
         { """{"name":"b","period":"daily","amount_usd":10,"scope":{"kind":"tenant","value":"x"}}""", "scope.value" },
         { """{"name":"b","period":"daily","amount_usd":10,"thresholds":[]}""", "thresholds" },

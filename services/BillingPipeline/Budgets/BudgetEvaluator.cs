@@ -232,7 +232,8 @@ public sealed class BudgetEvaluator(
             using var response = await http.SendAsync(request, cancellationToken);
             return ((int)response.StatusCode, response.IsSuccessStatusCode ? null : response.ReasonPhrase);
         }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        // Whatever went wrong is this attempt's outcome: a delivery that throws must still run out of attempts.
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
             return (null, ex.Message.Length > 500 ? ex.Message[..500] : ex.Message);
         }

@@ -84,11 +84,13 @@ public static class BudgetsApi
         }
 
         var kind = request.Scope?.Kind ?? "tenant";
-        if (!Enum.TryParse<BudgetScopeKind>(kind, ignoreCase: true, out var scopeKind) || int.TryParse(kind, out _))
+        // Exact names only: Enum.TryParse would also take numbers and comma lists.
+        if (kind is not ("tenant" or "project" or "application" or "team" or "user"))
         {
             return ApiErrors.Invalid("scope.kind", "'scope.kind' must be one of tenant, project, application, team, user.");
         }
 
+        var scopeKind = Enum.Parse<BudgetScopeKind>(kind, ignoreCase: true);
         var value = request.Scope?.Value;
         if (scopeKind == BudgetScopeKind.Tenant && !string.IsNullOrEmpty(value))
         {
