@@ -48,11 +48,8 @@ var queryApi = builder.AddService<Projects.QueryApi>("query-api", httpPort: 8090
     .WithEngine(redis).WithEngine(database).WithEngine(analytics)
     .WithService(auth);
 
-// Evaluates budgets as the application role (RLS binds it), on the tables the control plane migrates.
 builder.AddService<Projects.BillingPipeline>("billing-pipeline")
-    .WithEngine(database).WithEngine(analytics).WithEngine(archive)
-    .WithEnvironment("Tokage__Database__AppRolePassword", appRolePassword)
-    .WaitFor(controlPlane);
+    .WithEngine(database).WithEngine(analytics).WithEngine(archive);
 
 builder.AddService<Projects.AuditLog>("audit-log")
     .WithEngine(database).WithEngine(archive);

@@ -7,8 +7,7 @@ internal static class Extensions
     /// <summary>The engines this service talks to, each with its health check (so /health means ready), and the budget evaluator.</summary>
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
-        // As the application role: budgets, alerts and deliveries are read and written in each tenant's RLS scope.
-        builder.AddAppRoleDataSource("tokage");
+        builder.AddNpgsqlDataSource("tokage");
         builder.AddUsageStore("analytics", ownsSchema: false);
         builder.AddObjectStoreClient("archive");
 
