@@ -24,6 +24,7 @@ public static class AnalyticsExtensions
         builder.Services.AddSingleton<AnalyticsMigrator>();
         builder.Services.AddSingleton<UsageEventWriter>();
         builder.Services.AddSingleton<UsageQueries>();
+        builder.Services.AddSingleton<BudgetSpend>();
         builder.Services.AddSingleton<EventLookups>();
 
         var health = builder.Services.AddHealthChecks();

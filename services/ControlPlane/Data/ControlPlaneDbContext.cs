@@ -10,7 +10,7 @@ namespace Tokage.ControlPlane.Data;
 public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext> options) : DbContext(options)
 {
     /// <summary>Tables with a tenant isolation policy; the application role gets read and write on these.</summary>
-    public static readonly string[] TenantOwnedTables = ["api_keys", "users", "teams", "team_members", "projects"];
+    public static readonly string[] TenantOwnedTables = ["api_keys", "users", "teams", "team_members", "projects", "budgets", "budget_alerts", "alert_deliveries", "alert_delivery_attempts"];
 
     public DbSet<Tenant> Tenants => Set<Tenant>();
     public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
@@ -18,6 +18,10 @@ public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext
     public DbSet<Team> Teams => Set<Team>();
     public DbSet<TeamMember> TeamMembers => Set<TeamMember>();
     public DbSet<Project> Projects => Set<Project>();
+    public DbSet<Budget> Budgets => Set<Budget>();
+    public DbSet<BudgetAlert> BudgetAlerts => Set<BudgetAlert>();
+    public DbSet<AlertDelivery> AlertDeliveries => Set<AlertDelivery>();
+    public DbSet<AlertDeliveryAttempt> AlertDeliveryAttempts => Set<AlertDeliveryAttempt>();
 
     protected override void OnModelCreating(ModelBuilder model)
     {
@@ -65,6 +69,47 @@ public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext
             project.HasIndex(p => new { p.TenantId, p.Name }).IsUnique();
             project.Property(p => p.Name).HasMaxLength(100);
             project.HasOne<Tenant>().WithMany().HasForeignKey(p => p.TenantId);
+        });
+
+        model.Entity<Budget>(budget =>
+        {
+            budget.HasIndex(b => new { b.TenantId, b.Name }).IsUnique();
+            budget.Property(b => b.Name).HasMaxLength(100);
+            budget.Property(b => b.ScopeKind).HasConversion<string>().HasMaxLength(20);
+            budget.Property(b => b.ScopeValue).HasMaxLength(200);
+            budget.Property(b => b.Period).HasConversion<string>().HasMaxLength(20);
+            budget.Property(b => b.TimeZone).HasMaxLength(64);
+            budget.Property(b => b.AmountUsd).HasPrecision(20, 6);
+            budget.Property(b => b.SigningSecret).HasMaxLength(100);
+            budget.OwnsMany(b => b.Channels, c => c.ToJson());
+            budget.HasOne<Tenant>().WithMany().HasForeignKey(b => b.TenantId);
+        });
+
+        model.Entity<BudgetAlert>(alert =>
+        {
+            // Who sends: the first evaluator whose INSERT … ON CONFLICT DO NOTHING lands.
+            alert.HasIndex(a => new { a.BudgetId, a.PeriodStart, a.Threshold }).IsUnique();
+            alert.Property(a => a.SpendUsd).HasPrecision(20, 6);
+            alert.Property(a => a.AmountUsd).HasPrecision(20, 6);
+            alert.HasOne<Budget>().WithMany().HasForeignKey(a => a.BudgetId).OnDelete(DeleteBehavior.Cascade);
+            alert.HasOne<Tenant>().WithMany().HasForeignKey(a => a.TenantId);
+        });
+
+        model.Entity<AlertDelivery>(delivery =>
+        {
+            delivery.HasIndex(d => new { d.AlertId, d.ChannelIndex }).IsUnique();
+            delivery.HasIndex(d => new { d.Status, d.NextAttemptAt });
+            delivery.Property(d => d.Kind).HasMaxLength(20);
+            delivery.Property(d => d.Status).HasMaxLength(20);
+            delivery.HasOne<BudgetAlert>().WithMany().HasForeignKey(d => d.AlertId).OnDelete(DeleteBehavior.Cascade);
+            delivery.HasOne<Tenant>().WithMany().HasForeignKey(d => d.TenantId);
+        });
+
+        model.Entity<AlertDeliveryAttempt>(attempt =>
+        {
+            attempt.HasIndex(a => new { a.DeliveryId, a.Attempt });
+            attempt.HasOne<AlertDelivery>().WithMany().HasForeignKey(a => a.DeliveryId).OnDelete(DeleteBehavior.Cascade);
+            attempt.HasOne<Tenant>().WithMany().HasForeignKey(a => a.TenantId);
         });
     }
 }

@@ -79,3 +79,99 @@ public sealed class Project
     public string[] Applications { get; set; } = [];
     public DateTimeOffset CreatedAt { get; set; }
 }
+
+/// <summary>What a budget's spend is summed over: the whole tenant, or one value of an event dimension.</summary>
+public enum BudgetScopeKind
+{
+    Tenant,
+    Project,
+    Application,
+    Team,
+    User,
+}
+
+public enum BudgetPeriod
+{
+    Daily,
+    Monthly,
+}
+
+/// <summary>A spend limit per calendar day or month in <see cref="TimeZone"/>, alerting at each threshold percent.</summary>
+public sealed class Budget
+{
+    public Guid Id { get; set; }
+    public Guid TenantId { get; set; }
+    public required string Name { get; set; }
+    public BudgetScopeKind ScopeKind { get; set; }
+
+    /// <summary>The dimension's value events carry; empty for the tenant scope.</summary>
+    public string ScopeValue { get; set; } = "";
+    public BudgetPeriod Period { get; set; }
+
+    /// <summary>IANA zone the calendar periods start in.</summary>
+    public string TimeZone { get; set; } = "UTC";
+    public decimal AmountUsd { get; set; }
+    public int[] Thresholds { get; set; } = [50, 80, 100];
+    public List<BudgetChannel> Channels { get; set; } = [];
+    public bool HardLimit { get; set; }
+
+    /// <summary>Signs webhook deliveries; shown once, on create.</summary>
+    public required string SigningSecret { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>Where alerts go: <c>webhook</c> gets the alert JSON, <c>slack</c> a Slack incoming-webhook <c>{"text": …}</c>.</summary>
+public sealed class BudgetChannel
+{
+    public string Kind { get; set; } = "webhook";
+    public string Url { get; set; } = "";
+}
+
+/// <summary>
+/// One alert per (budget, period start, threshold): the unique key, inserted before any delivery, decides
+/// which evaluator sends it.
+/// </summary>
+public sealed class BudgetAlert
+{
+    public Guid Id { get; set; }
+    public Guid TenantId { get; set; }
+    public Guid BudgetId { get; set; }
+    public DateTimeOffset PeriodStart { get; set; }
+    public int Threshold { get; set; }
+    public decimal SpendUsd { get; set; }
+    public decimal AmountUsd { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>One alert to one channel; retried until it succeeds or runs out of attempts. <see cref="LeasedUntil"/> keeps two evaluators off the same one.</summary>
+public sealed class AlertDelivery
+{
+    public Guid Id { get; set; }
+    public Guid TenantId { get; set; }
+    public Guid AlertId { get; set; }
+    public int ChannelIndex { get; set; }
+    public required string Kind { get; set; }
+    public required string Url { get; set; }
+
+    /// <summary>The exact body every attempt sends (and signs).</summary>
+    public required string Body { get; set; }
+
+    /// <summary>pending, delivered or failed (attempts exhausted).</summary>
+    public string Status { get; set; } = "pending";
+    public int Attempts { get; set; }
+    public DateTimeOffset NextAttemptAt { get; set; }
+    public DateTimeOffset? LeasedUntil { get; set; }
+    public DateTimeOffset? DeliveredAt { get; set; }
+}
+
+/// <summary>Every delivery attempt, as it went.</summary>
+public sealed class AlertDeliveryAttempt
+{
+    public Guid Id { get; set; }
+    public Guid TenantId { get; set; }
+    public Guid DeliveryId { get; set; }
+    public int Attempt { get; set; }
+    public int? StatusCode { get; set; }
+    public string? Error { get; set; }
+    public DateTimeOffset At { get; set; }
+}

@@ -56,6 +56,7 @@ internal static class Extensions
             .AddEndpointFilter(AdminToken.RequireAsync)
             .MapTenantsApi()
             .MapKeysApi()
-            .MapDirectoryApi();
+            .MapDirectoryApi()
+            .MapBudgetsApi();
     }
 }

@@ -1,0 +1,198 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using Microsoft.EntityFrameworkCore;
+using Tokage.ControlPlane.Data;
+
+namespace Tokage.ControlPlane.Apis;
+
+/// <summary>A tenant's budgets: spend limits per calendar day or month that alert at thresholds (the billing pipeline evaluates them).</summary>
+public static class BudgetsApi
+{
+    public const int MaxThresholds = 10;
+    public const int MaxChannels = 10;
+
+    public static RouteGroupBuilder MapBudgetsApi(this RouteGroupBuilder admin)
+    {
+        var tenant = admin.MapGroup("/tenants/{tenant}/budgets").WithTags("Budgets");
+        tenant.MapPost("/", CreateAsync);
+        tenant.MapGet("/", (string tenant, ControlPlaneDbContext db, CancellationToken ct) =>
+            InTenantAsync(db, tenant, ct, async _ => Results.Ok(new { budgets = (await db.Budgets.OrderBy(b => b.Name).ToListAsync(ct)).Select(BudgetDto.From) })));
+        tenant.MapGet("/{budget}", (string tenant, string budget, ControlPlaneDbContext db, CancellationToken ct) =>
+            InTenantAsync(db, tenant, ct, async _ => await FindAsync(db, budget, ct) is { } found
+                ? Results.Ok(BudgetDto.From(found))
+                : ApiErrors.NotFound($"Budget '{budget}'")));
+        tenant.MapDelete("/{budget}", (string tenant, string budget, ControlPlaneDbContext db, CancellationToken ct) =>
+            InTenantAsync(db, tenant, ct, async _ =>
+            {
+                if (await FindAsync(db, budget, ct) is not { } found)
+                {
+                    return ApiErrors.NotFound($"Budget '{budget}'");
+                }
+
+                db.Budgets.Remove(found);
+                await db.SaveChangesAsync(ct);
+                return Results.NoContent();
+            }));
+        return admin;
+    }
+
+    private static Task<IResult> CreateAsync(string tenant, CreateBudgetRequest request, ControlPlaneDbContext db, TimeProvider time, CancellationToken ct)
+    {
+        if (Validate(request) is { } invalid)
+        {
+            return Task.FromResult(invalid);
+        }
+
+        return InTenantAsync(db, tenant, ct, async found =>
+        {
+            var budget = new Budget
+            {
+                Id = Guid.CreateVersion7(),
+                TenantId = found.Id,
+                Name = request.Name!,
+                ScopeKind = Enum.Parse<BudgetScopeKind>(request.Scope?.Kind ?? "tenant", ignoreCase: true),
+                ScopeValue = request.Scope?.Value ?? "",
+                Period = Enum.Parse<BudgetPeriod>(request.Period!, ignoreCase: true),
+                TimeZone = request.TimeZone ?? "UTC",
+                AmountUsd = request.AmountUsd!.Value,
+                Thresholds = request.Thresholds is { } t ? [.. t.Distinct().Order()] : [50, 80, 100],
+                Channels = [.. (request.Channels ?? []).Select(c => new BudgetChannel { Kind = c.Kind ?? "webhook", Url = c.Url! })],
+                HardLimit = request.HardLimit ?? false,
+                SigningSecret = "whsec_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)),
+                CreatedAt = time.GetUtcNow(),
+            };
+            db.Budgets.Add(budget);
+            try
+            {
+                await db.SaveChangesAsync(ct);
+            }
+            catch (DbUpdateException ex) when (ApiErrors.IsUniqueViolation(ex))
+            {
+                return ApiErrors.Conflict($"Budget '{budget.Name}' exists already.");
+            }
+
+            return Results.Created($"/v1/tenants/{found.Id}/budgets/{budget.Id}", BudgetCreatedDto.From(budget));
+        });
+    }
+
+    /// <summary>The first problem with a request, as the 400 it gets; null when it is fine.</summary>
+    internal static IResult? Validate(CreateBudgetRequest request)
+    {
+        if (ApiErrors.CheckName(request.Name, "name") is { } nameError)
+        {
+            return ApiErrors.Invalid("name", nameError);
+        }
+
+        var kind = request.Scope?.Kind ?? "tenant";
+        // Exact names only: Enum.TryParse would also take numbers and comma lists.
+        if (kind is not ("tenant" or "project" or "application" or "team" or "user"))
+        {
+            return ApiErrors.Invalid("scope.kind", "'scope.kind' must be one of tenant, project, application, team, user.");
+        }
+
+        var scopeKind = Enum.Parse<BudgetScopeKind>(kind, ignoreCase: true);
+        var value = request.Scope?.Value;
+        if (scopeKind == BudgetScopeKind.Tenant && !string.IsNullOrEmpty(value))
+        {
+            return ApiErrors.Invalid("scope.value", "'scope.value' must be empty for the tenant scope.");
+        }
+
+        if (scopeKind != BudgetScopeKind.Tenant && (string.IsNullOrWhiteSpace(value) || value.Length > 200))
+        {
+            return ApiErrors.Invalid("scope.value", $"'scope.value' (the {kind} your events carry) is required, at most 200 characters.");
+        }
+
+        if (request.Period is not ("daily" or "monthly"))
+        {
+            return ApiErrors.Invalid("period", "'period' must be 'daily' or 'monthly'.");
+        }
+
+        // IANA only, so the zone means the same on every host.
+        if (request.TimeZone is { } zone && (!TimeZoneInfo.TryFindSystemTimeZoneById(zone, out var found) || !found.HasIanaId))
+        {
+            return ApiErrors.Invalid("time_zone", $"'time_zone' must be an IANA time zone such as 'Europe/Berlin'; '{zone}' is not one.");
+        }
+
+        if (request.AmountUsd is not { } amount || amount <= 0 || amount >= 100_000_000_000_000m || decimal.Round(amount, 6) != amount)
+        {
+            return ApiErrors.Invalid("amount_usd", "'amount_usd' is required: a positive amount in USD below 10^14 with at most 6 decimal places.");
+        }
+
+        if (request.Thresholds is { } thresholds && (thresholds.Length is 0 or > MaxThresholds || thresholds.Any(t => t is < 1 or > 1000)))
+        {
+            return ApiErrors.Invalid("thresholds", $"'thresholds' must be 1–{MaxThresholds} percents between 1 and 1000.");
+        }
+
+        if (request.Channels is { Length: > MaxChannels })
+        {
+            return ApiErrors.Invalid("channels", $"At most {MaxChannels} channels.");
+        }
+
+        foreach (var channel in request.Channels ?? [])
+        {
+            if (channel.Kind is not (null or "webhook" or "slack"))
+            {
+                return ApiErrors.Invalid("channels", "A channel's 'kind' must be 'webhook' or 'slack'.");
+            }
+
+            if (!Uri.TryCreate(channel.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
+            {
+                return ApiErrors.Invalid("channels", "A channel's 'url' must be an absolute http or https URL.");
+            }
+        }
+
+        return null;
+    }
+
+    private static Task<Budget?> FindAsync(ControlPlaneDbContext db, string budget, CancellationToken ct) =>
+        Guid.TryParse(budget, out var id)
+            ? db.Budgets.FirstOrDefaultAsync(b => b.Id == id, ct)
+            : db.Budgets.FirstOrDefaultAsync(b => b.Name == budget, ct);
+
+    private static async Task<IResult> InTenantAsync(ControlPlaneDbContext db, string tenant, CancellationToken ct, Func<Tenant, Task<IResult>> work)
+    {
+        if (await db.FindTenantAsync(tenant, ct) is not { } found)
+        {
+            return ApiErrors.NotFound($"Tenant '{tenant}'");
+        }
+
+        await using var transaction = await db.BeginTenantScopeAsync(found.Id, ct);
+        var result = await work(found);
+        await transaction.CommitAsync(ct);
+        return result;
+    }
+
+    internal static string Money(decimal amount) => (amount / 1.000000000000000000000000000000000m).ToString(CultureInfo.InvariantCulture);
+}
+
+public sealed record BudgetScopeDto(string? Kind, string? Value);
+
+public sealed record BudgetChannelDto(string? Kind, string? Url);
+
+public sealed record CreateBudgetRequest(
+    string? Name, BudgetScopeDto? Scope, string? Period, string? TimeZone,
+    [property: System.Text.Json.Serialization.JsonNumberHandling(System.Text.Json.Serialization.JsonNumberHandling.AllowReadingFromString)] decimal? AmountUsd,
+    int[]? Thresholds, BudgetChannelDto[]? Channels, bool? HardLimit);
+
+/// <summary>A budget; <c>amount_usd</c> is an exact decimal string.</summary>
+public sealed record BudgetDto(
+    string Id, string Name, BudgetScopeDto Scope, string Period, string TimeZone, string AmountUsd, int[] Thresholds,
+    BudgetChannelDto[] Channels, bool HardLimit, DateTimeOffset CreatedAt)
+{
+    public static BudgetDto From(Budget b) => new(
+        b.Id.ToString(), b.Name, new(b.ScopeKind.ToString().ToLowerInvariant(), b.ScopeKind == BudgetScopeKind.Tenant ? null : b.ScopeValue),
+        b.Period.ToString().ToLowerInvariant(), b.TimeZone, BudgetsApi.Money(b.AmountUsd), b.Thresholds,
+        [.. b.Channels.Select(c => new BudgetChannelDto(c.Kind, c.Url))], b.HardLimit, b.CreatedAt);
+}
+
+/// <summary>A budget as created: the only response that carries its webhook signing secret.</summary>
+public sealed record BudgetCreatedDto(
+    string Id, string Name, BudgetScopeDto Scope, string Period, string TimeZone, string AmountUsd, int[] Thresholds,
+    BudgetChannelDto[] Channels, bool HardLimit, DateTimeOffset CreatedAt, string SigningSecret)
+{
+    public static BudgetCreatedDto From(Budget b)
+    {
+        var dto = BudgetDto.From(b);
+        return new(dto.Id, dto.Name, dto.Scope, dto.Period, dto.TimeZone, dto.AmountUsd, dto.Thresholds, dto.Channels, dto.HardLimit, dto.CreatedAt, b.SigningSecret);
+    }
+}

@@ -1,0 +1,85 @@
+using ClickHouse.Driver;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Tokage.Analytics;
+using Tokage.Analytics.Queries;
+using Tokage.Analytics.Schema;
+using Tokage.BillingPipeline.Budgets;
+
+namespace Tokage.BillingPipeline.Tests;
+
+/// <summary>The control plane's stack (real PostgreSQL, migrations, admin API) and a ClickHouse-local host with the usage schema.</summary>
+public sealed class BudgetFixture : IAsyncLifetime
+{
+    private readonly HostFixture clickHouse = new();
+
+    public ControlPlaneStack Stack { get; } = new();
+
+    public ClickHouseClient Analytics { get; private set; } = null!;
+
+    public string AnalyticsConnectionString { get; private set; } = "";
+
+    public string ArchivePath { get; } = Path.Combine(Path.GetTempPath(), "tokage-archive-tests", Guid.NewGuid().ToString("N"));
+
+    public UsageEventWriter Writer { get; private set; } = null!;
+
+    /// <summary>As the services connect: the application role, bound by RLS.</summary>
+    public NpgsqlDataSource Database { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(ArchivePath);
+        await Task.WhenAll(Stack.InitializeAsync(), clickHouse.InitializeAsync());
+        var database = "t_" + Guid.NewGuid().ToString("N");
+        using (var admin = new ClickHouseClient(clickHouse.Host.ConnectionString))
+        {
+            await admin.ExecuteNonQueryAsync($"CREATE DATABASE {database}");
+        }
+
+        AnalyticsConnectionString = $"{clickHouse.Host.ConnectionString};Database={database}";
+        Analytics = new ClickHouseClient(AnalyticsConnectionString);
+        await new AnalyticsMigrator(Analytics, Options.Create(new AnalyticsOptions()), NullLogger<AnalyticsMigrator>.Instance).MigrateAsync();
+        Writer = new UsageEventWriter(Analytics, Options.Create(new AnalyticsOptions()));
+        Database = NpgsqlDataSource.Create(Stack.AppRoleConnectionString);
+    }
+
+    /// <summary>An evaluator as the billing pipeline runs it; each one is a replica, a new one a restart.</summary>
+    public BudgetEvaluator NewEvaluator(BudgetOptions? options = null) => new(
+        Database, new BudgetSpend(new UsageQueries(Analytics)), TimeProvider.System,
+        Options.Create(options ?? new BudgetOptions { RetryBaseDelay = TimeSpan.FromMilliseconds(100) }), NullLogger<BudgetEvaluator>.Instance);
+
+    /// <summary>A billing-pipeline process on this stack, evaluating every second; stopped with the stack.</summary>
+    public Task<ServiceProcess> StartBillingPipelineAsync() => Stack.StartServiceAsync("BillingPipeline", new Dictionary<string, string>
+    {
+        ["ConnectionStrings__analytics"] = AnalyticsConnectionString,
+        ["ConnectionStrings__archive"] = $"Provider=FileSystem;Path={ArchivePath}",
+        ["Tokage__Budgets__EvaluationInterval"] = "00:00:01",
+        ["Tokage__Budgets__RetryBaseDelay"] = "00:00:00.200",
+    });
+
+    public Task WriteSpendAsync(string tenantId, string project, decimal costUsd, string team = "") => Writer.WriteEventsAsync(
+    [
+        new UsageEventRow
+        {
+            TenantId = tenantId, EventId = Guid.NewGuid().ToString("N"), EventTime = DateTime.UtcNow, IngestTime = DateTime.UtcNow,
+            Provider = "openai", Model = "gpt-4o", Project = project, Team = team, InputTokens = 1000, OutputTokens = 100, Priced = true, CostUsd = costUsd,
+        },
+    ]);
+
+    public async Task DisposeAsync()
+    {
+        if (Database is not null)
+        {
+            await Database.DisposeAsync();
+        }
+
+        Analytics?.Dispose();
+        await Stack.DisposeAsync();
+        await clickHouse.DisposeAsync();
+        if (Directory.Exists(ArchivePath))
+        {
+            Directory.Delete(ArchivePath, recursive: true);
+        }
+    }
+}
