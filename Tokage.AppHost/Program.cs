@@ -49,8 +49,11 @@ var queryApi = builder.AddService<Projects.QueryApi>("query-api", httpPort: 8090
     .WithEnvironment("Tokage__QueryApi__AdminToken", adminToken)
     .WithService(auth);
 
+// Reads budgets as the application role, so it starts once the control plane has migrated and created the role.
 builder.AddService<Projects.BillingPipeline>("billing-pipeline")
-    .WithEngine(database).WithEngine(analytics).WithEngine(archive);
+    .WithEngine(database).WithEngine(analytics).WithEngine(archive)
+    .WithEnvironment("Tokage__Database__AppRolePassword", appRolePassword)
+    .WaitFor(controlPlane);
 
 builder.AddService<Projects.AuditLog>("audit-log")
     .WithEngine(database).WithEngine(archive);

@@ -7,7 +7,8 @@ internal static class Extensions
     /// <summary>The engines this service talks to, each with its health check (so /health means ready), and the budget evaluator.</summary>
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
-        builder.AddNpgsqlDataSource("tokage");
+        // As the application role: RLS binds every statement to the tenant scope it runs in.
+        builder.AddAppRoleDataSource("tokage");
         builder.AddUsageStore("analytics", ownsSchema: false);
         builder.AddObjectStoreClient("archive");
 
