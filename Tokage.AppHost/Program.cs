@@ -47,7 +47,9 @@ builder.AddService<Projects.EventProcessor>("event-processor")
 var queryApi = builder.AddService<Projects.QueryApi>("query-api", httpPort: 8090)
     .WithEngine(redis).WithEngine(database).WithEngine(analytics)
     .WithEnvironment("Tokage__QueryApi__AdminToken", adminToken)
-    .WithService(auth);
+    .WithEnvironment("Tokage__Database__AppRolePassword", appRolePassword)
+    .WithService(auth)
+    .WaitFor(controlPlane);
 
 // Reads budgets as the application role, so it starts once the control plane has migrated and created the role.
 builder.AddService<Projects.BillingPipeline>("billing-pipeline")

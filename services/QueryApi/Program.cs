@@ -12,6 +12,7 @@ var app = builder.Build();
 app.MapDefaultEndpoints();
 app.MapEventStatusApi();
 app.MapUsageApi();
+app.MapEntitlementsApi();
 app.MapGrpcService<QueryGrpcService>();
 
 app.Run();

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Options;
 using Tokage.Analytics;
@@ -145,6 +146,48 @@ public sealed class UsageApiTests(UsageApiTests.Data data) : IClassFixture<Usage
         Assert.Equal("processed", status.Status);
         Assert.Equal(Grpc.Core.StatusCode.Unauthenticated, refused.StatusCode);
         Assert.Equal(Grpc.Core.StatusCode.InvalidArgument, invalid.StatusCode);
+    }
+
+    [Fact]
+    public async Task AnEntitlementCheckDeniesOnlyOnceAHardLimitIsSpent()
+    {
+        var tenant = await data.Stack.Core.CreateTenantAsync("entitled-" + Guid.NewGuid().ToString("N")[..6]);
+        var (id, key) = ((string)tenant["tenant_id"]!, (string)tenant["api_key"]!);
+        var writer = new UsageEventWriter(data.Stack.Analytics, Options.Create(new AnalyticsOptions()));
+        var now = DateTime.UtcNow;
+        await writer.WriteEventsAsync([.. Enumerable.Range(0, 5).Select(i => new UsageEventRow
+        {
+            TenantId = id, EventId = $"spend-{i}", EventTime = now.AddSeconds(-1 - i), IngestTime = now, Provider = "openai", Model = "gpt-4o",
+            Team = "cx", Priced = true, CostUsd = 0.5m, InputTokens = 1_000,
+        })]);
+        await data.Stack.Core.PostAsync($"/v1/tenants/{id}/budgets", new { name = "cx-cap", scope = new { kind = "team", value = "cx" }, period = "monthly", amount_usd = "2", hard_limit = true });
+        await data.Stack.Core.PostAsync($"/v1/tenants/{id}/budgets", new { name = "company", period = "monthly", amount_usd = "100" });
+        using var client = data.Client(key);
+        using var other = data.Client(data.B.Key);
+
+        var cx = await CheckAsync(client, new { scope = new { kind = "team", value = "cx" } });
+        var ml = await CheckAsync(client, new { scope = new { kind = "team", value = "ml" } });
+        var otherTenant = await CheckAsync(other, new { scope = new { kind = "team", value = "cx" } });
+        using var invalid = await client.PostAsJsonAsync("/v1/entitlements/check", new { scope = new { kind = "galaxy" } });
+
+        Assert.False((bool)cx["allowed"]!);
+        var cap = cx["budgets"]!.AsArray().Single(b => (string)b!["name"]! == "cx-cap")!;
+        Assert.Equal(("2", "2.5", "0", true), ((string)cap["amount_usd"]!, (string)cap["spend_usd"]!, (string)cap["remaining_usd"]!, (bool)cap["exceeded"]!));
+        var company = cx["budgets"]!.AsArray().Single(b => (string)b!["name"]! == "company")!;
+        Assert.Equal(("2.5", "97.5"), ((string)company["spend_usd"]!, (string)company["remaining_usd"]!));
+        Assert.True((bool)ml["allowed"]!);
+        Assert.Equal(["company"], ml["budgets"]!.AsArray().Select(b => (string)b!["name"]!));
+        Assert.True((bool)otherTenant["allowed"]!);
+        Assert.Empty(otherTenant["budgets"]!.AsArray());
+        Assert.Equal(HttpStatusCode.BadRequest, invalid.StatusCode);
+    }
+
+    private static async Task<JsonNode> CheckAsync(HttpClient client, object body)
+    {
+        using var response = await client.PostAsJsonAsync("/v1/entitlements/check", body);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode} {text}");
+        return JsonNode.Parse(text)!;
     }
 
     [Fact]

@@ -300,13 +300,6 @@ public sealed class BudgetEvaluator(
     {
         public BudgetPeriodKind PeriodKind => Enum.Parse<BudgetPeriodKind>(Period, ignoreCase: true);
 
-        public UsageDimension? Dimension => ScopeKind switch
-        {
-            "Project" => UsageDimension.Project,
-            "Application" => UsageDimension.Application,
-            "Team" => UsageDimension.Team,
-            "User" => UsageDimension.User,
-            _ => null,
-        };
+        public UsageDimension? Dimension => BudgetScope.Dimension(ScopeKind);
     }
 }

@@ -8,7 +8,8 @@ internal static class Extensions
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.AddRedisClient("redis");
-        builder.AddNpgsqlDataSource("tokage");
+        // Budgets for the entitlement check, as the application role: RLS binds the reads to the caller's tenant.
+        builder.AddAppRoleDataSource("tokage");
         builder.AddUsageStore("analytics", ownsSchema: false);
         builder.AddApiKeyResolver();
 

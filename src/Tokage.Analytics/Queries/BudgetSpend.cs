@@ -52,3 +52,17 @@ public sealed class BudgetSpend(UsageQueries queries)
         return result.Totals.CostUsd ?? 0m;
     }
 }
+
+/// <summary>A budget's scope kind as the control plane stores it (<c>Tenant</c>, <c>Project</c>, …) to the dimension its spend is filtered on.</summary>
+public static class BudgetScope
+{
+    /// <summary>Null for the tenant scope (all its usage).</summary>
+    public static UsageDimension? Dimension(string kind) => kind switch
+    {
+        "Project" => UsageDimension.Project,
+        "Application" => UsageDimension.Application,
+        "Team" => UsageDimension.Team,
+        "User" => UsageDimension.User,
+        _ => null,
+    };
+}
