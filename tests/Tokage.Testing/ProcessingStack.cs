@@ -123,18 +123,16 @@ public sealed class ProcessingStack : IAsyncLifetime
     public Task AppendAsync(IEnumerable<LoggedUsageEvent> events) =>
         Log.AppendAsync(events.Select(e => new EventLogRecord(e.TenantId, e.ToByteArray())).ToList());
 
-    public async Task<ulong> CountAsync(string sql, string tenantId)
-    {
-        var parameters = new ClickHouse.Driver.ADO.Parameters.ClickHouseParameterCollection();
-        parameters.AddParameter("tenant", tenantId);
-        return Convert.ToUInt64(await Analytics.ExecuteScalarAsync(sql, parameters));
-    }
+    public async Task<ulong> CountAsync(string sql, string tenantId) => Convert.ToUInt64(await ScalarAsync(sql, tenantId));
 
-    public async Task<decimal> SumAsync(string sql, string tenantId)
+    public async Task<decimal> SumAsync(string sql, string tenantId) => Convert.ToDecimal(await ScalarAsync(sql, tenantId));
+
+    /// <summary>One value of SQL that binds the tenant as <c>{tenant:String}</c>.</summary>
+    private Task<object?> ScalarAsync(string sql, string tenantId)
     {
         var parameters = new ClickHouse.Driver.ADO.Parameters.ClickHouseParameterCollection();
         parameters.AddParameter("tenant", tenantId);
-        return Convert.ToDecimal(await Analytics.ExecuteScalarAsync(sql, parameters));
+        return Analytics.ExecuteScalarAsync(sql, parameters);
     }
 
     /// <summary>A client of an API-key-authenticated service.</summary>

@@ -44,6 +44,23 @@ internal static partial class ApiErrors
             ? db.Tenants.FirstOrDefaultAsync(t => t.Id == id, cancellationToken)
             : db.Tenants.FirstOrDefaultAsync(t => t.Name == tenant, cancellationToken);
 
+    /// <summary>Runs <paramref name="work"/> for the named tenant inside its RLS scope; 404 when there is no such tenant.</summary>
+    internal static async Task<IResult> InTenantAsync(ControlPlaneDbContext db, string tenant, CancellationToken ct, Func<Tenant, Task<IResult>> work)
+    {
+        if (await db.FindTenantAsync(tenant, ct) is not { } found)
+        {
+            return NotFound($"Tenant '{tenant}'");
+        }
+
+        await using var transaction = await db.BeginTenantScopeAsync(found.Id, ct);
+        var result = await work(found);
+        await transaction.CommitAsync(ct);
+        return result;
+    }
+
+    internal static Task<IResult> InTenantAsync(ControlPlaneDbContext db, string tenant, CancellationToken ct, Func<Task<IResult>> work) =>
+        InTenantAsync(db, tenant, ct, _ => work());
+
     [GeneratedRegex("^[a-z0-9][a-z0-9._-]{0,99}$")]
     private static partial Regex NamePattern();
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using Microsoft.EntityFrameworkCore;
 using Tokage.ControlPlane.Data;
+using static Tokage.ControlPlane.Apis.ApiErrors;
 
 namespace Tokage.ControlPlane.Apis;
 
@@ -149,18 +150,6 @@ public static class BudgetsApi
             ? db.Budgets.FirstOrDefaultAsync(b => b.Id == id, ct)
             : db.Budgets.FirstOrDefaultAsync(b => b.Name == budget, ct);
 
-    private static async Task<IResult> InTenantAsync(ControlPlaneDbContext db, string tenant, CancellationToken ct, Func<Tenant, Task<IResult>> work)
-    {
-        if (await db.FindTenantAsync(tenant, ct) is not { } found)
-        {
-            return ApiErrors.NotFound($"Tenant '{tenant}'");
-        }
-
-        await using var transaction = await db.BeginTenantScopeAsync(found.Id, ct);
-        var result = await work(found);
-        await transaction.CommitAsync(ct);
-        return result;
-    }
 
     internal static string Money(decimal amount) => (amount / 1.000000000000000000000000000000000m).ToString(CultureInfo.InvariantCulture);
 }

@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Tokage.ControlPlane.Data;
+using static Tokage.ControlPlane.Apis.ApiErrors;
 
 namespace Tokage.ControlPlane.Apis;
 
@@ -124,23 +125,6 @@ public static class DirectoryApi
             return await SaveAsync(db, ct, $"Project '{project.Name}'", () => Results.Created($"/v1/tenants/{found.Id}/projects/{project.Id}", ProjectDto.From(project)));
         });
     }
-
-    /// <summary>Runs <paramref name="work"/> for the named tenant inside its RLS scope; 404 when there is no such tenant.</summary>
-    private static async Task<IResult> InTenantAsync(ControlPlaneDbContext db, string tenant, CancellationToken ct, Func<Tenant, Task<IResult>> work)
-    {
-        if (await db.FindTenantAsync(tenant, ct) is not { } found)
-        {
-            return ApiErrors.NotFound($"Tenant '{tenant}'");
-        }
-
-        await using var transaction = await db.BeginTenantScopeAsync(found.Id, ct);
-        var result = await work(found);
-        await transaction.CommitAsync(ct);
-        return result;
-    }
-
-    private static Task<IResult> InTenantAsync(ControlPlaneDbContext db, string tenant, CancellationToken ct, Func<Task<IResult>> work) =>
-        InTenantAsync(db, tenant, ct, _ => work());
 
     private static async Task<IResult> SaveAsync(ControlPlaneDbContext db, CancellationToken ct, string what, Func<IResult> created)
     {

@@ -16,9 +16,9 @@ public sealed record BatchResult(int Stored, int AlreadyStored, int Duplicates, 
     public int Total => Stored + AlreadyStored + Duplicates + Quarantined.Count;
 }
 
-/// <summary>A batch ready for ClickHouse: its rows, duplicates and quarantined records (the archive is written).</summary>
+/// <summary>A batch ready for ClickHouse: its rows (and their log range, the archive files' name and the insert's token), duplicates and quarantined records (the archive is written).</summary>
 public sealed record PreparedBatch(
-    IReadOnlyList<ConsumedRecord> Records, IReadOnlyList<UsageEventRow> Rows, IReadOnlyList<DuplicateRow> Duplicates,
+    IReadOnlyList<ConsumedRecord> Records, IReadOnlyList<UsageEventRow> Rows, string RowsToken, IReadOnlyList<DuplicateRow> Duplicates,
     IReadOnlyList<QuarantineRow> Quarantine, BatchResult Result);
 
 /// <summary>
@@ -102,18 +102,19 @@ public sealed class BatchProcessor(
             }
         }
 
+        var rowsToken = LogRange.Token(rows.Select(r => r.LogPosition).ToList());
         if (options.Value.Archive && rows.Count > 0)
         {
-            await archive.WriteAsync(rows, LogRange.Token(rows.Select(r => r.LogPosition).ToList()), cancellationToken);
+            await archive.WriteAsync(rows, rowsToken, cancellationToken);
         }
 
-        return new PreparedBatch(records, rows, duplicates, quarantine, new BatchResult(rows.Count, alreadyStored, duplicates.Count, quarantined));
+        return new PreparedBatch(records, rows, rowsToken, duplicates, quarantine, new BatchResult(rows.Count, alreadyStored, duplicates.Count, quarantined));
     }
 
     /// <summary>The ClickHouse writes, each under a token named after exactly its records: safe to repeat.</summary>
     public async Task WriteAsync(PreparedBatch batch, CancellationToken cancellationToken)
     {
-        await writer.WriteEventsAsync(batch.Rows, LogRange.Token(batch.Rows.Select(r => r.LogPosition).ToList()), cancellationToken);
+        await writer.WriteEventsAsync(batch.Rows, batch.RowsToken, cancellationToken);
         await writer.WriteDuplicatesAsync(batch.Duplicates, LogRange.Token(batch.Duplicates.Select(r => r.LogPosition).ToList()), cancellationToken);
         await writer.WriteQuarantineAsync(batch.Quarantine, LogRange.Token(batch.Quarantine.Select(r => r.LogPosition).ToList()), cancellationToken);
 

@@ -123,7 +123,7 @@ public static class EventsApi
         return Results.Json(body, statusCode: outcome.Accepted > 0 ? StatusCodes.Status202Accepted : StatusCodes.Status400BadRequest);
     }
 
-    private static string Seconds(TimeSpan delay) => Math.Max(1, (int)Math.Ceiling(delay.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+    internal static string Seconds(TimeSpan delay) => Math.Max(1, (int)Math.Ceiling(delay.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private static IResult Problem(int status, string detail) => Results.Problem(statusCode: status, detail: detail);
 }

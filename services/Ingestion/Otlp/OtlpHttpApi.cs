@@ -64,10 +64,10 @@ public static class OtlpHttpApi
         switch (outcome.Failure)
         {
             case IngestFailure.RateLimited:
-                context.Response.Headers.RetryAfter = Seconds(outcome.RetryAfter);
+                context.Response.Headers.RetryAfter = EventsApi.Seconds(outcome.RetryAfter);
                 return Status(context, json, StatusCodes.Status429TooManyRequests, "The tenant's rate limit is reached; nothing was accepted.");
             case IngestFailure.LogUnavailable:
-                context.Response.Headers.RetryAfter = Seconds(outcome.RetryAfter);
+                context.Response.Headers.RetryAfter = EventsApi.Seconds(outcome.RetryAfter);
                 return Status(context, json, StatusCodes.Status503ServiceUnavailable, "The event log did not acknowledge in time; nothing was accepted. Retry the export.");
         }
 
@@ -101,6 +101,4 @@ public static class OtlpHttpApi
 
     private static bool IsProtobuf(string? contentType) =>
         contentType?.StartsWith(Protobuf, StringComparison.OrdinalIgnoreCase) == true || contentType?.StartsWith("application/protobuf", StringComparison.OrdinalIgnoreCase) == true;
-
-    private static string Seconds(TimeSpan delay) => Math.Max(1, (int)Math.Ceiling(delay.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
 }
