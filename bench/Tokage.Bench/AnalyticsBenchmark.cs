@@ -8,7 +8,6 @@ using ClickHouse.Driver.Utility;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Tokage.Analytics;
-using Tokage.Analytics.Queries;
 using Tokage.Analytics.Schema;
 using Tokage.ClickHouseLocal;
 using Tokage.Testing;
@@ -18,12 +17,12 @@ namespace Tokage.Bench;
 /// <summary>
 /// The usage store: bulk insert through the writer, driver and ClickHouse-local host beside a raw chDB insert of
 /// the same rows in this process (the ratio is the host's and driver's overhead); a tenant-scoped
-/// five-aggregate GROUP BY over generated history through the host beside the same SQL on raw chDB; and
-/// 30-day breakdowns from raw rows and from the rollups.
+/// five-aggregate GROUP BY over generated history through the host beside the same SQL on raw chDB. Breakdowns
+/// from the rollups are the <c>query</c> scenario's.
 /// </summary>
 internal static class AnalyticsBenchmark
 {
-    private static readonly DateTime HistoryStart = new(2026, 10, 1, 0, 0, 0, DateTimeKind.Utc);
+    private static readonly DateTime HistoryStart = SyntheticHistory.Start;
 
     public static Command CreateCommand()
     {
@@ -132,7 +131,7 @@ internal static class AnalyticsBenchmark
         const string database = "history";
         using var client = await NewDatabaseAsync(host, database);
         await raw.CreateDatabaseAsync(database, cancellationToken);
-        var generate = GenerateHistorySql(settings.QueryRows, settings.Tenants);
+        var generate = SyntheticHistory.InsertSql(0, settings.QueryRows, settings.Tenants);
         await Progress.StepAsync($"generating {settings.QueryRows:N0} events of history on the host", () => client.ExecuteNonQueryAsync(generate, cancellationToken: cancellationToken));
         await Progress.StepAsync($"generating the same {settings.QueryRows:N0} events in chDB in-process", () => raw.ExecuteAsync(database, generate, cancellationToken: cancellationToken));
 
@@ -168,53 +167,9 @@ internal static class AnalyticsBenchmark
         var scope = $"1 tenant of {settings.Tenants}, {settings.QueryRows:N0} events";
         report.Add(new Measurement($"5-aggregate GROUP BY model, p50 ({scope})", Statistics.Median(hostLatencies), "ms", "raw chDB in-process", Statistics.Median(rawLatencies)));
         report.Add(new Measurement($"5-aggregate GROUP BY model, p95 ({scope})", Statistics.Percentile(hostLatencies, 95), "ms", "raw chDB in-process", Statistics.Percentile(rawLatencies, 95)));
-
-        var queries = new UsageQueries(client);
-        foreach (var dimension in (UsageDimension[])[UsageDimension.Model, UsageDimension.Team])
-        {
-            var breakdown = new BreakdownQuery { From = from, To = to, GroupBy = [dimension] };
-            foreach (var rollup in (UsageSource[])[UsageSource.Hourly, UsageSource.Daily])
-            {
-                var (latencies, fromRaw) = await Sampling.PairAsync(settings.Queries, 2,
-                    () => queries.BreakdownAsync(tenant, breakdown with { Source = rollup }, cancellationToken),
-                    () => queries.BreakdownAsync(tenant, breakdown with { Source = UsageSource.Raw }, cancellationToken));
-                var what = $"30-day breakdown by {dimension.ToString().ToLowerInvariant()} from the {rollup.ToString().ToLowerInvariant()} rollup";
-                report.Add(new Measurement($"{what}, p50", Statistics.Median(latencies), "ms", "raw rows (FINAL)", Statistics.Median(fromRaw)));
-                report.Add(new Measurement($"{what}, p95", Statistics.Percentile(latencies, 95), "ms", "raw rows (FINAL)", Statistics.Percentile(fromRaw, 95)));
-            }
-        }
     }
 
-    /// <summary>Generated history: the same rows on every engine that runs this SQL (hash-derived, no randomness).</summary>
-    private static string GenerateHistorySql(int rows, int tenants) => $"""
-        INSERT INTO usage_events (tenant_id, event_id, event_time, ingest_time, ingest_version, source, provider, model, service_tier,
-            application, project, user_id, team, environment, input_tokens, cache_read_tokens, output_tokens, reasoning_tokens,
-            priced, cost_usd, price_version_id, priced_model, classification)
-        SELECT
-            concat('tenant-', toString(number % {tenants})),
-            concat('e-', toString(number)),
-            toDateTime64('2026-10-01 00:00:00', 3, 'UTC') + toIntervalMillisecond(cityHash64(number) % 2592000000) AS at,
-            at, 1, 'http',
-            ['openai', 'anthropic', 'gcp.gemini'][1 + number % 3],
-            ['gpt-4o', 'gpt-4o-mini', 'claude-sonnet-4-5', 'claude-haiku-4-5', 'gemini-2.5-pro', 'gemini-2.5-flash', 'o3', 'text-embedding-3-small'][1 + cityHash64(number, 1) % 8],
-            'standard',
-            ['support-bot', 'search', 'summariser', 'agent'][1 + cityHash64(number, 2) % 4],
-            ['helpdesk', 'growth', 'platform'][1 + cityHash64(number, 3) % 3],
-            concat('u-', toString(cityHash64(number, 4) % 500)),
-            ['cx', 'ml', 'growth', 'platform', 'sales'][1 + cityHash64(number, 5) % 5],
-            ['prod', 'staging'][1 + number % 2],
-            cityHash64(number, 6) % 20000 AS input,
-            input % 4000,
-            cityHash64(number, 7) % 2000 AS output,
-            output % 300,
-            number % 11 != 0 AS is_priced,
-            if(is_priced, toDecimal128(cityHash64(number, 8) % 1000000, 18) / 1000000000, toDecimal128(0, 18)),
-            'pv-1', '', 'BILLING'
-        FROM numbers({rows})
-        SETTINGS optimize_on_insert = 0
-        """;
-
-    private static async Task<ClickHouseClient> NewDatabaseAsync(ClickHouseLocalProcess host, string database)
+    internal static async Task<ClickHouseClient> NewDatabaseAsync(ClickHouseLocalProcess host, string database)
     {
         using (var admin = new ClickHouseClient(host.ConnectionString))
         {

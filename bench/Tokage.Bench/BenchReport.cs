@@ -78,6 +78,8 @@ internal static class Progress
     {
         Console.WriteLine($"[bench] {what}…");
         var started = Stopwatch.GetTimestamp();
+        // A line every 15 s on long steps, so a long run is visibly alive.
+        using var ticker = new Timer(_ => Console.WriteLine($"[bench] {what}: {Stopwatch.GetElapsedTime(started).TotalSeconds:0} s so far…"), null, TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(15));
         var result = await step();
         Console.WriteLine($"[bench] {what}: done in {Stopwatch.GetElapsedTime(started).TotalSeconds:0.0} s");
         return result;

@@ -24,21 +24,32 @@ internal static class ProcessorBenchmark
     public static Command CreateCommand()
     {
         var events = new Option<int>("--events") { Description = "Events in the log for the throughput measurement.", DefaultValueFactory = _ => 200_000 };
+        var command = new Command("processor", "Processor events/s (log → ClickHouse + Parquet) and event→queryable p50/p99 at a steady rate.") { events };
+        return WithStreamOptions(command, "processor", (parse, isQuick) => isQuick ? 20_000 : parse.GetValue(events));
+    }
+
+    /// <summary>The latency half alone: event→queryable at a steady rate.</summary>
+    public static Command CreateEndToEndCommand() =>
+        WithStreamOptions(new Command("e2e", "Event→queryable p50/p99 at a steady rate through the whole stack, beside a bare insert→visible."), "e2e", (_, _) => 0);
+
+    private static Command WithStreamOptions(Command command, string scenario, Func<ParseResult, bool, int> throughputEvents)
+    {
         var rate = new Option<int>("--rate") { Description = "Events per second for the latency measurement.", DefaultValueFactory = _ => 5_000 };
         var seconds = new Option<int>("--seconds") { Description = "How long the steady stream runs.", DefaultValueFactory = _ => 30 };
         var tenants = new Option<int>("--tenants") { Description = "Tenants the events are spread over.", DefaultValueFactory = _ => 10 };
         var batchSize = new Option<int>("--batch-size") { Description = "The processor's Tokage:Processor:BatchSize.", DefaultValueFactory = _ => 1_000 };
-        var quick = new Option<bool>("--quick") { Description = "20,000 events and 8 s of stream: a smoke run." };
-        var json = new Option<string>("--json") { Description = "Where the JSON report goes.", DefaultValueFactory = _ => ".tokage/bench/processor.json" };
-        var command = new Command("processor", "Processor events/s (log → ClickHouse + Parquet) and event→queryable p50/p99 at a steady rate.")
+        var quick = new Option<bool>("--quick") { Description = "8 s of stream (and 20,000 events for the throughput): a smoke run." };
+        var json = new Option<string>("--json") { Description = "Where the JSON report goes.", DefaultValueFactory = _ => $".tokage/bench/{scenario}.json" };
+        foreach (var option in (Option[])[rate, seconds, tenants, batchSize, quick, json])
         {
-            events, rate, seconds, tenants, batchSize, quick, json,
-        };
+            command.Options.Add(option);
+        }
+
         command.SetAction(async (parse, cancellationToken) =>
         {
             var isQuick = parse.GetValue(quick);
-            var report = new BenchReport("processor");
-            await RunAsync(isQuick ? 20_000 : parse.GetValue(events), parse.GetValue(rate), isQuick ? 8 : parse.GetValue(seconds), parse.GetValue(tenants), parse.GetValue(batchSize), report, cancellationToken);
+            var report = new BenchReport(scenario);
+            await RunAsync(throughputEvents(parse, isQuick), parse.GetValue(rate), isQuick ? 8 : parse.GetValue(seconds), parse.GetValue(tenants), parse.GetValue(batchSize), report, cancellationToken);
             report.PrintMarkdown(Console.Out);
             await report.WriteJsonAsync(parse.GetValue(json)!);
             return 0;
@@ -65,7 +76,11 @@ internal static class ProcessorBenchmark
         try
         {
             var tenants = Enumerable.Range(0, tenantCount).Select(_ => Guid.NewGuid().ToString()).ToArray();
-            await ThroughputAsync(stack, tenants, events, report, cancellationToken);
+            if (events > 0)
+            {
+                await ThroughputAsync(stack, tenants, events, report, cancellationToken);
+            }
+
             await LatencyAsync(stack, tenants[0], rate, seconds, report, cancellationToken);
         }
         finally

@@ -50,6 +50,11 @@ public sealed class BreakdownTests(BreakdownTests.HistoryFixture history) : ICla
             }
         }
 
+        foreach (var grouping in groupings.Where(g => !g.Contains("user", StringComparison.Ordinal)))
+        {
+            data.Add(UsageSource.DailyCompact, grouping);
+        }
+
         data.Add(UsageSource.Raw, "hour");
         data.Add(UsageSource.Hourly, "hour,model");
         return data;
@@ -83,7 +88,9 @@ public sealed class BreakdownTests(BreakdownTests.HistoryFixture history) : ICla
         var unaligned = dayAligned with { From = Start.AddDays(1).AddMinutes(7) };
         var hours = dayAligned with { GroupBy = [UsageDimension.Hour] };
 
-        Assert.Equal(UsageSource.Daily, UsageQueries.ChooseSource(dayAligned));
+        Assert.Equal(UsageSource.DailyCompact, UsageQueries.ChooseSource(dayAligned));
+        Assert.Equal(UsageSource.Daily, UsageQueries.ChooseSource(dayAligned with { GroupBy = [UsageDimension.Model, UsageDimension.User] }));
+        Assert.Equal(UsageSource.Daily, UsageQueries.ChooseSource(dayAligned with { Filters = new Dictionary<UsageDimension, string> { [UsageDimension.User] = "u-1" } }));
         Assert.Equal(UsageSource.Hourly, UsageQueries.ChooseSource(hourAligned));
         Assert.Equal(UsageSource.Raw, UsageQueries.ChooseSource(unaligned));
         Assert.Equal(UsageSource.Hourly, UsageQueries.ChooseSource(hours));
@@ -97,6 +104,7 @@ public sealed class BreakdownTests(BreakdownTests.HistoryFixture history) : ICla
         }
 
         await Assert.ThrowsAsync<ArgumentException>(() => history.Store.Queries.BreakdownAsync("acme", hourAligned with { Source = UsageSource.Daily }));
+        await Assert.ThrowsAsync<ArgumentException>(() => history.Store.Queries.BreakdownAsync("acme", dayAligned with { GroupBy = [UsageDimension.User], Source = UsageSource.DailyCompact }));
     }
 
     [Fact]
@@ -167,9 +175,11 @@ public sealed class BreakdownTests(BreakdownTests.HistoryFixture history) : ICla
     [InlineData(UsageSource.Raw)]
     [InlineData(UsageSource.Hourly)]
     [InlineData(UsageSource.Daily)]
+    [InlineData(UsageSource.DailyCompact)]
     public async Task ATenantSeesOnlyItsOwnRowsWhateverTheFilters(UsageSource source)
     {
-        var all = new BreakdownQuery { From = Start, To = Start.AddDays(10), GroupBy = [UsageDimension.User], Source = source };
+        var dimension = source == UsageSource.DailyCompact ? UsageDimension.Project : UsageDimension.User;
+        var all = new BreakdownQuery { From = Start, To = Start.AddDays(10), GroupBy = [dimension], Source = source };
 
         var acme = await history.Store.Queries.BreakdownAsync("acme", all);
         var globex = await history.Store.Queries.BreakdownAsync("globex", all);

@@ -59,7 +59,7 @@ public sealed class UsageApiTests(UsageApiTests.Data data) : IClassFixture<Usage
             Events: (ulong)g.Count(), Input: g.Aggregate(0ul, (s, r) => s + r.InputTokens),
             Cost: g.Any(r => r.Priced) ? g.Where(r => r.Priced).Sum(r => r.CostUsd) : (decimal?)null));
         var rows = body["rows"]!.AsArray();
-        Assert.Equal("daily", (string)body["source"]!);
+        Assert.Equal("daily_compact", (string)body["source"]!);
         Assert.Equal(expected.Count, rows.Count);
         foreach (var row in rows)
         {

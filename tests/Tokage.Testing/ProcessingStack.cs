@@ -12,7 +12,8 @@ namespace Tokage.Testing;
 /// <summary>
 /// The whole processing path as real processes: the control-plane stack (PostgreSQL, Redis, control plane, auth),
 /// a ClickHouse-local host, the price registry, ingestion, the event processor and the query API, configured as
-/// the AppHost configures them. The processor can be killed and restarted, ClickHouse stopped and brought back.
+/// the AppHost configures them. The processor and ingestion can be killed and restarted, ClickHouse and Redis
+/// stopped and brought back.
 /// </summary>
 public sealed class ProcessingStack : IAsyncLifetime
 {
@@ -108,6 +109,11 @@ public sealed class ProcessingStack : IAsyncLifetime
             Processor = null;
         }
     }
+
+    /// <summary>kill -9 of ingestion, whatever it has in flight; <see cref="StartIngestionAgainAsync"/> starts a new one (on new ports).</summary>
+    public Task KillIngestionAsync() => Ingestion.KillAsync();
+
+    public async Task StartIngestionAgainAsync() => Ingestion = await Core.StartIngestionAsync();
 
     /// <summary>Takes ClickHouse away (SIGKILL); <see cref="StartClickHouseAgainAsync"/> brings it back on the same data and port.</summary>
     public Task StopClickHouseAsync() => ClickHouse.KillAsync();

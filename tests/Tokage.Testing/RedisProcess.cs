@@ -38,6 +38,9 @@ public sealed class RedisProcess : IAsyncDisposable
 
     public Task StopAsync() => process.StopAsync(TimeSpan.FromSeconds(10));
 
+    /// <summary>SIGKILL: a crash; what the AOF has (every acknowledged write, with <c>appendfsync always</c>) survives it.</summary>
+    public Task KillAsync() => process.KillAsync();
+
     /// <summary>Starts the server again on the same data (the AOF) and port.</summary>
     public Task RestartAsync() => RunAsync();
 

@@ -54,7 +54,7 @@ public static class UsageApi
             return Results.Ok(new Dictionary<string, object?>
             {
                 ["from"] = query!.From, ["to"] = query.To, ["tz"] = query.TimeZone.Id,
-                ["group_by"] = query.GroupBy.Select(Name).ToList(), ["source"] = result.Source.ToString().ToLowerInvariant(),
+                ["group_by"] = query.GroupBy.Select(Name).ToList(), ["source"] = result.Source.WireName(),
                 ["rows"] = rows,
                 ["totals"] = Row(new Dictionary<UsageDimension, string>(), result.Totals),
                 ["unpriced_events"] = result.Totals.UnpricedEvents,
@@ -118,7 +118,7 @@ public static class UsageApi
             return Results.Ok(new Dictionary<string, object?>
             {
                 ["from"] = query.From, ["to"] = query.To, ["tz"] = query.TimeZone.Id, ["interval"] = time,
-                ["group_by"] = query.GroupBy.Select(Name).ToList(), ["source"] = result.Source.ToString().ToLowerInvariant(),
+                ["group_by"] = query.GroupBy.Select(Name).ToList(), ["source"] = result.Source.WireName(),
                 ["series"] = series,
                 ["totals"] = Row(new Dictionary<UsageDimension, string>(), result.Totals),
             });

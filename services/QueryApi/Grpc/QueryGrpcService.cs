@@ -54,7 +54,7 @@ internal sealed class QueryGrpcService(IApiKeyResolver keys, UsageQueries querie
             throw new RpcException(new Status(StatusCode.InvalidArgument, ex.Message));
         }
 
-        var response = new BreakdownResponse { Source = result.Source.ToString().ToLowerInvariant(), Totals = Row(new Dictionary<UsageDimension, string>(), result.Totals) };
+        var response = new BreakdownResponse { Source = result.Source.WireName(), Totals = Row(new Dictionary<UsageDimension, string>(), result.Totals) };
         response.Rows.AddRange(result.Rows.Select(r => Row(r.Keys, r.Totals)));
         return response;
     }

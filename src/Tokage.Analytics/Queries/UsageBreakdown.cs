@@ -21,6 +21,19 @@ public enum UsageSource
     Raw,
     Hourly,
     Daily,
+
+    /// <summary>The daily rollup without users: for breakdowns that neither group nor filter by user.</summary>
+    DailyCompact,
+}
+
+public static class UsageSourceNames
+{
+    /// <summary>The name APIs report a source by: <c>raw</c>, <c>hourly</c>, <c>daily</c>, <c>daily_compact</c>.</summary>
+    public static string WireName(this UsageSource source) => source switch
+    {
+        UsageSource.DailyCompact => "daily_compact",
+        _ => source.ToString().ToLowerInvariant(),
+    };
 }
 
 /// <summary>A cost breakdown over <c>[From, To)</c> for one tenant.</summary>

@@ -5,7 +5,7 @@ using ClickHouse.Driver;
 namespace Tokage.Analytics.Queries;
 
 /// <summary>
-/// Tenant-scoped reads of the usage store. A breakdown reads the daily or hourly rollup whenever its range
+/// Tenant-scoped reads of the usage store. A breakdown reads a daily or the hourly rollup whenever its range
 /// and grouping allow an exact answer from it, and the raw rows (<c>FINAL</c>, so a replayed row counts
 /// once) otherwise; both give the same numbers.
 /// </summary>
@@ -55,9 +55,10 @@ public sealed class UsageQueries(ClickHouseClient client)
         return new BreakdownResult(rows, sum, source);
     }
 
-    /// <summary>The coarsest table that answers exactly: daily, then hourly, then raw rows.</summary>
+    /// <summary>The coarsest table that answers exactly: daily without users, daily, hourly, then raw rows.</summary>
     public static UsageSource ChooseSource(BreakdownQuery query) =>
-        CanAnswer(UsageSource.Daily, query) ? UsageSource.Daily
+        CanAnswer(UsageSource.DailyCompact, query) ? UsageSource.DailyCompact
+        : CanAnswer(UsageSource.Daily, query) ? UsageSource.Daily
         : CanAnswer(UsageSource.Hourly, query) ? UsageSource.Hourly
         : UsageSource.Raw;
 
@@ -67,6 +68,9 @@ public sealed class UsageQueries(ClickHouseClient client)
         var utc = query.TimeZone.Id is "UTC" or "Etc/UTC" || query.TimeZone == TimeZoneInfo.Utc;
         return source switch
         {
+            UsageSource.DailyCompact => CanAnswer(UsageSource.Daily, query)
+                && !query.GroupBy.Contains(UsageDimension.User) && !query.Filters.ContainsKey(UsageDimension.User),
+
             // UTC days: whole-day ranges, no hours, and days only when they are UTC days.
             UsageSource.Daily => IsAligned(query.From, TimeSpan.TicksPerDay) && IsAligned(query.To, TimeSpan.TicksPerDay)
                 && !query.GroupBy.Contains(UsageDimension.Hour) && (utc || !query.GroupBy.Contains(UsageDimension.Day)),
@@ -96,7 +100,7 @@ public sealed class UsageQueries(ClickHouseClient client)
                 scope.And($"hour < toDateTime({scope.Bind(toSeconds, "Int64")}, 'UTC')");
                 break;
             default:
-                (table, time) = ("usage_daily", "day");
+                (table, time) = (source == UsageSource.DailyCompact ? "usage_daily_compact" : "usage_daily", "day");
                 scope.And($"day >= toDate(toDateTime({scope.Bind(fromSeconds, "Int64")}, 'UTC'))");
                 scope.And($"day < toDate(toDateTime({scope.Bind(toSeconds, "Int64")}, 'UTC'))");
                 break;
@@ -110,7 +114,7 @@ public sealed class UsageQueries(ClickHouseClient client)
         var zone = query.GroupBy.Any(IsTime) ? scope.Bind(query.TimeZone.Id, "String") : null;
         var keys = query.GroupBy.Select((dimension, i) => dimension switch
         {
-            UsageDimension.Day when source == UsageSource.Daily => $"toString(day) AS k{i}",
+            UsageDimension.Day when source is UsageSource.Daily or UsageSource.DailyCompact => $"toString(day) AS k{i}",
             UsageDimension.Day => $"toString(toDate({time}, {zone})) AS k{i}",
             UsageDimension.Hour => $"toUnixTimestamp(toStartOfHour({time}, {zone})) AS k{i}",
             _ => $"{Column(dimension)} AS k{i}",

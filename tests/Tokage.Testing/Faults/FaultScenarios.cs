@@ -1,0 +1,197 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+
+namespace Tokage.Testing.Faults;
+
+/// <summary>How hard the scenarios push: <see cref="Quick"/> for CI (seconds each), <see cref="Full"/> as the issue sets them.</summary>
+public sealed record FaultIntensity(string Name, TrafficOptions Traffic, int ProcessorKills, TimeSpan BetweenKills, TimeSpan ClickHouseDown, TimeSpan RedisDown, int IngestionKills)
+{
+    public static FaultIntensity Quick { get; } = new("quick", new TrafficOptions { Clients = 2, BatchSize = 50 }, 2, TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(8), TimeSpan.FromSeconds(3), 1);
+
+    public static FaultIntensity Full { get; } = new("full", new TrafficOptions { Clients = 4, BatchSize = 100 }, 5, TimeSpan.FromSeconds(6), TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(10), 3);
+
+    /// <summary><c>TOKAGE_FAULTS=full</c> selects the full run; anything else the quick one.</summary>
+    public static FaultIntensity FromEnvironment() =>
+        string.Equals(Environment.GetEnvironmentVariable("TOKAGE_FAULTS"), "full", StringComparison.OrdinalIgnoreCase) ? Full : Quick;
+}
+
+/// <summary>
+/// The fault-injection scenarios. Each runs clients against ingestion on a <see cref="ProcessingStack"/>, breaks
+/// one part of it while they send, heals it, and ends with a <see cref="Reconciliation"/>. Each uses a tenant
+/// of its own, so they can share one stack one after another; each leaves the stack whole.
+/// </summary>
+public sealed class FaultScenarios(ProcessingStack stack, FaultIntensity intensity)
+{
+    private static readonly TimeSpan SettleWithin = TimeSpan.FromMinutes(3);
+
+    /// <summary>kill -9 of the event processor in the middle of the stream, several times, each followed by a restart.</summary>
+    public async Task<FaultReport> ProcessorKilledAsync()
+    {
+        var (tenant, key) = await NewTenantAsync("processor-kills");
+        await using var traffic = UsageTraffic.Start(() => stack.Ingestion.HttpUri, key, intensity.Traffic);
+        for (var kill = 0; kill < intensity.ProcessorKills; kill++)
+        {
+            await Task.Delay(intensity.BetweenKills);
+            await stack.KillProcessorAsync();
+            await Task.Delay(TimeSpan.FromMilliseconds(500));
+            await stack.StartProcessorAsync();
+        }
+
+        await Task.Delay(intensity.BetweenKills);
+        var result = await traffic.StopAsync();
+        return await Reconciliation.ReconcileAsync(stack, "processor killed", $"kill -9 ×{intensity.ProcessorKills}, restart", tenant, result, "", SettleWithin);
+    }
+
+    /// <summary>ClickHouse taken away under load (SIGKILL), brought back on the same data after a while.</summary>
+    public async Task<FaultReport> ClickHouseDownAsync()
+    {
+        var (tenant, key) = await NewTenantAsync("clickhouse-down");
+        await using var traffic = UsageTraffic.Start(() => stack.Ingestion.HttpUri, key, intensity.Traffic);
+        await traffic.WaitForAcknowledgedAsync(intensity.Traffic.BatchSize * 10, TimeSpan.FromSeconds(30));
+        var processor = stack.Processor!;
+        var logFrom = processor.Output.Length;
+        await stack.StopClickHouseAsync();
+        await Task.Delay(intensity.ClickHouseDown);
+        var acknowledgedWhileDown = traffic.AcknowledgedCount;
+        await stack.StartClickHouseAgainAsync();
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var result = await traffic.StopAsync();
+        var retries = CountOf(processor.Output[logFrom..], "is retried in");
+        return await Reconciliation.ReconcileAsync(stack, "ClickHouse down", $"stopped {intensity.ClickHouseDown.TotalSeconds:0} s under load", tenant, result,
+            $"ingestion kept acknowledging ({acknowledgedWhileDown:N0} by the restart); processor backed off {retries}×", SettleWithin);
+    }
+
+    /// <summary>
+    /// Redis (the log, the dedupe claims, the key cache) killed under load and restarted on its AOF. While it is
+    /// down nothing is acknowledged and a key nobody issued is never admitted.
+    /// </summary>
+    public async Task<FaultReport> RedisRestartedAsync()
+    {
+        var (tenant, key) = await NewTenantAsync("redis-restart");
+        await using var traffic = UsageTraffic.Start(() => stack.Ingestion.HttpUri, key, intensity.Traffic);
+        await traffic.WaitForAcknowledgedAsync(intensity.Traffic.BatchSize * 10, TimeSpan.FromSeconds(30));
+        await stack.Core.Redis.KillAsync();
+        var probes = new List<HttpStatusCode>();
+        var downUntil = DateTime.UtcNow + intensity.RedisDown;
+        while (DateTime.UtcNow < downUntil)
+        {
+            probes.Add(await ProbeAsync($"tok_live_{Guid.NewGuid():N}"));
+            probes.Add(await ProbeAsync(key));
+            await Task.Delay(TimeSpan.FromMilliseconds(500));
+        }
+
+        await stack.Core.Redis.RestartAsync();
+        await traffic.WaitForAcknowledgedAsync(traffic.AcknowledgedCount + intensity.Traffic.BatchSize * 10, TimeSpan.FromSeconds(60));
+        var afterRestart = await ProbeAsync($"tok_live_{Guid.NewGuid():N}");
+        var result = await traffic.StopAsync();
+        var tally = string.Join(", ", probes.GroupBy(p => (int)p).OrderBy(g => g.Key).Select(g => $"{g.Key} ×{g.Count()}"));
+        var report = await Reconciliation.ReconcileAsync(stack, "Redis restarted", $"kill -9, down {intensity.RedisDown.TotalSeconds:0} s, AOF restart", tenant, result,
+            $"probes while down: {tally}; forged key after restart: {(int)afterRestart}", SettleWithin);
+        var violations = new List<string>();
+        if (probes.Count(status => status == HttpStatusCode.Accepted) is > 0 and var admitted)
+        {
+            violations.Add($"{admitted} probe(s) acknowledged while the log was down");
+        }
+
+        if (afterRestart != HttpStatusCode.Unauthorized)
+        {
+            violations.Add($"a forged key after the restart got {(int)afterRestart}, not 401");
+        }
+
+        return report with { Violations = violations };
+    }
+
+    /// <summary>Clients that time out early and resend whole batches, and that resend batches already acknowledged: duplicates by design.</summary>
+    public async Task<FaultReport> ClientsRetryAsync()
+    {
+        var (tenant, key) = await NewTenantAsync("client-retries");
+        var options = intensity.Traffic with { RequestTimeout = TimeSpan.FromMilliseconds(150), ResendEvery = 3 };
+        await using var traffic = UsageTraffic.Start(() => stack.Ingestion.HttpUri, key, options);
+        await Task.Delay(intensity.BetweenKills * 3);
+        var result = await traffic.StopAsync();
+        return await Reconciliation.ReconcileAsync(stack, "clients retry", "150 ms client timeout; every 3rd batch sent twice", tenant, result,
+            $"{result.Resent:N0} acknowledged batches resent", SettleWithin);
+    }
+
+    /// <summary>kill -9 of ingestion with requests in flight; clients see errors or 202s and retry against the new instance.</summary>
+    public async Task<FaultReport> IngestionKilledAsync()
+    {
+        var (tenant, key) = await NewTenantAsync("ingestion-kills");
+        await using var traffic = UsageTraffic.Start(() => stack.Ingestion.HttpUri, key, intensity.Traffic);
+        for (var kill = 0; kill < intensity.IngestionKills; kill++)
+        {
+            await traffic.WaitForAcknowledgedAsync(traffic.AcknowledgedCount + intensity.Traffic.BatchSize * 10, TimeSpan.FromSeconds(30));
+            await stack.KillIngestionAsync();
+            await stack.StartIngestionAgainAsync();
+        }
+
+        await traffic.WaitForAcknowledgedAsync(traffic.AcknowledgedCount + intensity.Traffic.BatchSize * 10, TimeSpan.FromSeconds(60));
+        var result = await traffic.StopAsync();
+        return await Reconciliation.ReconcileAsync(stack, "ingestion killed", $"kill -9 ×{intensity.IngestionKills} in flight, restart", tenant, result, "", SettleWithin);
+    }
+
+    /// <summary>Every scenario, one after another.</summary>
+    public async Task<IReadOnlyList<FaultReport>> AllAsync() =>
+    [
+        await ProcessorKilledAsync(),
+        await ClickHouseDownAsync(),
+        await RedisRestartedAsync(),
+        await ClientsRetryAsync(),
+        await IngestionKilledAsync(),
+    ];
+
+    private async Task<(string TenantId, string ApiKey)> NewTenantAsync(string scenario)
+    {
+        // A limit well above what the clients send: the scenarios measure faults, not the rate limiter.
+        var tenant = await stack.Core.PostAsync("/v1/tenants", new
+        {
+            name = $"faults-{scenario}-{Guid.NewGuid():N}",
+            rate_limit = new { events_per_second = 1_000_000, burst = 1_000_000 },
+        });
+        return ((string)tenant["tenant_id"]!, (string)tenant["api_key"]!);
+    }
+
+    /// <summary>One valid event with <paramref name="key"/>: what ingestion answers.</summary>
+    private async Task<HttpStatusCode> ProbeAsync(string key)
+    {
+        using var http = new HttpClient { BaseAddress = stack.Ingestion.HttpUri, Timeout = TimeSpan.FromSeconds(20) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        var body = $"{{\"event_id\":\"probe-{Guid.NewGuid():N}\",\"timestamp\":\"{DateTimeOffset.UtcNow.AddSeconds(-5):O}\",\"provider\":\"openai\",\"model\":\"gpt-4o\",\"usage\":{{\"input_tokens\":10,\"output_tokens\":1}}}}";
+        try
+        {
+            using var response = await http.PostAsync("/v1/events", new StringContent(body, Encoding.UTF8, "application/json"));
+            return response.StatusCode;
+        }
+        catch (TaskCanceledException)
+        {
+            return HttpStatusCode.RequestTimeout;
+        }
+    }
+
+    private static int CountOf(string text, string what)
+    {
+        var (count, at) = (0, 0);
+        while ((at = text.IndexOf(what, at, StringComparison.Ordinal)) >= 0)
+        {
+            (count, at) = (count + 1, at + what.Length);
+        }
+
+        return count;
+    }
+
+    public static string Markdown(IEnumerable<FaultReport> reports, FaultIntensity intensity)
+    {
+        var text = new StringBuilder();
+        text.AppendLine(CultureInfo.InvariantCulture, $"Fault-injection run ({intensity.Name}), {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores");
+        text.AppendLine();
+        text.AppendLine(FaultReport.MarkdownHeader);
+        foreach (var report in reports)
+        {
+            text.AppendLine(report.MarkdownRow);
+        }
+
+        return text.ToString();
+    }
+}
