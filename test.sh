@@ -12,4 +12,11 @@ dotnet test Tokage.sln -c Release --no-build -nologo --logger "console;verbosity
 passed=$(awk '/^ +Passed: [0-9]+$/ {s += $2} END {print s + 0}' "$log")
 failed=$(awk '/^ +Failed: [0-9]+$/ {s += $2} END {print s + 0}' "$log")
 echo "tests: ${passed} passed, ${failed} failed"
+# In CI (or with TOKAGE_BENCH_SMOKE=1), every benchmark's smoke run: it proves they run; it asserts no speed.
+if [[ "${CI:-}" == "true" || "${TOKAGE_BENCH_SMOKE:-}" == "1" ]]; then
+  smoke=0
+  dotnet run -c Release --no-build --project bench/Tokage.Bench -- all --quick || smoke=$?
+  echo "bench smoke (all --quick): exit ${smoke}"
+  [[ "$smoke" == 0 ]] || status=$smoke
+fi
 exit "$status"

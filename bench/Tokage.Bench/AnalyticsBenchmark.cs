@@ -31,7 +31,7 @@ internal static class AnalyticsBenchmark
         var tenants = new Option<int>("--tenants") { Description = "Tenants the history is spread over (queries read one).", DefaultValueFactory = _ => 20 };
         var rounds = new Option<int>("--rounds") { Description = "Insert rounds (median reported).", DefaultValueFactory = _ => 3 };
         var queries = new Option<int>("--queries") { Description = "Timed runs of each query.", DefaultValueFactory = _ => 30 };
-        var quick = new Option<bool>("--quick") { Description = "Small sizes (100k insert, 1M history, 1 round, 10 queries): a smoke run, well under 2 minutes." };
+        var quick = new Option<bool>("--quick") { Description = "Small sizes (50k insert, 500k history, 1 round, 10 queries): a smoke run, well under 2 minutes." };
         var json = new Option<string>("--json") { Description = "Where the JSON report goes.", DefaultValueFactory = _ => ".tokage/bench/analytics.json" };
         var command = new Command("analytics", "Usage store: insert throughput and query latency on the ClickHouse-local host, against raw chDB in the same run.")
         {
@@ -41,8 +41,8 @@ internal static class AnalyticsBenchmark
         {
             var isQuick = parse.GetValue(quick);
             var settings = new Settings(
-                isQuick ? 100_000 : parse.GetValue(rows),
-                isQuick ? 1_000_000 : parse.GetValue(queryRows),
+                isQuick ? 50_000 : parse.GetValue(rows),
+                isQuick ? 500_000 : parse.GetValue(queryRows),
                 parse.GetValue(tenants),
                 isQuick ? 1 : parse.GetValue(rounds),
                 isQuick ? 10 : parse.GetValue(queries));

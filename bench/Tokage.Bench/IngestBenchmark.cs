@@ -34,7 +34,7 @@ internal static class IngestBenchmark
         var rate = new Option<int>("--rate") { Description = "Single events per second for the latency measurement.", DefaultValueFactory = _ => 1_000 };
         var concurrency = new Option<int>("--concurrency") { Description = "Batches in flight at once.", DefaultValueFactory = _ => 4 };
         var singleConcurrency = new Option<int>("--single-concurrency") { Description = "Single events in flight at once for the closed-loop measurement.", DefaultValueFactory = _ => 16 };
-        var quick = new Option<bool>("--quick") { Description = "20 batches, 1,000 singles: a smoke run." };
+        var quick = new Option<bool>("--quick") { Description = "10 batches, 500 singles: a smoke run." };
         var json = new Option<string>("--json") { Description = "Where the JSON report goes.", DefaultValueFactory = _ => ".tokage/bench/ingest.json" };
         var command = new Command("ingest", "Ingest events/s and ACK latency (HTTP, gRPC; Redis Streams and Kafka) beside the log's own limit.")
         {
@@ -44,7 +44,7 @@ internal static class IngestBenchmark
         {
             var isQuick = parse.GetValue(quick);
             var report = new BenchReport("ingest");
-            var load = new Settings(isQuick ? 20 : parse.GetValue(batches), isQuick ? 1_000 : parse.GetValue(singles), parse.GetValue(rate),
+            var load = new Settings(isQuick ? 10 : parse.GetValue(batches), isQuick ? 500 : parse.GetValue(singles), parse.GetValue(rate),
                 parse.GetValue(concurrency), parse.GetValue(singleConcurrency));
             await RunAsync(load, report, cancellationToken);
             report.PrintMarkdown(Console.Out);

@@ -30,13 +30,13 @@ internal static class OtlpBenchmark
     {
         var exports = new Option<int>("--exports") { Description = "512-span exports per measurement.", DefaultValueFactory = _ => 100 };
         var concurrency = new Option<int>("--concurrency") { Description = "Exports in flight at once.", DefaultValueFactory = _ => 4 };
-        var quick = new Option<bool>("--quick") { Description = "20 exports each: a smoke run." };
+        var quick = new Option<bool>("--quick") { Description = "10 exports each: a smoke run." };
         var json = new Option<string>("--json") { Description = "Where the JSON report goes.", DefaultValueFactory = _ => ".tokage/bench/otlp.json" };
         var command = new Command("otlp", "OTLP spans/s (HTTP protobuf, HTTP JSON, gRPC) beside native batch ingest.") { exports, concurrency, quick, json };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var report = new BenchReport("otlp");
-            await RunAsync(parse.GetValue(quick) ? 20 : parse.GetValue(exports), parse.GetValue(concurrency), report, cancellationToken);
+            await RunAsync(parse.GetValue(quick) ? 10 : parse.GetValue(exports), parse.GetValue(concurrency), report, cancellationToken);
             report.PrintMarkdown(Console.Out);
             await report.WriteJsonAsync(parse.GetValue(json)!);
             return 0;

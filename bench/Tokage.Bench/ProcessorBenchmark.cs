@@ -25,7 +25,7 @@ internal static class ProcessorBenchmark
     {
         var events = new Option<int>("--events") { Description = "Events in the log for the throughput measurement.", DefaultValueFactory = _ => 200_000 };
         var command = new Command("processor", "Processor events/s (log → ClickHouse + Parquet) and event→queryable p50/p99 at a steady rate.") { events };
-        return WithStreamOptions(command, "processor", (parse, isQuick) => isQuick ? 20_000 : parse.GetValue(events));
+        return WithStreamOptions(command, "processor", (parse, isQuick) => isQuick ? 10_000 : parse.GetValue(events));
     }
 
     /// <summary>The latency half alone: event→queryable at a steady rate.</summary>
@@ -38,7 +38,7 @@ internal static class ProcessorBenchmark
         var seconds = new Option<int>("--seconds") { Description = "How long the steady stream runs.", DefaultValueFactory = _ => 30 };
         var tenants = new Option<int>("--tenants") { Description = "Tenants the events are spread over.", DefaultValueFactory = _ => 10 };
         var batchSize = new Option<int>("--batch-size") { Description = "The processor's Tokage:Processor:BatchSize.", DefaultValueFactory = _ => 1_000 };
-        var quick = new Option<bool>("--quick") { Description = "8 s of stream (and 20,000 events for the throughput): a smoke run." };
+        var quick = new Option<bool>("--quick") { Description = "5 s of stream (and 10,000 events for the throughput): a smoke run." };
         var json = new Option<string>("--json") { Description = "Where the JSON report goes.", DefaultValueFactory = _ => $".tokage/bench/{scenario}.json" };
         foreach (var option in (Option[])[rate, seconds, tenants, batchSize, quick, json])
         {
@@ -49,7 +49,7 @@ internal static class ProcessorBenchmark
         {
             var isQuick = parse.GetValue(quick);
             var report = new BenchReport(scenario);
-            await RunAsync(throughputEvents(parse, isQuick), parse.GetValue(rate), isQuick ? 8 : parse.GetValue(seconds), parse.GetValue(tenants), parse.GetValue(batchSize), report, cancellationToken);
+            await RunAsync(throughputEvents(parse, isQuick), parse.GetValue(rate), isQuick ? 5 : parse.GetValue(seconds), parse.GetValue(tenants), parse.GetValue(batchSize), report, cancellationToken);
             report.PrintMarkdown(Console.Out);
             await report.WriteJsonAsync(parse.GetValue(json)!);
             return 0;

@@ -24,7 +24,7 @@ internal static class QueryBenchmark
         var sizes = new Option<string>("--sizes") { Description = "History sizes in events, ascending, comma-separated.", DefaultValueFactory = _ => "10000000,50000000" };
         var tenants = new Option<int>("--tenants") { Description = "Tenants the history is spread over (queries read one).", DefaultValueFactory = _ => 20 };
         var queries = new Option<int>("--queries") { Description = "Timed runs of each query.", DefaultValueFactory = _ => 30 };
-        var quick = new Option<bool>("--quick") { Description = "1M events, 10 queries: a smoke run, well under 2 minutes." };
+        var quick = new Option<bool>("--quick") { Description = "500k events, 10 queries: a smoke run, well under 2 minutes." };
         var json = new Option<string>("--json") { Description = "Where the JSON report goes.", DefaultValueFactory = _ => ".tokage/bench/query.json" };
         var command = new Command("query", "30-day cost breakdowns by model and by team: rollups against raw rows in the same run, at 10M and 50M events.")
         {
@@ -34,7 +34,7 @@ internal static class QueryBenchmark
         {
             var isQuick = parse.GetValue(quick);
             var settings = new Settings(
-                isQuick ? [1_000_000] : ParseSizes(parse.GetValue(sizes)!),
+                isQuick ? [500_000] : ParseSizes(parse.GetValue(sizes)!),
                 parse.GetValue(tenants),
                 isQuick ? 10 : parse.GetValue(queries));
             var report = new BenchReport("query");
