@@ -27,6 +27,9 @@ internal static class IngestBenchmark
     private const int BatchSize = 1_000;
     private const int Warmup = 4;
 
+    // Event ids unique to this run: a second run against the same running stack is new usage, not duplicates.
+    private static readonly string Run = Guid.NewGuid().ToString("N")[..8];
+
     public static Command CreateCommand()
     {
         var batches = new Option<int>("--batches") { Description = "1,000-event batches per throughput measurement.", DefaultValueFactory = _ => 100 };
@@ -34,11 +37,15 @@ internal static class IngestBenchmark
         var rate = new Option<int>("--rate") { Description = "Single events per second for the latency measurement.", DefaultValueFactory = _ => 1_000 };
         var concurrency = new Option<int>("--concurrency") { Description = "Batches in flight at once.", DefaultValueFactory = _ => 4 };
         var singleConcurrency = new Option<int>("--single-concurrency") { Description = "Single events in flight at once for the closed-loop measurement.", DefaultValueFactory = _ => 16 };
+        var target = new Option<Uri?>("--target") { Description = "A running ingestion's HTTP address (e.g. the AppHost's http://localhost:8080); its gRPC is taken at port 8081 of the same host unless --target-grpc says. Default: the AppHost's, when it answers and an API key is given; otherwise the benchmark starts its own stack." };
+        var targetGrpc = new Option<Uri?>("--target-grpc") { Description = "The running ingestion's gRPC address." };
+        var apiKey = new Option<string?>("--api-key") { Description = "A key with the ingest scope for the running stack (or TOKAGE_API_KEY)." };
+        var redis = new Option<string?>("--redis") { Description = "The running stack's Redis (StackExchange.Redis form), for the raw XADD baseline; without it, a running stack's figures have none." };
         var quick = new Option<bool>("--quick") { Description = "10 batches, 500 singles: a smoke run." };
         var json = new Option<string>("--json") { Description = "Where the JSON report goes.", DefaultValueFactory = _ => ".tokage/bench/ingest.json" };
         var command = new Command("ingest", "Ingest events/s and ACK latency (HTTP, gRPC; Redis Streams and Kafka) beside the log's own limit.")
         {
-            batches, singles, rate, concurrency, singleConcurrency, quick, json,
+            batches, singles, rate, concurrency, singleConcurrency, target, targetGrpc, apiKey, redis, quick, json,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -46,7 +53,23 @@ internal static class IngestBenchmark
             var report = new BenchReport("ingest");
             var load = new Settings(isQuick ? 10 : parse.GetValue(batches), isQuick ? 500 : parse.GetValue(singles), parse.GetValue(rate),
                 parse.GetValue(concurrency), parse.GetValue(singleConcurrency));
-            await RunAsync(load, report, cancellationToken);
+            report.Parameter("single_concurrency", load.SingleConcurrency);
+            report.Parameter("batches", load.Batches);
+            report.Parameter("batch_size", BatchSize);
+            report.Parameter("singles", load.Singles);
+            report.Parameter("single_rate", load.Rate);
+            report.Parameter("concurrency", load.Concurrency);
+            var running = await RunningStack.FindAsync(parse.GetValue(target), parse.GetValue(targetGrpc),
+                parse.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("TOKAGE_API_KEY"), parse.GetValue(redis));
+            if (running is null)
+            {
+                await RunOnOwnStackAsync(load, report, cancellationToken);
+            }
+            else
+            {
+                await RunOnRunningStackAsync(running, load, report, cancellationToken);
+            }
+
             report.PrintMarkdown(Console.Out);
             await report.WriteJsonAsync(parse.GetValue(json)!);
             return 0;
@@ -56,16 +79,56 @@ internal static class IngestBenchmark
 
     private sealed record Settings(int Batches, int Singles, int Rate, int Concurrency, int SingleConcurrency);
 
-    private static async Task RunAsync(Settings settings, BenchReport report, CancellationToken cancellationToken)
+    /// <summary>A stack someone else runs (the AppHost's, or a deployment): its ingestion, a key, optionally its log's Redis.</summary>
+    private sealed record RunningStack(Uri Http, Uri Grpc, string ApiKey, string? Redis)
     {
-        var (batches, singles, rate, concurrency) = (settings.Batches, settings.Singles, settings.Rate, settings.Concurrency);
-        report.Parameter("single_concurrency", settings.SingleConcurrency);
-        report.Parameter("batches", batches);
-        report.Parameter("batch_size", BatchSize);
-        report.Parameter("singles", singles);
-        report.Parameter("single_rate", rate);
-        report.Parameter("concurrency", concurrency);
+        private static readonly Uri AppHostIngestion = new("http://localhost:8080");
 
+        /// <summary>The stack named by the options, or the AppHost's when it answers and a key is given; null: start one.</summary>
+        public static async Task<RunningStack?> FindAsync(Uri? target, Uri? targetGrpc, string? apiKey, string? redis)
+        {
+            if (target is null && (apiKey is null || !await IsHealthyAsync(AppHostIngestion)))
+            {
+                Console.WriteLine("[bench] no running stack named (--target) or found at localhost:8080 with an API key: starting one");
+                return null;
+            }
+
+            var http = target ?? AppHostIngestion;
+            if (apiKey is null)
+            {
+                throw new ArgumentException("--target needs --api-key (or TOKAGE_API_KEY): a key with the ingest scope.");
+            }
+
+            if (!await IsHealthyAsync(http))
+            {
+                throw new InvalidOperationException($"{http} does not answer /health with 200.");
+            }
+
+            Console.WriteLine($"[bench] measuring the running stack at {http}");
+            return new RunningStack(http, targetGrpc ?? new UriBuilder(http) { Port = 8081 }.Uri, apiKey, redis);
+        }
+
+        private static async Task<bool> IsHealthyAsync(Uri ingestion)
+        {
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+            try
+            {
+                using var response = await http.GetAsync(new Uri(ingestion, "/health"));
+                return response.StatusCode == HttpStatusCode.OK;
+            }
+            catch (HttpRequestException)
+            {
+                return false;
+            }
+            catch (TaskCanceledException)
+            {
+                return false;
+            }
+        }
+    }
+
+    private static async Task RunOnOwnStackAsync(Settings settings, BenchReport report, CancellationToken cancellationToken)
+    {
         var stack = new ControlPlaneStack { Settings = new Dictionary<string, string> { ["Logging__LogLevel__Default"] = "Warning" } };
         await Progress.StepAsync("starting PostgreSQL, Redis, the control plane and auth", stack.InitializeAsync);
         using var cluster = new KafkaMockCluster();
@@ -79,37 +142,55 @@ internal static class IngestBenchmark
             var tenantId = (string)tenant["tenant_id"]!;
 
             await using var redis = await ConnectionMultiplexer.ConnectAsync(stack.Redis.ConnectionString);
-            var payload = Logged(tenantId, "payload", 0).ToByteArray();
-
-            // Redis Streams.
-            var httpRedis = await HttpBatchesAsync(onRedis.HttpUri, key, batches, concurrency, "redis-http", cancellationToken);
-            var xadd = await RawXaddAsync(redis.GetDatabase(), payload, batches, concurrency);
-            report.Add(new Measurement($"HTTP batches of {BatchSize:N0}, Redis Streams log", httpRedis, "events/s", "raw pipelined XADD of the same payloads", xadd));
-            var grpcRedis = await GrpcBatchesAsync(onRedis.GrpcUri, key, batches, concurrency, "redis-grpc", cancellationToken);
-            report.Add(new Measurement($"gRPC IngestBatch of {BatchSize:N0}, Redis Streams log", grpcRedis, "events/s", "raw pipelined XADD of the same payloads", xadd));
-            var streamRedis = await GrpcStreamsAsync(onRedis.GrpcUri, key, batches, concurrency, "redis-stream", cancellationToken);
-            report.Add(new Measurement($"gRPC IngestStream of {BatchSize:N0} a call, Redis Streams log", streamRedis, "events/s", "raw pipelined XADD of the same payloads", xadd));
-
-            var httpSingles = await HttpSinglesAsync(onRedis.HttpUri, key, singles, settings.SingleConcurrency, cancellationToken);
-            var naive = await NaivePostgresAsync(stack.Postgres, tenantId, singles, settings.SingleConcurrency);
-            report.Add(new Measurement($"HTTP single events, {settings.SingleConcurrency} in flight, Redis Streams log", httpSingles, "events/s",
-                "naive: one INSERT per event into PostgreSQL (fsync on), as many in flight", naive));
-
-            var (singleLatencies, xaddLatencies, refused) = await SteadySinglesAsync(onRedis.HttpUri, key, singles, rate, redis.GetDatabase(), payload, cancellationToken);
-            // An overloaded machine can make the log miss its ack timeout (503): counted and reported, not hidden.
-            report.Parameter("singles_not_acknowledged", refused);
-            report.Add(new Measurement($"HTTP single event ACK at {rate:N0}/s, p50", Statistics.Median(singleLatencies), "ms", "single XADD", Statistics.Median(xaddLatencies)));
-            report.Add(new Measurement($"HTTP single event ACK at {rate:N0}/s, p99", Statistics.Percentile(singleLatencies, 99), "ms", "single XADD", Statistics.Percentile(xaddLatencies, 99)));
+            var front = new FrontDoor(onRedis.HttpUri, onRedis.GrpcUri, key, "Redis Streams log", redis.GetDatabase(), Logged(tenantId, "payload", 0).ToByteArray());
+            await MeasureFrontDoorAsync(front, settings, report, () => NaivePostgresAsync(stack.Postgres, tenantId, settings.Singles, settings.SingleConcurrency), cancellationToken);
 
             // Kafka.
-            var httpKafka = await HttpBatchesAsync(onKafka.HttpUri, key, batches, concurrency, "kafka-http", cancellationToken);
-            var produce = await RawProduceAsync(cluster.BootstrapServers, tenantId, payload, batches, concurrency);
+            var httpKafka = await HttpBatchesAsync(onKafka.HttpUri, key, settings.Batches, settings.Concurrency, $"{Run}-kafka-http", cancellationToken);
+            var produce = await RawProduceAsync(cluster.BootstrapServers, tenantId, front.Payload, settings.Batches, settings.Concurrency);
             report.Add(new Measurement($"HTTP batches of {BatchSize:N0}, Kafka log (mock cluster, acks=all)", httpKafka, "events/s", "raw acks=all produce of the same payloads", produce));
         }
         finally
         {
             await stack.DisposeAsync();
         }
+    }
+
+    private static async Task RunOnRunningStackAsync(RunningStack running, Settings settings, BenchReport report, CancellationToken cancellationToken)
+    {
+        report.Parameter("target", running.Http);
+        await using var redis = running.Redis is null ? null : await ConnectionMultiplexer.ConnectAsync(running.Redis);
+        var front = new FrontDoor(running.Http, running.Grpc, running.ApiKey, $"running stack at {running.Http.Authority}", redis?.GetDatabase(), Logged("bench", "payload", 0).ToByteArray());
+        await MeasureFrontDoorAsync(front, settings, report, naive: null, cancellationToken);
+    }
+
+    /// <summary>One ingestion and, when known, the Redis its log is on (for the raw XADD baseline).</summary>
+    private sealed record FrontDoor(Uri Http, Uri Grpc, string ApiKey, string Log, IDatabase? Redis, byte[] Payload);
+
+    /// <summary>Batches over HTTP, gRPC and gRPC streams, singles closed-loop and at a steady rate, each beside its baseline where there is one.</summary>
+    private static async Task MeasureFrontDoorAsync(FrontDoor front, Settings settings, BenchReport report, Func<Task<double>>? naive, CancellationToken cancellationToken)
+    {
+        var (batches, concurrency) = (settings.Batches, settings.Concurrency);
+        var http = await HttpBatchesAsync(front.Http, front.ApiKey, batches, concurrency, $"{Run}-http", cancellationToken);
+        double? xadd = front.Redis is { } redis ? await RawXaddAsync(redis, front.Payload, batches, concurrency) : null;
+        const string xaddBaseline = "raw pipelined XADD of the same payloads";
+        report.Add(new Measurement($"HTTP batches of {BatchSize:N0}, {front.Log}", http, "events/s", xadd is null ? null : xaddBaseline, xadd));
+        var grpc = await GrpcBatchesAsync(front.Grpc, front.ApiKey, batches, concurrency, $"{Run}-grpc", cancellationToken);
+        report.Add(new Measurement($"gRPC IngestBatch of {BatchSize:N0}, {front.Log}", grpc, "events/s", xadd is null ? null : xaddBaseline, xadd));
+        var stream = await GrpcStreamsAsync(front.Grpc, front.ApiKey, batches, concurrency, $"{Run}-stream", cancellationToken);
+        report.Add(new Measurement($"gRPC IngestStream of {BatchSize:N0} a call, {front.Log}", stream, "events/s", xadd is null ? null : xaddBaseline, xadd));
+
+        var singles = await HttpSinglesAsync(front.Http, front.ApiKey, settings.Singles, settings.SingleConcurrency, cancellationToken);
+        double? naiveRate = naive is null ? null : await naive();
+        report.Add(new Measurement($"HTTP single events, {settings.SingleConcurrency} in flight, {front.Log}", singles, "events/s",
+            naiveRate is null ? null : "naive: one INSERT per event into PostgreSQL (fsync on), as many in flight", naiveRate));
+
+        var (singleLatencies, xaddLatencies, refused) = await SteadySinglesAsync(front.Http, front.ApiKey, settings.Singles, settings.Rate, front.Redis, front.Payload, cancellationToken);
+        // An overloaded machine can make the log miss its ack timeout (503): counted and reported, not hidden.
+        report.Parameter("singles_not_acknowledged", refused);
+        var single = xaddLatencies.Count > 0 ? "single XADD" : null;
+        report.Add(new Measurement($"HTTP single event ACK at {settings.Rate:N0}/s, p50", Statistics.Median(singleLatencies), "ms", single, single is null ? null : Statistics.Median(xaddLatencies)));
+        report.Add(new Measurement($"HTTP single event ACK at {settings.Rate:N0}/s, p99", Statistics.Percentile(singleLatencies, 99), "ms", single, single is null ? null : Statistics.Percentile(xaddLatencies, 99)));
     }
 
     private static LoggedUsageEvent Logged(string tenantId, string id, int i) => new()
@@ -198,7 +279,7 @@ internal static class IngestBenchmark
     {
         using var http = new HttpClient { BaseAddress = ingestion };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        var bodies = Enumerable.Range(0, count + Warmup).Select(i => Encoding.UTF8.GetBytes(JsonEvent($"closed-single-{i}"))).ToList();
+        var bodies = Enumerable.Range(0, count + Warmup).Select(i => Encoding.UTF8.GetBytes(JsonEvent($"{Run}-closed-single-{i}"))).ToList();
         return await Progress.StepAsync($"{count:N0} single events over HTTP, {concurrency} in flight", () => Load.ThroughputAsync(count + Warmup, Warmup, concurrency, 1, async i =>
         {
             using var content = new ByteArrayContent(bodies[i]);
@@ -272,10 +353,10 @@ internal static class IngestBenchmark
         }));
     }
 
-    /// <summary>Single events at a steady rate (open loop), alternating with a single XADD; ACK latency of each in ms.</summary>
+    /// <summary>Single events at a steady rate (open loop), each followed by a single XADD when the log's Redis is known; ACK latency of each in ms.</summary>
     /// <returns>The latencies, and how many singles got another answer than 202 (their latency is kept: the client waited that long).</returns>
     private static async Task<(List<double> Singles, List<double> Xadds, int Refused)> SteadySinglesAsync(
-        Uri ingestion, string key, int count, int rate, IDatabase db, byte[] payload, CancellationToken cancellationToken)
+        Uri ingestion, string key, int count, int rate, IDatabase? db, byte[] payload, CancellationToken cancellationToken)
     {
         using var http = new HttpClient { BaseAddress = ingestion };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
@@ -301,20 +382,23 @@ internal static class IngestBenchmark
                 {
                     singles[index] = await Sampling.MillisecondsAsync(async () =>
                     {
-                        using var content = new StringContent(JsonEvent($"single-{index}"), Encoding.UTF8, "application/json");
+                        using var content = new StringContent(JsonEvent($"{Run}-single-{index}"), Encoding.UTF8, "application/json");
                         using var response = await http.PostAsync("/v1/events", content, cancellationToken);
                         if (response.StatusCode != HttpStatusCode.Accepted)
                         {
                             Interlocked.Increment(ref refused);
                         }
                     });
-                    xadds[index] = await Sampling.MillisecondsAsync(() => db.StreamAddAsync("bench.raw", [new NameValueEntry("k", "t"), new NameValueEntry("v", payload)]));
+                    if (db is not null)
+                    {
+                        xadds[index] = await Sampling.MillisecondsAsync(() => db.StreamAddAsync("bench.raw", [new NameValueEntry("k", "t"), new NameValueEntry("v", payload)]));
+                    }
                 }, cancellationToken));
             }
 
             await Task.WhenAll(inFlight);
         });
-        return ([.. singles], [.. xadds], refused);
+        return ([.. singles], db is null ? [] : [.. xadds], refused);
     }
 
     private static Task<double> ThroughputAsync(int batches, int concurrency, Func<int, Task> batch) =>
