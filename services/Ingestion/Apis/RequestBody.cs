@@ -28,14 +28,22 @@ internal static class RequestBody
         using var buffer = new MemoryStream();
         var chunk = new byte[81920];
         int read;
-        while ((read = await source.ReadAsync(chunk, cancellationToken)) > 0)
+        try
         {
-            if (buffer.Length + read > limit)
+            while ((read = await source.ReadAsync(chunk, cancellationToken)) > 0)
             {
-                throw new TooLargeException(limit);
-            }
+                if (buffer.Length + read > limit)
+                {
+                    throw new TooLargeException(limit);
+                }
 
-            buffer.Write(chunk, 0, read);
+                buffer.Write(chunk, 0, read);
+            }
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            // Kestrel's own request limit (a Content-Length above it): the same answer, with a message, not its bare 413.
+            throw new TooLargeException(limit);
         }
 
         return buffer.ToArray();
