@@ -82,8 +82,6 @@ public sealed record RawGrpcFuzzInput(string Path, byte[] Frames, IReadOnlyList<
 /// <summary>What the answer to a case must be besides a refusal with a clear message.</summary>
 public sealed record FuzzExpectation
 {
-    public static FuzzExpectation Refused { get; } = new();
-
     /// <summary>The HTTP status the README names for this input, when it names one.</summary>
     public int? HttpStatus { get; init; }
 

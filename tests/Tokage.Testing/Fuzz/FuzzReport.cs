@@ -49,6 +49,9 @@ public sealed class EndpointReport(string endpoint)
 
     public SortedDictionary<string, int> KindTally { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>The first answer of each status, to show what the messages say.</summary>
+    public SortedDictionary<string, FuzzOutcome> Samples { get; } = new(StringComparer.Ordinal);
+
     public Dictionary<FuzzVerdict, int> Verdicts { get; } = Enum.GetValues<FuzzVerdict>().ToDictionary(v => v, _ => 0);
 
     public int ServerErrors => Verdicts[FuzzVerdict.ServerError];
@@ -63,6 +66,7 @@ public sealed class EndpointReport(string endpoint)
         StatusTally[outcome.Status] = StatusTally.GetValueOrDefault(outcome.Status) + 1;
         KindTally[outcome.Case.Kind] = KindTally.GetValueOrDefault(outcome.Case.Kind) + 1;
         Verdicts[outcome.Verdict]++;
+        Samples.TryAdd(outcome.Status, outcome);
         if (outcome.IsFailure)
         {
             failures.Add(outcome);
@@ -121,6 +125,19 @@ public static class FuzzReportMarkdown
             text.AppendLine(CultureInfo.InvariantCulture, $"| {r.Endpoint} | {string.Join(", ", r.KindTally.Select(k => $"{k.Key} {k.Value:N0}"))} |");
         }
 
+        text.AppendLine();
+        text.AppendLine("A sample answer per status (the first case that got it):");
+        text.AppendLine();
+        text.AppendLine("| endpoint | status | case | answer |");
+        text.AppendLine("|---|---|---|---|");
+        foreach (var r in list)
+        {
+            foreach (var (status, sample) in r.Samples)
+            {
+                text.AppendLine(CultureInfo.InvariantCulture, $"| {r.Endpoint} | {status} | [{sample.Case.Kind}] {Cell(sample.Case.Name)} | {Cell(sample.Detail)} |");
+            }
+        }
+
         var failed = list.Where(r => r.Failures.Count > 0).ToList();
         if (failed.Count > 0)
         {
@@ -136,5 +153,12 @@ public static class FuzzReportMarkdown
         }
 
         return text.ToString();
+    }
+
+    /// <summary>Text fit for a table cell: one line, no pipes, at most 160 characters.</summary>
+    private static string Cell(string text)
+    {
+        var line = text.ReplaceLineEndings(" ").Replace("|", "\\|", StringComparison.Ordinal);
+        return line.Length > 160 ? line[..160] + "…" : line;
     }
 }

@@ -112,6 +112,7 @@ public sealed class FuzzRunner : IDisposable
                 : new(c, $"{status}", FuzzVerdict.Accepted, shown);
         }
 
+        var message = HttpErrorMessage(body, mediaType);
         var verdict = status switch
         {
             // A rate limit is only taken by valid events: a 429 means something passed validation.
@@ -119,10 +120,10 @@ public sealed class FuzzRunner : IDisposable
             < 400 => FuzzVerdict.WrongStatus,
             _ when c.Expect.RejectedSpans is not null || c.Expect.NothingToBill => FuzzVerdict.WrongStatus,
             _ when c.Expect.HttpStatus is { } expected && expected != status => FuzzVerdict.WrongStatus,
-            _ when !IsClearHttpError(body, mediaType) => FuzzVerdict.Unclear,
+            _ when message is null => FuzzVerdict.Unclear,
             _ => FuzzVerdict.Refused,
         };
-        return new(c, $"{status}", verdict, verdict == FuzzVerdict.Refused ? "" : Expected(c) + shown);
+        return new(c, $"{status}", verdict, verdict == FuzzVerdict.Refused ? Shorten(message!) : Expected(c) + shown);
     }
 
     private async Task<FuzzOutcome> SendGrpcAsync(FuzzCase c, GrpcFuzzInput input)
@@ -246,7 +247,7 @@ public sealed class FuzzRunner : IDisposable
             _ when string.IsNullOrWhiteSpace(detail) => FuzzVerdict.Unclear,
             _ => FuzzVerdict.Refused,
         };
-        return new(c, status.ToString(), verdict, verdict == FuzzVerdict.Refused ? "" : Expected(c) + Shorten(detail));
+        return new(c, status.ToString(), verdict, verdict == FuzzVerdict.Refused ? Shorten(detail) : Expected(c) + Shorten(detail));
     }
 
     /// <summary>
@@ -261,13 +262,13 @@ public sealed class FuzzRunner : IDisposable
         if (c.Expect.RejectedSpans is { } expected)
         {
             return rejected == expected && !string.IsNullOrWhiteSpace(message)
-                ? new(c, $"{status} partial_success", FuzzVerdict.Refused, "")
+                ? new(c, $"{status} partial_success", FuzzVerdict.Refused, Shorten(message))
                 : new(c, $"{status} partial_success", rejected == 0 ? FuzzVerdict.Accepted : FuzzVerdict.WrongStatus, $"expected {expected} rejected spans; {detail}");
         }
 
         if (c.Expect.NothingToBill && rejected == 0)
         {
-            return new(c, $"{status} nothing to bill", FuzzVerdict.NothingToBill, "");
+            return new(c, $"{status} nothing to bill", FuzzVerdict.NothingToBill, "success, nothing accepted");
         }
 
         return new(c, status, rejected > 0 ? FuzzVerdict.WrongStatus : FuzzVerdict.Accepted, Expected(c) + (response is null ? shown : detail));
@@ -288,25 +289,26 @@ public sealed class FuzzRunner : IDisposable
     }
 
     /// <summary>
-    /// A 4xx says what is wrong: problem details with a <c>detail</c>, the ingest answer listing every rejected event
-    /// with its errors' messages, or a <c>google.rpc.Status</c> (OTLP) with a message, in JSON or protobuf.
+    /// What a 4xx says is wrong, or null when it says nothing readable: problem details' <c>detail</c>, the first error
+    /// of the ingest answer (which must list every rejected event with its errors), or a <c>google.rpc.Status</c>'s
+    /// message (OTLP), in JSON or protobuf.
     /// </summary>
-    private static bool IsClearHttpError(byte[] body, string? mediaType)
+    private static string? HttpErrorMessage(byte[] body, string? mediaType)
     {
         if (body.Length == 0)
         {
-            return false;
+            return null;
         }
 
         if (mediaType == "application/x-protobuf")
         {
             try
             {
-                return !string.IsNullOrWhiteSpace(Google.Rpc.Status.Parser.ParseFrom(body).Message);
+                return NullIfBlank(Google.Rpc.Status.Parser.ParseFrom(body).Message);
             }
             catch (InvalidProtocolBufferException)
             {
-                return false;
+                return null;
             }
         }
 
@@ -316,26 +318,37 @@ public sealed class FuzzRunner : IDisposable
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
-                return false;
+                return null;
             }
 
-            if (NonEmpty(root, "detail") || NonEmpty(root, "message"))
+            if ((Text(root, "detail") ?? Text(root, "message")) is { } message)
             {
-                return true;
+                return message;
             }
 
-            return root.TryGetProperty("rejected", out var rejected) && rejected.ValueKind == JsonValueKind.Array && rejected.GetArrayLength() > 0
+            var everyRejectionExplained = root.TryGetProperty("rejected", out var rejected) && rejected.ValueKind == JsonValueKind.Array && rejected.GetArrayLength() > 0
                 && rejected.EnumerateArray().All(r => r.TryGetProperty("errors", out var errors) && errors.ValueKind == JsonValueKind.Array
-                    && errors.GetArrayLength() > 0 && errors.EnumerateArray().All(e => NonEmpty(e, "message") && (NonEmpty(e, "field") || NonEmpty(e, "code"))));
+                    && errors.GetArrayLength() > 0 && errors.EnumerateArray().All(e => Text(e, "message") is not null && (Text(e, "field") ?? Text(e, "code")) is not null));
+            if (!everyRejectionExplained)
+            {
+                return null;
+            }
+
+            var first = rejected[0].GetProperty("errors")[0];
+            return $"{Text(first, "field")}: {Text(first, "code")}: {Text(first, "message")}";
         }
         catch (JsonException)
         {
-            return false;
+            return null;
         }
     }
 
-    private static bool NonEmpty(JsonElement element, string property) =>
-        element.TryGetProperty(property, out var value) && value.ValueKind == JsonValueKind.String && !string.IsNullOrWhiteSpace(value.GetString());
+    private static string? Text(JsonElement element, string property) =>
+        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(property, out var value) && value.ValueKind == JsonValueKind.String
+            ? NullIfBlank(value.GetString())
+            : null;
+
+    private static string? NullIfBlank(string? text) => string.IsNullOrWhiteSpace(text) ? null : text;
 
     private static string Expected(FuzzCase c) => c.Expect switch
     {

@@ -98,7 +98,7 @@ public static class OtlpCorpus
             yield return Case(kind, name, request.ToByteArray(), Refusing(rejected));
         }
 
-        foreach (var (kind, name, bytes, expect) in ProtobufBytes(endpoint, settings, undecodable: FuzzExpectation.Refused))
+        foreach (var (kind, name, bytes, expect) in ProtobufBytes(endpoint, settings, undecodable: FuzzExpectation.Grpc(StatusCode.InvalidArgument)))
         {
             yield return Case(kind, name, bytes, expect);
         }
