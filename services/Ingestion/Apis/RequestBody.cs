@@ -45,6 +45,13 @@ internal static class RequestBody
             // Kestrel's own request limit (a Content-Length above it): the same answer, with a message, not its bare 413.
             throw new TooLargeException(limit);
         }
+        catch (IOException ex) when (decoded is not null && ex.GetType().FullName == "System.IO.Compression.ZLibException")
+        {
+            // Corrupt deflate data is usually InvalidDataException, but some is zlib's own error, an internal
+            // IOException subtype (matched by name; other IOExceptions are the connection's): the same body that does
+            // not decompress, so the same answer.
+            throw new InvalidDataException(ex.Message, ex);
+        }
 
         return buffer.ToArray();
     }

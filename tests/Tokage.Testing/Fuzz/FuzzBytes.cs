@@ -154,8 +154,10 @@ public static class FuzzBytes
             input.CopyTo(output);
             return output.ToArray();
         }
-        catch (InvalidDataException)
+        catch (Exception ex) when (ex is InvalidDataException or IOException)
         {
+            // Corrupt data is InvalidDataException, but zlib's rarer failures are ZLibException (an IOException):
+            // either way the body does not decompress, and the service must say so.
             return null;
         }
     }
