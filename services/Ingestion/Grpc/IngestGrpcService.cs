@@ -43,13 +43,23 @@ internal sealed class IngestGrpcService(IngestPipeline pipeline, IApiKeyResolver
 
     public override async Task<IngestResponse> IngestStream(IAsyncStreamReader<TokenUsageEvent> requestStream, ServerCallContext context)
     {
+        // The key comes with the call's headers: checked before any message is held, and the messages held are capped
+        // in bytes as a batch is (each may be up to the message limit, and a stream has a thousand of them).
+        var identity = await GrpcCaller.AuthenticateAsync(keys, context, ApiKeyScopes.Ingest);
         var events = new List<TokenUsageEvent>();
+        long bytes = 0;
         await foreach (var e in requestStream.ReadAllAsync(context.CancellationToken))
         {
             events.Add(e);
+            bytes += e.CalculateSize();
             if (events.Count > options.Value.MaxBatchEvents)
             {
                 throw new RpcException(new Status(StatusCode.ResourceExhausted, $"A stream carries at most {options.Value.MaxBatchEvents:N0} events per call."));
+            }
+
+            if (bytes > options.Value.MaxBatchBytes)
+            {
+                throw new RpcException(new Status(StatusCode.ResourceExhausted, $"A stream carries at most {options.Value.MaxBatchBytes:N0} bytes of events per call."));
             }
         }
 
@@ -58,17 +68,17 @@ internal sealed class IngestGrpcService(IngestPipeline pipeline, IApiKeyResolver
             throw new RpcException(new Status(StatusCode.InvalidArgument, "The stream carried no events."));
         }
 
-        return await IngestAsync(events, context);
+        return await IngestAsync(events, context, identity);
     }
 
-    private async Task<IngestResponse> IngestAsync(IReadOnlyList<TokenUsageEvent> events, ServerCallContext context)
+    private async Task<IngestResponse> IngestAsync(IReadOnlyList<TokenUsageEvent> events, ServerCallContext context, ApiKeyIdentity? identity = null)
     {
         if (events.Count > options.Value.MaxBatchEvents)
         {
             throw new RpcException(new Status(StatusCode.ResourceExhausted, $"A batch holds at most {options.Value.MaxBatchEvents:N0} events; this one has {events.Count:N0}."));
         }
 
-        var identity = await GrpcCaller.AuthenticateAsync(keys, context, ApiKeyScopes.Ingest);
+        identity ??= await GrpcCaller.AuthenticateAsync(keys, context, ApiKeyScopes.Ingest);
 
         var outcome = await pipeline.IngestAsync(identity, events.Select(e => new IngestCandidate(e, [], false)).ToList(), "grpc", context.CancellationToken);
         switch (outcome.Failure)

@@ -157,6 +157,13 @@ public static class NativeGrpcCorpus
         yield return Case("oversized stream", "1,001 valid events", Enumerable.Range(0, 1_001).Select(_ => Valid()).ToList(), FuzzExpectation.Grpc(StatusCode.ResourceExhausted));
         yield return Case("oversized stream", "10,000 valid events", Enumerable.Range(0, 10_000).Select(_ => Valid()).ToList(), FuzzExpectation.Grpc(StatusCode.ResourceExhausted));
         yield return Case("oversized message", "a valid event, then one with an 11 MiB metadata value", [Valid(), Oversized(ValidEvent(ids.Next(), settings.Now))], FuzzExpectation.Grpc(StatusCode.ResourceExhausted));
+        yield return Case("oversized stream", "11 events of 1 MiB each (each under the message limit, 11 MiB in all)",
+            Enumerable.Range(0, 11).Select(_ => With(ValidEvent(ids.Next(), settings.Now), e => e.Metadata["ticket"] = new string('t', 1024 * 1024)).ToByteArray()).ToList(),
+            FuzzExpectation.Grpc(StatusCode.ResourceExhausted));
+
+        // The key is checked before any message is held: without one, a stream is refused for that, whatever it carries.
+        yield return new(endpoint, "missing key", "no key, and 1,001 valid events", Stream(Enumerable.Range(0, 1_001).Select(_ => Valid()).ToList(), []),
+            FuzzExpectation.Grpc(StatusCode.Unauthenticated));
 
         foreach (var c in GrpcCases.BadKeys(endpoint, metadata => Stream([Valid(), Valid()], metadata), settings))
         {
