@@ -24,6 +24,9 @@ public sealed class FuzzRunner : IDisposable
 {
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(60);
 
+    // Past the calls' own timeouts: a case that is still not answered then is reported, not waited for.
+    private static readonly TimeSpan CaseTimeout = CallTimeout + TimeSpan.FromSeconds(30);
+
     // Everything comes back as sent: no decompression, no retries, no size limits on the client's side.
     private static readonly Marshaller<byte[]> Identity = Marshallers.Create(bytes => bytes, bytes => bytes);
 
@@ -65,15 +68,16 @@ public sealed class FuzzRunner : IDisposable
     {
         try
         {
-            return c.Input switch
+            var sending = c.Input switch
             {
-                HttpFuzzInput input => await SendHttpAsync(c, input),
-                GrpcFuzzInput input => await SendGrpcAsync(c, input),
-                RawGrpcFuzzInput input => await SendRawGrpcAsync(c, input),
+                HttpFuzzInput input => SendHttpAsync(c, input),
+                GrpcFuzzInput input => SendGrpcAsync(c, input),
+                RawGrpcFuzzInput input => SendRawGrpcAsync(c, input),
                 _ => throw new ArgumentException($"No sender for {c.Input.GetType().Name}."),
             };
+            return await sending.WaitAsync(CaseTimeout);
         }
-        catch (Exception ex) when (ex is HttpRequestException or IOException or TaskCanceledException)
+        catch (Exception ex) when (ex is HttpRequestException or IOException or OperationCanceledException or TimeoutException)
         {
             return new FuzzOutcome(c, "no answer", FuzzVerdict.NoAnswer, $"{ex.GetType().Name}: {ex.Message}");
         }
@@ -148,7 +152,11 @@ public sealed class FuzzRunner : IDisposable
                 case MethodType.ClientStreaming:
                     using (var call = invoker.AsyncClientStreamingCall(method, null, options))
                     {
-                        await WriteAllAsync(call.RequestStream, input.Messages);
+                        // A refusal can end the call while a write waits to be sent: that write is then abandoned.
+                        // (Not disposed: it has no timer, and the continuation may run after this block.)
+                        var ended = new CancellationTokenSource();
+                        _ = call.ResponseAsync.ContinueWith(_ => ended.Cancel(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                        await WriteAllAsync(call.RequestStream, input.Messages, ended.Token);
                         response = await call.ResponseAsync;
                     }
 
@@ -166,18 +174,18 @@ public sealed class FuzzRunner : IDisposable
     }
 
     /// <summary>Writes until the server ends the call (a refusal part-way through a stream ends it early).</summary>
-    private static async Task WriteAllAsync(IClientStreamWriter<byte[]> stream, IReadOnlyList<byte[]> messages)
+    private static async Task WriteAllAsync(IClientStreamWriter<byte[]> stream, IReadOnlyList<byte[]> messages, CancellationToken ended)
     {
         try
         {
             foreach (var message in messages)
             {
-                await stream.WriteAsync(message);
+                await stream.WriteAsync(message, ended);
             }
 
             await stream.CompleteAsync();
         }
-        catch (Exception ex) when (ex is RpcException or InvalidOperationException or IOException)
+        catch (Exception ex) when (ex is RpcException or InvalidOperationException or IOException or OperationCanceledException)
         {
             // The call is over; its status is in the response.
         }
