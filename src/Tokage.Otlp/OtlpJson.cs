@@ -28,6 +28,26 @@ public static class OtlpJson
     /// <summary>Parses an OTLP/JSON trace export; throws <see cref="FormatException"/> naming what is wrong.</summary>
     public static ExportTraceServiceRequest ParseTraceRequest(ReadOnlySpan<byte> utf8)
     {
+        // JsonNode reads strings lazily, and throws InvalidOperationException for bytes that are not UTF-8 only when
+        // one is read: checked here, once, so that a body that is not text is a FormatException like any other.
+        if (!System.Text.Unicode.Utf8.IsValid(utf8))
+        {
+            throw new FormatException("The body is not valid UTF-8.");
+        }
+
+        try
+        {
+            return Parse(utf8);
+        }
+        catch (InvalidOperationException e)
+        {
+            // A string that escapes half a surrogate pair ("\ud800"): JSON syntax, but no text.
+            throw new FormatException($"The body holds a string that is not text: {e.Message}", e);
+        }
+    }
+
+    private static ExportTraceServiceRequest Parse(ReadOnlySpan<byte> utf8)
+    {
         JsonNode? root;
         try
         {

@@ -68,6 +68,7 @@ public sealed class ValidationTests
         { "metadata value too long", With("\"T-1001\"", $"\"{new string('v', 1025)}\""), "metadata.ticket", "too_long" },
         { "too many metadata entries", With("{\"ticket\": \"T-1001\"}", "{" + string.Join(",", Enumerable.Range(0, 33).Select(i => $"\"k{i}\":\"v\"")) + "}"), "metadata", "too_many" },
         { "team too long", With("\"cx\"", $"\"{new string('t', 257)}\""), "team", "too_long" },
+        { "a lone surrogate escape (no text)", With("\"T-1001\"", "\"T\\ud800\""), "", "invalid" },
     };
 
     [Theory]
@@ -87,6 +88,21 @@ public sealed class ValidationTests
         Assert.Empty(Problems(With("\"req-1\"", $"\"{new string('x', 128)}\"")));
         Assert.Empty(Problems(With("\"input_tokens\": 12000", "\"input_tokens\": 9000")));
         Assert.Empty(Problems(With("\"reasoning_tokens\": 300", "\"reasoning_tokens\": 900")));
+    }
+
+    [Theory]
+    [InlineData(long.MaxValue, 0)]
+    [InlineData(-62_135_596_801, 0)]
+    [InlineData(253_402_300_800, 0)]
+    [InlineData(1_795_169_702, -1)]
+    [InlineData(1_795_169_702, 1_000_000_000)]
+    public void AProtobufTimestampOutsideTheCalendarIsInvalid(long seconds, int nanos)
+    {
+        using var document = JsonDocument.Parse(Good);
+        var e = NativeEventJson.Parse(document.RootElement).Event;
+        e.Timestamp = new Google.Protobuf.WellKnownTypes.Timestamp { Seconds = seconds, Nanos = nanos };
+        var problem = Assert.Single(Validator.Validate(e));
+        Assert.Equal(("timestamp", "invalid"), (problem.Field, problem.Code));
     }
 
     [Fact]

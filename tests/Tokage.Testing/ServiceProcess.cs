@@ -23,6 +23,9 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     public string Output => process.Output;
 
+    /// <summary>Whether the process has ended (crashed, or been stopped).</summary>
+    public bool HasExited => process.HasExited;
+
     /// <param name="asset">The service's key in <see cref="TestAssets"/>, e.g. <c>ControlPlane</c>.</param>
     public static async Task<ServiceProcess> StartAsync(string asset, IReadOnlyDictionary<string, string> environment)
     {

@@ -28,14 +28,29 @@ internal static class RequestBody
         using var buffer = new MemoryStream();
         var chunk = new byte[81920];
         int read;
-        while ((read = await source.ReadAsync(chunk, cancellationToken)) > 0)
+        try
         {
-            if (buffer.Length + read > limit)
+            while ((read = await source.ReadAsync(chunk, cancellationToken)) > 0)
             {
-                throw new TooLargeException(limit);
-            }
+                if (buffer.Length + read > limit)
+                {
+                    throw new TooLargeException(limit);
+                }
 
-            buffer.Write(chunk, 0, read);
+                buffer.Write(chunk, 0, read);
+            }
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            // Kestrel's own request limit (a Content-Length above it): the same answer, with a message, not its bare 413.
+            throw new TooLargeException(limit);
+        }
+        catch (IOException ex) when (decoded is not null && ex.GetType().FullName == "System.IO.Compression.ZLibException")
+        {
+            // Corrupt deflate data is usually InvalidDataException, but some is zlib's own error, an internal
+            // IOException subtype (matched by name; other IOExceptions are the connection's): the same body that does
+            // not decompress, so the same answer.
+            throw new InvalidDataException(ex.Message, ex);
         }
 
         return buffer.ToArray();

@@ -7,8 +7,18 @@ using Tokage.Ingestion.Ingest;
 namespace Tokage.Ingestion.Otlp;
 
 /// <summary>OTLP/gRPC <c>TraceService/Export</c>: the HTTP rules in status codes (UNAVAILABLE and RESOURCE_EXHAUSTED are retryable, with <c>retry-after</c>).</summary>
+[BindServiceMethod(typeof(OtlpTraceGrpcService), nameof(BindService))]
 internal sealed class OtlpTraceGrpcService(OtlpIngest ingest, IApiKeyResolver keys) : TraceService.TraceServiceBase
 {
+    /// <summary>
+    /// The generated binding, except that an export that does not decode is INVALID_ARGUMENT (<see cref="GrpcDecoding"/>).
+    /// The second parameter is the generated base: grpc-dotnet finds the handler as an override of its method.
+    /// </summary>
+    public static void BindService(ServiceBinderBase binder, TraceService.TraceServiceBase? service) =>
+        binder.AddMethod(
+            GrpcDecoding.Method(MethodType.Unary, TraceService.Descriptor.FullName, nameof(Export), ExportTraceServiceRequest.Parser, ExportTraceServiceResponse.Parser),
+            (UnaryServerMethod<ExportTraceServiceRequest, ExportTraceServiceResponse>?)null);
+
     public override async Task<ExportTraceServiceResponse> Export(ExportTraceServiceRequest request, ServerCallContext context)
     {
         var identity = await GrpcCaller.AuthenticateAsync(keys, context, ApiKeyScopes.Ingest);

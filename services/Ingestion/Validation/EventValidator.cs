@@ -26,6 +26,11 @@ public sealed class EventValidator(IOptions<IngestOptions> options, TimeProvider
         {
             problems.Add(new("timestamp", "required", "'timestamp' is required (RFC 3339, e.g. 2026-11-20T10:15:02.120Z)."));
         }
+        else if (!IsCalendarTime(e.Timestamp))
+        {
+            // The wire allows any seconds and nanos; only google.protobuf.Timestamp's documented range is a date.
+            problems.Add(new("timestamp", "invalid", "'timestamp' must lie in 0001-01-01 to 9999-12-31 with nanos in [0, 999999999]."));
+        }
         else
         {
             var at = e.Timestamp.ToDateTimeOffset();
@@ -60,6 +65,13 @@ public sealed class EventValidator(IOptions<IngestOptions> options, TimeProvider
         ValidateMetadata(problems, e.Metadata, settings);
         return problems;
     }
+
+    // google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z.
+    private const long MinTimestampSeconds = -62_135_596_800;
+    private const long MaxTimestampSeconds = 253_402_300_799;
+
+    private static bool IsCalendarTime(Google.Protobuf.WellKnownTypes.Timestamp timestamp) =>
+        timestamp.Seconds is >= MinTimestampSeconds and <= MaxTimestampSeconds && timestamp.Nanos is >= 0 and <= 999_999_999;
 
     private static void ValidateUsage(List<FieldProblem> problems, TokenUsage? usage)
     {

@@ -18,6 +18,20 @@ public static class NativeEventJson
 
     public static Parsed Parse(JsonElement element)
     {
+        try
+        {
+            return ParseFields(element);
+        }
+        catch (InvalidOperationException)
+        {
+            // System.Text.Json refuses to read a string (or name) that escapes half a surrogate pair, e.g. "\ud800":
+            // valid JSON syntax, but no text. The whole event is refused rather than guessed at.
+            return new(new TokenUsageEvent(), [new("", "invalid", "The event holds a string that escapes half a UTF-16 surrogate pair (e.g. \\ud800 alone); it is not text.")], false);
+        }
+    }
+
+    private static Parsed ParseFields(JsonElement element)
+    {
         var problems = new List<FieldProblem>();
         var e = new TokenUsageEvent();
         if (element.ValueKind != JsonValueKind.Object)
