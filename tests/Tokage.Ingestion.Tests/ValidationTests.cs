@@ -58,6 +58,7 @@ public sealed class ValidationTests
         { "negative input", With("\"input_tokens\": 12000", "\"input_tokens\": -1"), "usage.input_tokens", "negative" },
         { "fractional output", With("\"output_tokens\": 900", "\"output_tokens\": 900.5"), "usage.output_tokens", "not_integer" },
         { "count as string", With("\"output_tokens\": 900", "\"output_tokens\": \"900\""), "usage.output_tokens", "not_integer" },
+        { "count beyond one call's", With("\"output_tokens\": 900", "\"output_tokens\": 9223372036854775807"), "usage.output_tokens", "too_large" },
         { "count beyond 64 bits", With("\"output_tokens\": 900", "\"output_tokens\": 1e30"), "usage.output_tokens", "not_integer" },
         { "cache beyond input", With("\"input_tokens\": 12000", "\"input_tokens\": 8500"), "usage.cache_read_tokens", "exceeds_input" },
         { "reasoning beyond output", With("\"reasoning_tokens\": 300", "\"reasoning_tokens\": 901"), "usage.reasoning_tokens", "exceeds_output" },

@@ -12,6 +12,9 @@ public sealed record FieldProblem(string Field, string Code, string Message);
 /// </summary>
 public sealed class EventValidator(IOptions<IngestOptions> options, TimeProvider time)
 {
+    /// <summary>The most tokens of one kind an event may count: the bound OTLP spans have too (Tokage.Otlp).</summary>
+    public const long MaxTokensPerCall = 1_000_000_000;
+
     public const int MaxEventIdLength = 128;
     public const int MaxNameLength = 256;
 
@@ -86,14 +89,26 @@ public sealed class EventValidator(IOptions<IngestOptions> options, TimeProvider
             ("input_tokens", usage.InputTokens), ("cache_read_tokens", usage.CacheReadTokens), ("cache_write_tokens", usage.CacheWriteTokens),
             ("cache_write_1h_tokens", usage.CacheWrite1HTokens), ("output_tokens", usage.OutputTokens), ("reasoning_tokens", usage.ReasoningTokens),
         };
-        var negative = false;
+        var refused = false;
         foreach (var (name, value) in counts.Where(c => c.Value < 0))
         {
             problems.Add(new($"usage.{name}", "negative", $"'usage.{name}' must be a non-negative integer."));
-            negative = true;
+            refused = true;
         }
 
-        if (negative)
+        if (refused)
+        {
+            return;
+        }
+
+        // No model call reports more; a larger count is a client bug, and summed into rollups it could overflow them.
+        foreach (var (name, value) in counts.Where(c => c.Value > MaxTokensPerCall))
+        {
+            problems.Add(new($"usage.{name}", "too_large", $"'usage.{name}' is {value:N0}, more than {MaxTokensPerCall:N0} tokens in one call."));
+            refused = true;
+        }
+
+        if (refused)
         {
             return;
         }
