@@ -58,14 +58,14 @@ public sealed class ProcessingStackTests(ProcessingStack stack) : IClassFixture<
             return again["duplicates"]!.AsArray().Count == 1 && (string)again["duplicates"]![0]!["duplicate_of"]! == (string)processed["log_position"]!;
         }, Patience, "the retry is recorded as a duplicate");
 
-        // The breakdown counts it once, at the server's price, from the daily rollup.
+        // The breakdown counts it once, at the server's price, from the compact daily rollup (no user asked for).
         var day = DateTime.UtcNow.Date;
         var breakdown = JsonNode.Parse(await query.GetStringAsync(
             $"/v1/usage/breakdown?from={day:yyyy-MM-dd}T00:00:00Z&to={day.AddDays(1):yyyy-MM-dd}T00:00:00Z&group_by=model,application&filter[team]=cx"))!;
         var row = breakdown["rows"]!.AsArray().Single()!;
         Assert.Equal(("claude-sonnet-4-5", "support-bot", 1ul, "0.02865"), ((string)row["model"]!, (string)row["application"]!, (ulong)row["events"]!, (string)row["cost_usd"]!));
         Assert.Equal(12000ul, (ulong)row["input_tokens"]!);
-        Assert.Equal("daily", (string)breakdown["source"]!);
+        Assert.Equal("daily_compact", (string)breakdown["source"]!);
         using var badBreakdown = await query.GetAsync("/v1/usage/breakdown?from=2026-11-02T00:00:00Z&to=2026-11-01T00:00:00Z&group_by=colour");
         Assert.Equal(HttpStatusCode.BadRequest, badBreakdown.StatusCode);
         var problem = await badBreakdown.Content.ReadAsStringAsync();
