@@ -109,4 +109,69 @@ internal static class GrpcCases
 
         return bytes;
     }
+
+    /// <summary>
+    /// Mutations of a valid message of <paramref name="what"/> (e.g. "an export"): cuts, byte flips, garbage, and
+    /// wire data no encoder writes appended to it (the common list, then <paramref name="extraMalformed"/>). Each is
+    /// kept only when <paramref name="classify"/> says what it must get; null means it may still be valid, left out.
+    /// </summary>
+    public static IEnumerable<(string Kind, string Name, byte[] Bytes, FuzzExpectation Expect)> ProtobufMutations(
+        Func<byte[]> valid, Func<byte[], FuzzExpectation?> classify, FuzzSettings settings, string endpoint, string what,
+        IEnumerable<(string Name, byte[] Bytes)> extraMalformed)
+    {
+        // Cuts: mid-field ones do not decode; those at a field boundary decode without the later fields.
+        var whole = valid();
+        var truncations = FuzzBytes.RandomFor(settings.Seed, endpoint + "/truncated");
+        foreach (var cut in FuzzBytes.CutPoints(whole.Length, settings.RandomCasesPerKind, truncations))
+        {
+            if (classify(whole[..cut]) is { } expect)
+            {
+                yield return ("truncated", $"the first {cut} of {whole.Length} bytes", whole[..cut], expect);
+            }
+        }
+
+        var flips = FuzzBytes.RandomFor(settings.Seed, endpoint + "/flipped");
+        var kept = 0;
+        for (var attempt = 0; kept < settings.RandomCasesPerKind && attempt < settings.RandomCasesPerKind * 20; attempt++)
+        {
+            var flipped = FuzzBytes.Flip(valid(), flips);
+            if (classify(flipped) is { } expect)
+            {
+                kept++;
+                yield return ("byte flips", $"{what} with bytes flipped (#{attempt})", flipped, expect);
+            }
+        }
+
+        // Random bytes sometimes decode (unknown fields are skipped); the classifier says into what.
+        var garbage = FuzzBytes.RandomFor(settings.Seed, endpoint + "/garbage");
+        for (var i = 0; i < settings.RandomCasesPerKind; i++)
+        {
+            var bytes = FuzzBytes.Garbage(garbage, 1, 2_048);
+            if (classify(bytes) is { } expect)
+            {
+                yield return ("garbage", $"{bytes.Length} random bytes (#{i})", bytes, expect);
+            }
+        }
+
+        (string Name, byte[] Bytes)[] malformed =
+        [
+            ("wire type 6 (does not exist)", [0x0E, 0x00]),
+            ("wire type 7 (does not exist)", [0x0F, 0x00]),
+            ("field number 0", [0x00, 0x00]),
+            ("an end-group tag with no group", Field(1, WireFormat.WireType.EndGroup, [])),
+            ("a length longer than the message", [0x0A, 0x64, 0x61, 0x62]),
+            ("a length of 2^32", [0x0A, 0x80, 0x80, 0x80, 0x80, 0x10]),
+            ("a varint of 11 bytes", [0x08, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]),
+            ("10,000 nested unknown groups", NestedGroups(99, 10_000)),
+            .. extraMalformed,
+        ];
+        foreach (var (name, bytes) in malformed)
+        {
+            byte[] message = [.. valid(), .. bytes];
+            if (classify(message) is { } expect)
+            {
+                yield return ("malformed protobuf", name, message, expect);
+            }
+        }
+    }
 }

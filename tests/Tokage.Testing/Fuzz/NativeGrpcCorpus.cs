@@ -271,62 +271,9 @@ public static class NativeGrpcCorpus
 
     /// <summary>Bytes that are not a message of the method's type (or happen to be one that is plainly invalid).</summary>
     private static IEnumerable<(string Kind, string Name, byte[] Bytes, FuzzExpectation Expect)> NotTheMessage(
-        Func<byte[]> valid, Func<byte[], FuzzExpectation?> classify, FuzzSettings settings, string endpoint)
-    {
-        // Cuts: mid-field ones do not decode; those at a field boundary decode without the later fields, which is
-        // refused only while a required field is among them (the classifier leaves the others out).
-        var whole = valid();
-        var truncations = FuzzBytes.RandomFor(settings.Seed, endpoint + "/truncated");
-        foreach (var cut in FuzzBytes.CutPoints(whole.Length, settings.RandomCasesPerKind, truncations))
-        {
-            if (classify(whole[..cut]) is { } expect)
-            {
-                yield return ("truncated", $"the first {cut} of {whole.Length} bytes", whole[..cut], expect);
-            }
-        }
-
-        var flips = FuzzBytes.RandomFor(settings.Seed, endpoint + "/flipped");
-        var kept = 0;
-        for (var attempt = 0; kept < settings.RandomCasesPerKind && attempt < settings.RandomCasesPerKind * 20; attempt++)
-        {
-            var flipped = FuzzBytes.Flip(valid(), flips);
-            if (classify(flipped) is { } expect)
-            {
-                kept++;
-                yield return ("byte flips", $"a valid message with bytes flipped (#{attempt})", flipped, expect);
-            }
-        }
-
-        var garbage = FuzzBytes.RandomFor(settings.Seed, endpoint + "/garbage");
-        for (var i = 0; i < settings.RandomCasesPerKind; i++)
-        {
-            var bytes = FuzzBytes.Garbage(garbage, 1, 2_048);
-            if (classify(bytes) is { } expect)
-            {
-                yield return ("garbage", $"{bytes.Length} random bytes (#{i})", bytes, expect);
-            }
-        }
-
-        foreach (var (name, bytes) in new (string, byte[])[]
-        {
-            ("wire type 6 (does not exist)", [0x0E, 0x00]),
-            ("wire type 7 (does not exist)", [0x0F, 0x00]),
-            ("field number 0", [0x00, 0x00]),
-            ("an end-group tag with no group", GrpcCases.Field(1, WireFormat.WireType.EndGroup, [])),
-            ("an unterminated group", GrpcCases.Field(99, WireFormat.WireType.StartGroup, [])),
-            ("a length longer than the message", [0x0A, 0x64, 0x61, 0x62]),
-            ("a length of 2^32", [0x0A, 0x80, 0x80, 0x80, 0x80, 0x10]),
-            ("a varint of 11 bytes", [0x08, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]),
-            ("10,000 nested unknown groups", GrpcCases.NestedGroups(99, 10_000)),
-        })
-        {
-            byte[] malformed = [.. valid(), .. bytes];
-            if (classify(malformed) is { } expect)
-            {
-                yield return ("malformed protobuf", name, malformed, expect);
-            }
-        }
-    }
+        Func<byte[]> valid, Func<byte[], FuzzExpectation?> classify, FuzzSettings settings, string endpoint) =>
+        GrpcCases.ProtobufMutations(valid, classify, settings, endpoint, "a valid message",
+            [("an unterminated group", GrpcCases.Field(99, WireFormat.WireType.StartGroup, []))]);
 
     /// <summary>
     /// What the service must answer these bytes as an event: refuse them if they do not decode, INVALID_ARGUMENT if

@@ -270,57 +270,10 @@ public static class OtlpCorpus
         FuzzExpectation? Classify(byte[] bytes) => ClassifyProtobuf(bytes) is { HttpStatus: 400 } ? undecodable : ClassifyProtobuf(bytes);
         byte[] Refusable() => RefusableExport(random, settings.Now).ToByteArray();
 
-        var whole = Refusable();
-        foreach (var cut in FuzzBytes.CutPoints(whole.Length, settings.RandomCasesPerKind, FuzzBytes.RandomFor(settings.Seed, endpoint + "/truncated")))
+        foreach (var mutation in GrpcCases.ProtobufMutations(Refusable, Classify, settings, endpoint, "an export",
+            [("resource_spans as a varint", GrpcCases.Field(ExportTraceServiceRequest.ResourceSpansFieldNumber, WireFormat.WireType.Varint, [0x01]))]))
         {
-            // A cut at a field boundary can still decode; the classifier says into what.
-            if (Classify(whole[..cut]) is { } expect)
-            {
-                yield return ("truncated", $"the first {cut} of {whole.Length} bytes", whole[..cut], expect);
-            }
-        }
-
-        var flips = FuzzBytes.RandomFor(settings.Seed, endpoint + "/flipped");
-        var kept = 0;
-        for (var attempt = 0; kept < settings.RandomCasesPerKind && attempt < settings.RandomCasesPerKind * 20; attempt++)
-        {
-            var flipped = FuzzBytes.Flip(Refusable(), flips);
-            if (Classify(flipped) is { } expect)
-            {
-                kept++;
-                yield return ("byte flips", $"an export with bytes flipped (#{attempt})", flipped, expect);
-            }
-        }
-
-        var garbage = FuzzBytes.RandomFor(settings.Seed, endpoint + "/garbage");
-        for (var i = 0; i < settings.RandomCasesPerKind; i++)
-        {
-            // Random bytes sometimes decode (unknown fields are skipped): then into an export with nothing to bill.
-            var bytes = FuzzBytes.Garbage(garbage, 1, 2_048);
-            if (Classify(bytes) is { } expect)
-            {
-                yield return ("garbage", $"{bytes.Length} random bytes (#{i})", bytes, expect);
-            }
-        }
-
-        foreach (var (name, bytes) in new (string, byte[])[]
-        {
-            ("wire type 6 (does not exist)", [0x0E, 0x00]),
-            ("wire type 7 (does not exist)", [0x0F, 0x00]),
-            ("field number 0", [0x00, 0x00]),
-            ("an end-group tag with no group", GrpcCases.Field(1, WireFormat.WireType.EndGroup, [])),
-            ("a length longer than the message", [0x0A, 0x64, 0x61, 0x62]),
-            ("a length of 2^32", [0x0A, 0x80, 0x80, 0x80, 0x80, 0x10]),
-            ("a varint of 11 bytes", [0x08, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]),
-            ("resource_spans as a varint", GrpcCases.Field(ExportTraceServiceRequest.ResourceSpansFieldNumber, WireFormat.WireType.Varint, [0x01])),
-            ("10,000 nested unknown groups", GrpcCases.NestedGroups(99, 10_000)),
-        })
-        {
-            byte[] malformed = [.. Refusable(), .. bytes];
-            if (Classify(malformed) is { } expect)
-            {
-                yield return ("malformed protobuf", name, malformed, expect);
-            }
+            yield return mutation;
         }
 
         foreach (var depth in new[] { 200, 10_000 })
