@@ -55,7 +55,9 @@ internal sealed class ChdbEngine : IDisposable
         {
             for (var i = 0; i < poolSize; i++)
             {
-                var pointer = api.Connect(["clickhouse", $"--path={DataPath}"]);
+                // Tables load before the first query: with asynchronous loading an insert can land before the
+                // materialized views on its table are loaded, and the views never see it (ClickHouse#72589).
+                var pointer = api.Connect(["clickhouse", $"--path={DataPath}", "--", "--async_load_databases=0"]);
                 if (pointer == 0)
                 {
                     if (i == 0)
