@@ -141,6 +141,45 @@ public sealed class ProcessingStack : IAsyncLifetime
         return Analytics.ExecuteScalarAsync(sql, parameters);
     }
 
+    /// <summary>
+    /// What a failed storage assertion needs to be understood: the tenant's events in each table, the tables' parts
+    /// and views as ClickHouse has them now, and the tail of the ClickHouse host's and the processor's output.
+    /// </summary>
+    public async Task<string> DescribeStorageAsync(string tenantId)
+    {
+        using var http = new HttpClient { BaseAddress = ClickHouse.BaseUri };
+        http.DefaultRequestHeaders.Add("X-ClickHouse-User", "default");
+        http.DefaultRequestHeaders.Add("X-ClickHouse-Key", ClickHousePassword);
+        var tenant = Uri.EscapeDataString(tenantId);
+        string[] queries =
+        [
+            "SELECT 'usage_events' AS t, count() FROM usage_events WHERE tenant_id = {tenant:String} UNION ALL " +
+            "SELECT 'usage_hourly', sum(events) FROM usage_hourly WHERE tenant_id = {tenant:String} UNION ALL " +
+            "SELECT 'usage_daily', sum(events) FROM usage_daily WHERE tenant_id = {tenant:String} UNION ALL " +
+            "SELECT 'usage_daily_compact', sum(events) FROM usage_daily_compact WHERE tenant_id = {tenant:String}",
+            "SELECT name, engine, dependencies_table FROM system.tables WHERE database = currentDatabase() ORDER BY name",
+            "SELECT table, name, rows, modification_time FROM system.parts WHERE database = currentDatabase() AND active " +
+            "ORDER BY modification_time DESC, table LIMIT 30",
+        ];
+        var report = new System.Text.StringBuilder();
+        foreach (var query in queries)
+        {
+            try
+            {
+                report.AppendLine(await http.GetStringAsync($"?param_tenant={tenant}&default_format=TSVWithNames&query={Uri.EscapeDataString(query)}"));
+            }
+            catch (HttpRequestException ex)
+            {
+                report.AppendLine($"({query}: {ex.Message})");
+            }
+        }
+
+        static string Tail(string text) => text.Length > 6_000 ? text[^6_000..] : text;
+        report.AppendLine("--- ClickHouse host ---").AppendLine(Tail(ClickHouse.Output));
+        report.AppendLine("--- processor ---").AppendLine(Tail(Processor?.Output ?? "(not running)"));
+        return report.ToString();
+    }
+
     /// <summary>A client of an API-key-authenticated service.</summary>
     public static HttpClient ClientFor(ServiceProcess service, string apiKey)
     {
