@@ -95,9 +95,7 @@ public sealed class ProcessingStackTests(ProcessingStack stack) : IClassFixture<
         await stack.KillProcessorAsync();
 
         var restarted = await stack.StartProcessorAsync();
-        await ControlPlaneStack.EventuallyAsync(
-            async () => await stack.CountAsync("SELECT sum(events) FROM usage_daily WHERE tenant_id = {tenant:String}", tenant) >= Events,
-            Patience, "every event is stored after the restart");
+        await stack.WaitUntilStoredAndCommittedAsync(tenant, Events, Patience);
 
         Assert.InRange(storedBeforeKill, 1ul, (ulong)Events - 1);
         // Raw rows without FINAL: not one written twice. Rollups: not one counted twice. Cost: the same total everywhere.
@@ -126,18 +124,16 @@ public sealed class ProcessingStackTests(ProcessingStack stack) : IClassFixture<
         await stack.AppendAsync(Enumerable.Range(0, Events).Select(i => Logged.Event(tenant, $"d-{i}", DateTimeOffset.UtcNow.AddSeconds(-i))));
 
         await ControlPlaneStack.EventuallyAsync(
-            () => Task.FromResult(processor.Output[logBefore..].Contains("is retried in")), Patience, "the processor backs off");
+            () => Task.FromResult(processor.CountInOutput("is retried in", logBefore) > 0), Patience, "the processor backs off");
         await Task.Delay(TimeSpan.FromSeconds(4));
-        var retries = CountOf(processor.Output[logBefore..], "is retried in");
+        var retries = processor.CountInOutput("is retried in", logBefore);
         using (var http = new HttpClient { BaseAddress = processor.HttpUri })
         {
             Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/alive")).StatusCode);
         }
 
         await stack.StartClickHouseAgainAsync();
-        await ControlPlaneStack.EventuallyAsync(
-            async () => await stack.CountAsync("SELECT count() FROM usage_events WHERE tenant_id = {tenant:String}", tenant) >= Events,
-            Patience, "the waiting events are stored once ClickHouse is back");
+        await stack.WaitUntilStoredAndCommittedAsync(tenant, Events, Patience);
 
         // Backoff, not a busy loop: a handful of attempts in those seconds, not thousands.
         Assert.InRange(retries, 1, 25);
@@ -184,16 +180,5 @@ public sealed class ProcessingStackTests(ProcessingStack stack) : IClassFixture<
         Assert.Equal(0.014325m, await stack.SumAsync("SELECT sum(cost_usd) FROM usage_events WHERE tenant_id = {tenant:String} AND event_id = 'under-contract'", tenant));
         Assert.Equal((ulong)versionId, await stack.CountAsync(
             "SELECT toUInt64(price_version_id) FROM usage_events WHERE tenant_id = {tenant:String} AND event_id = 'under-contract'", tenant));
-    }
-
-    private static int CountOf(string text, string what)
-    {
-        var count = 0;
-        for (var i = text.IndexOf(what, StringComparison.Ordinal); i >= 0; i = text.IndexOf(what, i + what.Length, StringComparison.Ordinal))
-        {
-            count++;
-        }
-
-        return count;
     }
 }

@@ -19,6 +19,7 @@ public sealed class ProcessingStack : IAsyncLifetime
 {
     public const string ClickHousePassword = "s3cret";
     public const string ConsumerName = "processor-under-test";
+    public const string ConsumerGroup = "event-processor";
 
     private readonly List<IAsyncDisposable> owned = [];
     private ConnectionMultiplexer? logConnection;
@@ -85,6 +86,7 @@ public sealed class ProcessingStack : IAsyncLifetime
             ["ConnectionStrings__archive"] = $"Provider=FileSystem;Path={ArchivePath}",
             ["Tokage__Processor__PriceRegistryAddress"] = PriceRegistry.GrpcUri.ToString().TrimEnd('/'),
             ["Tokage__Processor__ConsumerName"] = ConsumerName,
+            ["Tokage__Processor__ConsumerGroup"] = ConsumerGroup,
             ["Tokage__Processor__RetryMax"] = "00:00:02",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
@@ -128,6 +130,17 @@ public sealed class ProcessingStack : IAsyncLifetime
     /// <summary>Appends records straight to the log, as the ingest does after validating them.</summary>
     public Task AppendAsync(IEnumerable<LoggedUsageEvent> events) =>
         Log.AppendAsync(events.Select(e => new EventLogRecord(e.TenantId, e.ToByteArray())).ToList());
+
+    /// <summary>
+    /// Until the tenant has <paramref name="events"/> raw rows and the processor has committed every record it read.
+    /// ClickHouse shows an insert's raw rows before its materialized views have written the rollups; the processor
+    /// commits a batch only once the whole insert returned, so only then do the rollups hold it too.
+    /// </summary>
+    public Task WaitUntilStoredAndCommittedAsync(string tenantId, int events, TimeSpan within) =>
+        ControlPlaneStack.EventuallyAsync(async () =>
+            await CountAsync("SELECT count() FROM usage_events WHERE tenant_id = {tenant:String}", tenantId) >= (ulong)events
+            && (await logConnection!.GetDatabase().StreamPendingAsync(new EventLogOptions().Topic, ConsumerGroup)).PendingMessageCount == 0,
+            within, $"{events} events of tenant {tenantId} are stored and committed");
 
     public async Task<ulong> CountAsync(string sql, string tenantId) => Convert.ToUInt64(await ScalarAsync(sql, tenantId));
 

@@ -23,6 +23,19 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     public string Output => process.Output;
 
+    /// <summary>How many times <paramref name="text"/> occurs in the output from character <paramref name="from"/> on.</summary>
+    public int CountInOutput(string text, int from = 0)
+    {
+        var output = Output;
+        var (count, at) = (0, from);
+        while ((at = output.IndexOf(text, at, StringComparison.Ordinal)) >= 0)
+        {
+            (count, at) = (count + 1, at + text.Length);
+        }
+
+        return count;
+    }
+
     /// <summary>Whether the process has ended (crashed, or been stopped).</summary>
     public bool HasExited => process.HasExited;
 

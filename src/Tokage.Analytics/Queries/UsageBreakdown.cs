@@ -78,6 +78,14 @@ public sealed record UsageTotals(
 }
 
 /// <summary>One group: its key per grouped dimension (days as <c>yyyy-MM-dd</c>, hours as ISO 8601 with the zone's offset).</summary>
-public sealed record BreakdownRow(IReadOnlyDictionary<UsageDimension, string> Keys, UsageTotals Totals);
+/// <remarks>Two rows are equal when their keys and totals are (the dictionary compared by content), so whole answers compare.</remarks>
+public sealed record BreakdownRow(IReadOnlyDictionary<UsageDimension, string> Keys, UsageTotals Totals)
+{
+    public bool Equals(BreakdownRow? other) =>
+        other is not null && Totals == other.Totals && Keys.Count == other.Keys.Count
+        && Keys.All(k => other.Keys.TryGetValue(k.Key, out var value) && value == k.Value);
+
+    public override int GetHashCode() => Totals.GetHashCode();
+}
 
 public sealed record BreakdownResult(IReadOnlyList<BreakdownRow> Rows, UsageTotals Totals, UsageSource Source);

@@ -58,7 +58,7 @@ public sealed class FaultScenarios(ProcessingStack stack, FaultIntensity intensi
         await stack.StartClickHouseAgainAsync();
         await Task.Delay(TimeSpan.FromSeconds(3));
         var result = await traffic.StopAsync();
-        var retries = CountOf(processor.Output[logFrom..], "is retried in");
+        var retries = processor.CountInOutput("is retried in", logFrom);
         return await Reconciliation.ReconcileAsync(stack, "ClickHouse down", $"stopped {intensity.ClickHouseDown.TotalSeconds:0} s under load", tenant, result,
             $"ingestion kept acknowledging ({acknowledgedWhileDown:N0} by the restart); processor backed off {retries}×", SettleWithin);
     }
@@ -158,7 +158,7 @@ public sealed class FaultScenarios(ProcessingStack stack, FaultIntensity intensi
     {
         using var http = new HttpClient { BaseAddress = stack.Ingestion.HttpUri, Timeout = TimeSpan.FromSeconds(20) };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        var body = $"{{\"event_id\":\"probe-{Guid.NewGuid():N}\",\"timestamp\":\"{DateTimeOffset.UtcNow.AddSeconds(-5):O}\",\"provider\":\"openai\",\"model\":\"gpt-4o\",\"usage\":{{\"input_tokens\":10,\"output_tokens\":1}}}}";
+        var body = UsageTraffic.EventJson($"probe-{Guid.NewGuid():N}", DateTimeOffset.UtcNow.AddSeconds(-5), new SentUsage(10, 1), "probe");
         try
         {
             using var response = await http.PostAsync("/v1/events", new StringContent(body, Encoding.UTF8, "application/json"));
@@ -168,17 +168,6 @@ public sealed class FaultScenarios(ProcessingStack stack, FaultIntensity intensi
         {
             return HttpStatusCode.RequestTimeout;
         }
-    }
-
-    private static int CountOf(string text, string what)
-    {
-        var (count, at) = (0, 0);
-        while ((at = text.IndexOf(what, at, StringComparison.Ordinal)) >= 0)
-        {
-            (count, at) = (count + 1, at + what.Length);
-        }
-
-        return count;
     }
 
     public static string Markdown(IEnumerable<FaultReport> reports, FaultIntensity intensity)

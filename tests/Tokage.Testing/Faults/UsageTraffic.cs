@@ -215,11 +215,13 @@ public sealed class UsageTraffic : IAsyncDisposable
             var usage = new SentUsage(100 + n * 7_919 % 20_000, 10 + (n + client) * 104_729 % 2_000);
             sent[id] = usage;
             ids[i] = id;
-            json.Append(i == 0 ? "" : ",")
-                .Append(CultureInfo.InvariantCulture, $"{{\"event_id\":\"{id}\",\"timestamp\":\"{timestamp:O}\",\"provider\":\"{ListPrice.Provider}\",\"model\":\"{ListPrice.Model}\",")
-                .Append(CultureInfo.InvariantCulture, $"\"usage\":{{\"input_tokens\":{usage.InputTokens},\"output_tokens\":{usage.OutputTokens}}},\"team\":\"t{client}\"}}");
+            json.Append(i == 0 ? "" : ",").Append(EventJson(id, timestamp, usage, $"t{client}"));
         }
 
         return (json.Append("]}").ToString(), ids);
     }
+
+    /// <summary>One native event at the list-priced model, as the clients send it.</summary>
+    public static string EventJson(string id, DateTimeOffset timestamp, SentUsage usage, string team) => string.Create(CultureInfo.InvariantCulture,
+        $"{{\"event_id\":\"{id}\",\"timestamp\":\"{timestamp:O}\",\"provider\":\"{ListPrice.Provider}\",\"model\":\"{ListPrice.Model}\",\"usage\":{{\"input_tokens\":{usage.InputTokens},\"output_tokens\":{usage.OutputTokens}}},\"team\":\"{team}\"}}");
 }
