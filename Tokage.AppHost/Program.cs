@@ -21,7 +21,8 @@ var appRolePassword = builder.AddSharedSecret("tokage-app-password", engines);
 var controlPlane = builder.AddService<Projects.ControlPlane>("control-plane", httpPort: 8070)
     .WithEngine(redis).WithEngine(database)
     .WithEnvironment("Tokage__ControlPlane__AdminToken", adminToken)
-    .WithEnvironment("Tokage__Database__AppRolePassword", appRolePassword);
+    .WithEnvironment("Tokage__Database__AppRolePassword", appRolePassword)
+    .WithWebhookTargets();
 
 // Starts once the control plane has migrated the database it reads keys from.
 var auth = builder.AddService<Projects.Auth>("auth")
@@ -55,6 +56,7 @@ var queryApi = builder.AddService<Projects.QueryApi>("query-api", httpPort: 8090
 builder.AddService<Projects.BillingPipeline>("billing-pipeline")
     .WithEngine(database).WithEngine(analytics).WithEngine(archive)
     .WithEnvironment("Tokage__Database__AppRolePassword", appRolePassword)
+    .WithWebhookTargets()
     .WaitFor(controlPlane);
 
 builder.AddService<Projects.AuditLog>("audit-log")

@@ -72,6 +72,14 @@ public static class ServiceExtensions
             ? builder.AddParameter(name, engines.State.Secret(name), secret: true)
             : builder.AddGeneratedPassword(name);
 
+    /// <summary>
+    /// For the services that accept or call tenants' webhook URLs: whether those may reach private networks, from
+    /// the AppHost's <c>Tokage:Webhooks:AllowPrivateNetworks</c> (off unless set: a receiver on this machine needs it on).
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> WithWebhookTargets(this IResourceBuilder<ProjectResource> service) =>
+        service.WithEnvironment("Tokage__Webhooks__AllowPrivateNetworks",
+            service.ApplicationBuilder.Configuration.GetValue<bool>("Tokage:Webhooks:AllowPrivateNetworks") ? "true" : "false");
+
     /// <summary>Connects a service to an engine and starts it only once the engine is ready.</summary>
     public static IResourceBuilder<ProjectResource> WithEngine(this IResourceBuilder<ProjectResource> service, IResourceBuilder<IResourceWithConnectionString> engine) =>
         service.WithReference(engine).WaitFor(engine);

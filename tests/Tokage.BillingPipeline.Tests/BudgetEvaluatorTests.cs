@@ -120,6 +120,31 @@ public sealed class BudgetEvaluatorTests(BudgetFixture fixture) : IClassFixture<
         Assert.Equal(3, await ScalarAsync<int>(tenant, "SELECT attempts FROM alert_deliveries"));
     }
 
+    [Fact]
+    public async Task ADeployedEvaluatorNeverCallsIntoOurOwnNetwork()
+    {
+        // The control plane here allows loopback URLs (as local development does); a deployed evaluator does not.
+        using var receiver = new WebhookReceiver();
+        var tenant = (string)(await fixture.Stack.CreateTenantAsync("budget-ssrf"))["tenant_id"]!;
+        await fixture.Stack.PostAsync($"/v1/tenants/{tenant}/budgets", new
+        {
+            name = "inward", period = "daily", amount_usd = 1, thresholds = new[] { 100 },
+            channels = new[] { new { kind = "webhook", url = receiver.Url.Replace("127.0.0.1", "localhost", StringComparison.Ordinal) } },
+        });
+        await fixture.WriteSpendAsync(tenant, "any", 1.5m);
+
+        using var evaluator = fixture.NewEvaluator(new BudgetOptions { RetryBaseDelay = TimeSpan.FromMilliseconds(50), MaxDeliveryAttempts = 2 }, allowPrivateNetworks: false);
+        await ControlPlaneStack.EventuallyAsync(async () =>
+        {
+            await evaluator.RunOnceAsync(CancellationToken.None);
+            return await ScalarAsync<string>(tenant, "SELECT status FROM alert_deliveries") == "failed";
+        }, TimeSpan.FromSeconds(30), "the delivery ran out of attempts");
+
+        Assert.Empty(receiver.Received);
+        var error = await ScalarAsync<string>(tenant, "SELECT error FROM alert_delivery_attempts ORDER BY attempt LIMIT 1");
+        Assert.Contains("Webhook host 'localhost' has no public address", error);
+    }
+
     internal static async Task<List<int>> AlertThresholdsAsync(BudgetFixture fixture, string tenant) =>
         [.. (await RowsAsync(fixture, tenant, "SELECT threshold, 0 FROM budget_alerts ORDER BY threshold")).Select(r => r.Item1)];
 

@@ -6,6 +6,7 @@ using Tokage.Analytics;
 using Tokage.Analytics.Queries;
 using Tokage.Analytics.Schema;
 using Tokage.BillingPipeline.Budgets;
+using Tokage.Integrations;
 
 namespace Tokage.BillingPipeline.Tests;
 
@@ -14,7 +15,10 @@ public sealed class BudgetFixture : IAsyncLifetime
 {
     private readonly HostFixture clickHouse = new();
 
-    public ControlPlaneStack Stack { get; } = new();
+    /// <summary>Webhook receivers in these tests listen on loopback, so private networks are allowed here (never in a deployment).</summary>
+    public static readonly Dictionary<string, string> AllowLoopbackWebhooks = new() { ["Tokage__Webhooks__AllowPrivateNetworks"] = "true" };
+
+    public ControlPlaneStack Stack { get; } = new() { Settings = AllowLoopbackWebhooks };
 
     public ClickHouseClient Analytics { get; private set; } = null!;
 
@@ -45,9 +49,10 @@ public sealed class BudgetFixture : IAsyncLifetime
     }
 
     /// <summary>An evaluator as the billing pipeline runs it; each one is a replica, a new one a restart.</summary>
-    public BudgetEvaluator NewEvaluator(BudgetOptions? options = null) => new(
+    public BudgetEvaluator NewEvaluator(BudgetOptions? options = null, bool allowPrivateNetworks = true) => new(
         Database, new BudgetSpend(new UsageQueries(Analytics)), TimeProvider.System,
-        Options.Create(options ?? new BudgetOptions { RetryBaseDelay = TimeSpan.FromMilliseconds(100) }), NullLogger<BudgetEvaluator>.Instance);
+        Options.Create(options ?? new BudgetOptions { RetryBaseDelay = TimeSpan.FromMilliseconds(100) }),
+        Options.Create(new WebhookTargetsOptions { AllowPrivateNetworks = allowPrivateNetworks }), NullLogger<BudgetEvaluator>.Instance);
 
     /// <summary>A billing-pipeline process on this stack, evaluating every second; stopped with the stack.</summary>
     public Task<ServiceProcess> StartBillingPipelineAsync() => Stack.StartServiceAsync("BillingPipeline", new Dictionary<string, string>

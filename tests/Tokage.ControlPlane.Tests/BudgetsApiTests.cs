@@ -74,6 +74,9 @@ public sealed class BudgetsApiTests(ControlPlaneStack stack) : IClassFixture<Con
         { """{"name":"b","period":"daily","amount_usd":10,"thresholds":[0]}""", "thresholds" },
         { """{"name":"b","period":"daily","amount_usd":10,"channels":[{"url":"ftp://x/y"}]}""", "channels" },
         { """{"name":"b","period":"daily","amount_usd":10,"channels":[{"kind":"email","url":"https://x/y"}]}""", "channels" },
+        { """{"name":"b","period":"daily","amount_usd":10,"channels":[{"url":"http://169.254.169.254/latest/meta-data/"}]}""", "channels" },
+        { """{"name":"b","period":"daily","amount_usd":10,"channels":[{"url":"http://localhost:8070/v1/tenants"}]}""", "channels" },
+        { """{"name":"b","period":"daily","amount_usd":10,"channels":[{"kind":"slack","url":"https://10.0.0.5/hook"}]}""", "channels" },
     };
 
     [Theory]
@@ -85,6 +88,20 @@ public sealed class BudgetsApiTests(ControlPlaneStack stack) : IClassFixture<Con
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{(int)response.StatusCode} {text}");
         Assert.NotNull(JsonNode.Parse(text)!["errors"]![field]);
+    }
+
+    [Fact]
+    public async Task AWebhookIntoOurOwnNetworkIsRefusedWithTheReason()
+    {
+        var tenant = (string)(await stack.CreateTenantAsync("budgets-ssrf-" + Guid.NewGuid().ToString("N")[..8]))["tenant_id"]!;
+        using var response = await stack.Admin.PostAsJsonAsync($"/v1/tenants/{tenant}/budgets", new
+        {
+            name = "metadata", period = "daily", amount_usd = 10, channels = new[] { new { kind = "webhook", url = "http://169.254.169.254/latest/meta-data/" } },
+        });
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("must reach a public address: 169.254.169.254 is not a public address", await response.Content.ReadAsStringAsync());
+        Assert.Empty((await stack.GetAsync($"/v1/tenants/{tenant}/budgets"))["budgets"]!.AsArray());
     }
 
     [Fact]

@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Tokage.Analytics.Queries;
+using Tokage.Integrations;
 
 namespace Tokage.BillingPipeline.Budgets;
 
@@ -16,12 +17,14 @@ namespace Tokage.BillingPipeline.Budgets;
 /// to whichever evaluator comes next. Everything runs in the tenant's RLS scope.
 /// </summary>
 public sealed class BudgetEvaluator(
-    NpgsqlDataSource database, BudgetSpend spend, TimeProvider time, IOptions<BudgetOptions> options, ILogger<BudgetEvaluator> logger) : IDisposable
+    NpgsqlDataSource database, BudgetSpend spend, TimeProvider time, IOptions<BudgetOptions> options, IOptions<WebhookTargetsOptions> webhooks,
+    ILogger<BudgetEvaluator> logger) : IDisposable
 {
     private static readonly JsonSerializerOptions ChannelJson = new() { PropertyNameCaseInsensitive = true };
 
-    // Its own client: the service defaults' resilience handler would retry inside one recorded attempt.
-    private readonly HttpClient http = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5), AllowAutoRedirect = false })
+    // Its own client: the service defaults' resilience handler would retry inside one recorded attempt. Tenants
+    // choose the URLs, so it reaches public addresses only (WebhookTargets).
+    private readonly HttpClient http = new(WebhookTargets.Handler(webhooks.Value))
     {
         Timeout = options.Value.DeliveryTimeout,
     };

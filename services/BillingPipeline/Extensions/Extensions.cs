@@ -1,3 +1,4 @@
+using Tokage.Integrations;
 using Tokage.BillingPipeline.Budgets;
 
 namespace Tokage.BillingPipeline.Extensions;
@@ -17,6 +18,7 @@ internal static class Extensions
             .Validate(o => o.EvaluationInterval > TimeSpan.Zero && o.MaxDeliveryAttempts > 0 && o.RetryBaseDelay > TimeSpan.Zero,
                 $"{BudgetOptions.SectionName}: EvaluationInterval and RetryBaseDelay must be positive, MaxDeliveryAttempts at least 1.")
             .ValidateOnStart();
+        builder.Services.AddWebhookTargets();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<BudgetEvaluator>();
         builder.Services.AddHostedService<BudgetEvaluatorService>();

@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using Tokage.ControlPlane.Data;
+using Tokage.Integrations;
 using static Tokage.ControlPlane.Apis.ApiErrors;
 
 namespace Tokage.ControlPlane.Apis;
@@ -37,9 +39,10 @@ public static class BudgetsApi
         return admin;
     }
 
-    private static Task<IResult> CreateAsync(string tenant, CreateBudgetRequest request, ControlPlaneDbContext db, TimeProvider time, CancellationToken ct)
+    private static Task<IResult> CreateAsync(
+        string tenant, CreateBudgetRequest request, ControlPlaneDbContext db, TimeProvider time, IOptions<WebhookTargetsOptions> webhooks, CancellationToken ct)
     {
-        if (Validate(request) is { } invalid)
+        if (Validate(request, webhooks.Value) is { } invalid)
         {
             return Task.FromResult(invalid);
         }
@@ -77,7 +80,7 @@ public static class BudgetsApi
     }
 
     /// <summary>The first problem with a request, as the 400 it gets; null when it is fine.</summary>
-    internal static IResult? Validate(CreateBudgetRequest request)
+    internal static IResult? Validate(CreateBudgetRequest request, WebhookTargetsOptions webhooks)
     {
         if (ApiErrors.CheckName(request.Name, "name") is { } nameError)
         {
@@ -139,6 +142,12 @@ public static class BudgetsApi
             if (!Uri.TryCreate(channel.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
             {
                 return ApiErrors.Invalid("channels", "A channel's 'url' must be an absolute http or https URL.");
+            }
+
+            // Names are checked again when the billing pipeline connects; literal addresses can be refused now.
+            if (!webhooks.AllowPrivateNetworks && WebhookTargets.RefusedHost(url) is { } refused)
+            {
+                return ApiErrors.Invalid("channels", $"A channel's 'url' must reach a public address: {refused}.");
             }
         }
 

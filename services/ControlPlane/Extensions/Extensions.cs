@@ -36,6 +36,7 @@ internal static class Extensions
             .BindConfiguration(ControlPlaneOptions.SectionName)
             .Validate(o => o.AdminToken.Length >= AdminToken.MinimumLength, $"{ControlPlaneOptions.SectionName}:AdminToken must be set (16 characters or more): it guards the admin API.")
             .ValidateOnStart();
+        builder.Services.AddWebhookTargets();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(sp => new AdminToken(sp.GetRequiredService<IOptions<ControlPlaneOptions>>().Value.AdminToken, "The control plane's admin API"));
         builder.Services.AddSingleton<KeyInvalidations>();
