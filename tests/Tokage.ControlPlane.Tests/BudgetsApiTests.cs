@@ -55,6 +55,71 @@ public sealed class BudgetsApiTests(ControlPlaneStack stack) : IClassFixture<Con
         }
     }
 
+    [Fact]
+    public async Task APatchChangesWhatABudgetAlertsOnAndKeepsTheRest()
+    {
+        var tenant = (string)(await stack.CreateTenantAsync("budgets-patch-" + Guid.NewGuid().ToString("N")[..8]))["tenant_id"]!;
+        var created = await stack.PostAsync($"/v1/tenants/{tenant}/budgets", new
+        {
+            name = "ml-team", scope = new { kind = "team", value = "ml" }, period = "monthly", time_zone = "Europe/Berlin", amount_usd = "100",
+            channels = new[] { new { kind = "webhook", url = "https://example.com/hook" } },
+        });
+        var id = (string)created["id"]!;
+        await stack.PostAsync($"/v1/tenants/{tenant}/budgets", new { name = "other", period = "daily", amount_usd = 1 });
+
+        using (var patched = await PatchAsync(tenant, "ml-team", """{"amount_usd":"250.75","thresholds":[90,25],"channels":[{"kind":"slack","url":"https://hooks.slack.com/services/T/B/Y"}],"hard_limit":true}"""))
+        {
+            Assert.Equal(HttpStatusCode.OK, patched.StatusCode);
+        }
+
+        var one = await stack.GetAsync($"/v1/tenants/{tenant}/budgets/{id}");
+        Assert.Equal(("ml-team", "250.75", true), ((string)one["name"]!, (string)one["amount_usd"]!, (bool)one["hard_limit"]!));
+        Assert.Equal([25, 90], one["thresholds"]!.AsArray().Select(t => (int)t!));
+        Assert.Equal("https://hooks.slack.com/services/T/B/Y", (string)one["channels"]![0]!["url"]!);
+        Assert.Equal(("team", "ml", "monthly", "Europe/Berlin"), ((string)one["scope"]!["kind"]!, (string)one["scope"]!["value"]!, (string)one["period"]!, (string)one["time_zone"]!));
+
+        // Renamed, and the same period given again (no change) is fine.
+        using (var renamed = await PatchAsync(tenant, id, """{"name":"ml-monthly","period":"monthly"}"""))
+        {
+            Assert.Equal(HttpStatusCode.OK, renamed.StatusCode);
+        }
+
+        Assert.Equal("ml-monthly", (string)(await stack.GetAsync($"/v1/tenants/{tenant}/budgets/{id}"))["name"]!);
+        using (var taken = await PatchAsync(tenant, id, """{"name":"other"}"""))
+        {
+            Assert.Equal(HttpStatusCode.Conflict, taken.StatusCode);
+        }
+
+        using (var missing = await PatchAsync(tenant, "no-such-budget", """{"amount_usd":1}"""))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        }
+    }
+
+    [Theory]
+    [InlineData("""{"period":"daily"}""", "period")]
+    [InlineData("""{"time_zone":"America/New_York"}""", "time_zone")]
+    [InlineData("""{"scope":{"kind":"team","value":"infra"}}""", "scope")]
+    [InlineData("""{"amount_usd":0}""", "amount_usd")]
+    [InlineData("""{"thresholds":[2000]}""", "thresholds")]
+    [InlineData("""{"channels":[{"url":"http://169.254.169.254/"}]}""", "channels")]
+    [InlineData("""{"name":""}""", "name")]
+    public async Task ABadPatchIsA400NamingTheFieldAndChangesNothing(string body, string field)
+    {
+        var tenant = (string)(await stack.CreateTenantAsync("budgets-badpatch-" + Guid.NewGuid().ToString("N")[..8]))["tenant_id"]!;
+        await stack.PostAsync($"/v1/tenants/{tenant}/budgets", new { name = "cap", scope = new { kind = "team", value = "ml" }, period = "monthly", amount_usd = 10 });
+
+        using var response = await PatchAsync(tenant, "cap", body);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{(int)response.StatusCode} {text}");
+        Assert.NotNull(JsonNode.Parse(text)!["errors"]![field]);
+        var stored = await stack.GetAsync($"/v1/tenants/{tenant}/budgets/cap");
+        Assert.Equal(("10", "monthly", "ml"), ((string)stored["amount_usd"]!, (string)stored["period"]!, (string)stored["scope"]!["value"]!));
+    }
+
+    private Task<HttpResponseMessage> PatchAsync(string tenant, string budget, string json) =>
+        stack.Admin.PatchAsync($"/v1/tenants/{tenant}/budgets/{budget}", new StringContent(json, System.Text.Encoding.UTF8, "application/json"));
+
     public static TheoryData<string, string> Invalid => new()
     {
         { """{"period":"monthly","amount_usd":10}""", "name" },

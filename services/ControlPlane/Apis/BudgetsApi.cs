@@ -24,6 +24,7 @@ public static class BudgetsApi
             InTenantAsync(db, tenant, ct, async _ => await FindAsync(db, budget, ct) is { } found
                 ? Results.Ok(BudgetDto.From(found))
                 : ApiErrors.NotFound($"Budget '{budget}'")));
+        tenant.MapPatch("/{budget}", UpdateAsync);
         tenant.MapDelete("/{budget}", (string tenant, string budget, ControlPlaneDbContext db, CancellationToken ct) =>
             InTenantAsync(db, tenant, ct, async _ =>
             {
@@ -40,7 +41,7 @@ public static class BudgetsApi
     }
 
     private static Task<IResult> CreateAsync(
-        string tenant, CreateBudgetRequest request, ControlPlaneDbContext db, TimeProvider time, IOptions<WebhookTargetsOptions> webhooks, CancellationToken ct)
+        string tenant, BudgetRequest request, ControlPlaneDbContext db, TimeProvider time, IOptions<WebhookTargetsOptions> webhooks, CancellationToken ct)
     {
         if (Validate(request, webhooks.Value) is { } invalid)
         {
@@ -79,8 +80,62 @@ public static class BudgetsApi
         });
     }
 
+    /// <summary>
+    /// Changes what a budget alerts on and where: name, amount, thresholds, channels, hard limit. Scope, period and
+    /// time zone define the periods its recorded alerts belong to, so they stay; a different one is a new budget.
+    /// Thresholds already alerted in the current period stay alerted; channels apply to alerts raised from now on.
+    /// </summary>
+    private static Task<IResult> UpdateAsync(
+        string tenant, string budget, BudgetRequest request, ControlPlaneDbContext db, IOptions<WebhookTargetsOptions> webhooks, CancellationToken ct) =>
+        InTenantAsync(db, tenant, ct, async _ =>
+        {
+            if (await FindAsync(db, budget, ct) is not { } found)
+            {
+                return ApiErrors.NotFound($"Budget '{budget}'");
+            }
+
+            var current = BudgetDto.From(found);
+            foreach (var (field, asked, stored) in new[]
+            {
+                ("scope", request.Scope is null ? null : $"{request.Scope.Kind ?? "tenant"}:{request.Scope.Value}", $"{current.Scope.Kind}:{current.Scope.Value}"),
+                ("period", request.Period, current.Period),
+                ("time_zone", request.TimeZone, current.TimeZone),
+            })
+            {
+                if (asked is not null && asked != stored)
+                {
+                    return ApiErrors.Invalid(field, $"'{field}' cannot change: the budget's recorded alerts belong to its periods. Create a new budget instead.");
+                }
+            }
+
+            // The stored budget with the request's fields over it, checked as a whole as a new one would be.
+            var merged = new BudgetRequest(
+                request.Name ?? found.Name, current.Scope, current.Period, current.TimeZone, request.AmountUsd ?? found.AmountUsd,
+                request.Thresholds ?? found.Thresholds, request.Channels ?? current.Channels, request.HardLimit ?? found.HardLimit);
+            if (Validate(merged, webhooks.Value) is { } invalid)
+            {
+                return invalid;
+            }
+
+            found.Name = merged.Name!;
+            found.AmountUsd = merged.AmountUsd!.Value;
+            found.Thresholds = [.. merged.Thresholds!.Distinct().Order()];
+            found.Channels = [.. merged.Channels!.Select(c => new BudgetChannel { Kind = c.Kind ?? "webhook", Url = c.Url! })];
+            found.HardLimit = merged.HardLimit!.Value;
+            try
+            {
+                await db.SaveChangesAsync(ct);
+            }
+            catch (DbUpdateException ex) when (ApiErrors.IsUniqueViolation(ex))
+            {
+                return ApiErrors.Conflict($"Budget '{found.Name}' exists already.");
+            }
+
+            return Results.Ok(BudgetDto.From(found));
+        });
+
     /// <summary>The first problem with a request, as the 400 it gets; null when it is fine.</summary>
-    internal static IResult? Validate(CreateBudgetRequest request, WebhookTargetsOptions webhooks)
+    internal static IResult? Validate(BudgetRequest request, WebhookTargetsOptions webhooks)
     {
         if (ApiErrors.CheckName(request.Name, "name") is { } nameError)
         {
@@ -167,7 +222,8 @@ public sealed record BudgetScopeDto(string? Kind, string? Value);
 
 public sealed record BudgetChannelDto(string? Kind, string? Url);
 
-public sealed record CreateBudgetRequest(
+/// <summary>A budget to create, or a change to one (PATCH: the fields given replace the stored ones, the others stay).</summary>
+public sealed record BudgetRequest(
     string? Name, BudgetScopeDto? Scope, string? Period, string? TimeZone,
     [property: System.Text.Json.Serialization.JsonNumberHandling(System.Text.Json.Serialization.JsonNumberHandling.AllowReadingFromString)] decimal? AmountUsd,
     int[]? Thresholds, BudgetChannelDto[]? Channels, bool? HardLimit);
