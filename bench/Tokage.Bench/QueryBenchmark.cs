@@ -99,12 +99,19 @@ internal static class QueryBenchmark
         var to = from.AddDays(SyntheticHistory.Days);
         var scope = $"{size / 1_000_000.0:0.#}M events, 1 tenant of {settings.Tenants}";
         var cases = new List<(string What, BreakdownQuery Rollup, BreakdownQuery Raw)>();
-        foreach (var dimension in (UsageDimension[])[UsageDimension.Model, UsageDimension.Team])
+        // Each grouping from the rollup that answers it, and from the full daily rollup (with users) beside it.
+        (UsageDimension Dimension, UsageSource[] Rollups)[] groupings =
+        [
+            (UsageDimension.Model, [UsageSource.DailyCompact, UsageSource.Daily]),
+            (UsageDimension.Team, [UsageSource.DailyCompact, UsageSource.Daily]),
+            (UsageDimension.User, [UsageSource.DailyUser, UsageSource.Daily]),
+        ];
+        foreach (var (dimension, rollups) in groupings)
         {
             var breakdown = new BreakdownQuery { From = from, To = to, GroupBy = [dimension] };
             var raw = breakdown with { Source = UsageSource.Raw };
             var expected = await queries.BreakdownAsync(Tenant, raw, cancellationToken);
-            foreach (var rollup in (UsageSource[])[UsageSource.DailyCompact, UsageSource.Daily])
+            foreach (var rollup in rollups)
             {
                 // The benchmark reads what users would: the answer from the rollup is the answer from raw rows.
                 var answer = await queries.BreakdownAsync(Tenant, breakdown with { Source = rollup }, cancellationToken);

@@ -55,6 +55,11 @@ public sealed class BreakdownTests(BreakdownTests.HistoryFixture history) : ICla
             data.Add(UsageSource.DailyCompact, grouping);
         }
 
+        foreach (var grouping in (string[])["", "user", "day", "user,day"])
+        {
+            data.Add(UsageSource.DailyUser, grouping);
+        }
+
         data.Add(UsageSource.Raw, "hour");
         data.Add(UsageSource.Hourly, "hour,model");
         return data;
@@ -89,6 +94,10 @@ public sealed class BreakdownTests(BreakdownTests.HistoryFixture history) : ICla
         var hours = dayAligned with { GroupBy = [UsageDimension.Hour] };
 
         Assert.Equal(UsageSource.DailyCompact, UsageQueries.ChooseSource(dayAligned));
+        Assert.Equal(UsageSource.DailyUser, UsageQueries.ChooseSource(dayAligned with { GroupBy = [UsageDimension.User] }));
+        Assert.Equal(UsageSource.DailyUser, UsageQueries.ChooseSource(dayAligned with { GroupBy = [UsageDimension.Day, UsageDimension.User], Filters = new Dictionary<UsageDimension, string> { [UsageDimension.User] = "u-1" } }));
+        Assert.Equal(UsageSource.Daily, UsageQueries.ChooseSource(dayAligned with { GroupBy = [UsageDimension.User], Filters = new Dictionary<UsageDimension, string> { [UsageDimension.Team] = "t-1" } }));
+        Assert.Equal(UsageSource.Hourly, UsageQueries.ChooseSource(hourAligned with { GroupBy = [UsageDimension.User] }));
         Assert.Equal(UsageSource.Daily, UsageQueries.ChooseSource(dayAligned with { GroupBy = [UsageDimension.Model, UsageDimension.User] }));
         Assert.Equal(UsageSource.Daily, UsageQueries.ChooseSource(dayAligned with { Filters = new Dictionary<UsageDimension, string> { [UsageDimension.User] = "u-1" } }));
         Assert.Equal(UsageSource.Hourly, UsageQueries.ChooseSource(hourAligned));
@@ -105,6 +114,14 @@ public sealed class BreakdownTests(BreakdownTests.HistoryFixture history) : ICla
 
         await Assert.ThrowsAsync<ArgumentException>(() => history.Store.Queries.BreakdownAsync("acme", hourAligned with { Source = UsageSource.Daily }));
         await Assert.ThrowsAsync<ArgumentException>(() => history.Store.Queries.BreakdownAsync("acme", dayAligned with { GroupBy = [UsageDimension.User], Source = UsageSource.DailyCompact }));
+        await Assert.ThrowsAsync<ArgumentException>(() => history.Store.Queries.BreakdownAsync("acme", dayAligned with { Source = UsageSource.DailyUser }));
+
+        // By user, filtered to one user: the per-user rollup agrees with raw rows.
+        var oneUser = dayAligned with { GroupBy = [UsageDimension.Day, UsageDimension.User], Filters = new Dictionary<UsageDimension, string> { [UsageDimension.User] = "u-1" } };
+        var fromUserRollup = await history.Store.Queries.BreakdownAsync("acme", oneUser);
+        Assert.Equal(UsageSource.DailyUser, fromUserRollup.Source);
+        Assert.NotEmpty(fromUserRollup.Rows);
+        Assert.Equal((await history.Store.Queries.BreakdownAsync("acme", oneUser with { Source = UsageSource.Raw })).Rows, fromUserRollup.Rows);
     }
 
     [Fact]
@@ -176,8 +193,10 @@ public sealed class BreakdownTests(BreakdownTests.HistoryFixture history) : ICla
     [InlineData(UsageSource.Hourly)]
     [InlineData(UsageSource.Daily)]
     [InlineData(UsageSource.DailyCompact)]
+    [InlineData(UsageSource.DailyUser)]
     public async Task ATenantSeesOnlyItsOwnRowsWhateverTheFilters(UsageSource source)
     {
+        var filterOn = source == UsageSource.DailyUser ? UsageDimension.User : UsageDimension.Team;
         var dimension = source == UsageSource.DailyCompact ? UsageDimension.Project : UsageDimension.User;
         var all = new BreakdownQuery { From = Start, To = Start.AddDays(10), GroupBy = [dimension], Source = source };
 
@@ -193,7 +212,7 @@ public sealed class BreakdownTests(BreakdownTests.HistoryFixture history) : ICla
         {
             var filtered = await history.Store.Queries.BreakdownAsync("acme", all with
             {
-                Filters = new Dictionary<UsageDimension, string> { [UsageDimension.Team] = hostile },
+                Filters = new Dictionary<UsageDimension, string> { [filterOn] = hostile },
             });
             Assert.Empty(filtered.Rows);
             Assert.Empty((await history.Store.Queries.BreakdownAsync(hostile, all)).Rows);

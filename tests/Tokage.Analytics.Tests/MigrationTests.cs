@@ -41,6 +41,9 @@ public sealed class MigrationTests(UsageStoreFixture fixture) : IClassFixture<Us
             Assert.Equal(rollup != "usage_daily_compact", table.SortingKey.Contains("user_id", StringComparison.Ordinal));
         }
 
+        var byUser = await TableAsync(store, "usage_daily_user");
+        Assert.Equal(("SummingMergeTree", "tenant_id, day, user_id"), (byUser.Engine, byUser.SortingKey));
+
         Assert.Equal("MergeTree", (await TableAsync(store, "usage_quarantine")).Engine);
         Assert.Contains("TTL toDateTime(received_time) + toIntervalDay(90)", (await TableAsync(store, "usage_quarantine")).EngineFull);
         Assert.Equal("MaterializedView", (await TableAsync(store, "usage_hourly_mv")).Engine);
@@ -112,26 +115,28 @@ public sealed class MigrationTests(UsageStoreFixture fixture) : IClassFixture<Us
         Assert.Equal(1UL, await store.CountAsync("SELECT sum(events) FROM usage_hourly"));
     }
 
-    [Fact]
-    public async Task TheCompactDailyRollupIsBackfilledOnceFromAStoreThatHadUsageBeforeIt()
+    [Theory]
+    [InlineData(5, "usage_daily_compact")]
+    [InlineData(6, "usage_daily_user")]
+    public async Task ARollupAddedLaterIsBackfilledOnceFromAStoreThatHadUsageBeforeIt(int version, string rollup)
     {
         using var store = await fixture.NewStoreAsync();
         var day = DateTime.UtcNow.Date.AddDays(-3);
         await store.Writer.WriteEventsAsync(Enumerable.Range(0, 40).Select(i => Rows.Event("acme", $"e{i}", day.AddHours(i)) with { UserId = $"u{i % 7}" }).ToList());
 
-        // The store as it was before migration 0005: no compact rollup, no record of the step.
-        await store.Client.ExecuteNonQueryAsync("DROP TABLE usage_daily_compact_mv");
-        await store.Client.ExecuteNonQueryAsync("DROP TABLE usage_daily_compact");
-        await store.Client.ExecuteNonQueryAsync("DELETE FROM tokage_schema_migrations WHERE version = 5");
+        // The store as it was before the migration: no such rollup, no record of the step.
+        await store.Client.ExecuteNonQueryAsync($"DROP TABLE {rollup}_mv");
+        await store.Client.ExecuteNonQueryAsync($"DROP TABLE {rollup}");
+        await store.Client.ExecuteNonQueryAsync($"DELETE FROM tokage_schema_migrations WHERE version = {version}");
 
-        Assert.Equal([5], (await store.Migrator.MigrateAsync()).Applied);
-        const string compact = "SELECT sum(events), sum(cost_usd) FROM usage_daily_compact";
+        Assert.Equal([version], (await store.Migrator.MigrateAsync()).Applied);
+        var compact = $"SELECT sum(events), sum(cost_usd) FROM {rollup}";
         const string daily = "SELECT sum(events), sum(cost_usd) FROM usage_daily";
         Assert.Equal(await PairAsync(store, daily), await PairAsync(store, compact));
         Assert.Equal(40UL, (await PairAsync(store, compact)).Events);
 
         // A rerun of the step (as after a cut-off start) adds nothing; new usage flows in through the view.
-        await store.Client.ExecuteNonQueryAsync("DELETE FROM tokage_schema_migrations WHERE version = 5");
+        await store.Client.ExecuteNonQueryAsync($"DELETE FROM tokage_schema_migrations WHERE version = {version}");
         await store.Migrator.MigrateAsync();
         await store.Writer.WriteEventsAsync([Rows.Event("acme", "late", day.AddHours(50))]);
         Assert.Equal(41UL, (await PairAsync(store, compact)).Events);

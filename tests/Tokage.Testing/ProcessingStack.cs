@@ -169,7 +169,8 @@ public sealed class ProcessingStack : IAsyncLifetime
             "SELECT 'usage_events' AS t, count() FROM usage_events WHERE tenant_id = {tenant:String} UNION ALL " +
             "SELECT 'usage_hourly', sum(events) FROM usage_hourly WHERE tenant_id = {tenant:String} UNION ALL " +
             "SELECT 'usage_daily', sum(events) FROM usage_daily WHERE tenant_id = {tenant:String} UNION ALL " +
-            "SELECT 'usage_daily_compact', sum(events) FROM usage_daily_compact WHERE tenant_id = {tenant:String}",
+            "SELECT 'usage_daily_compact', sum(events) FROM usage_daily_compact WHERE tenant_id = {tenant:String} UNION ALL " +
+            "SELECT 'usage_daily_user', sum(events) FROM usage_daily_user WHERE tenant_id = {tenant:String}",
             "SELECT name, engine, dependencies_table FROM system.tables WHERE database = currentDatabase() ORDER BY name",
             "SELECT table, name, rows, modification_time FROM system.parts WHERE database = currentDatabase() AND active " +
             "ORDER BY modification_time DESC, table LIMIT 30",

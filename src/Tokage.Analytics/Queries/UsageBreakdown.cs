@@ -24,14 +24,18 @@ public enum UsageSource
 
     /// <summary>The daily rollup without users: for breakdowns that neither group nor filter by user.</summary>
     DailyCompact,
+
+    /// <summary>The daily rollup by user alone: for breakdowns that group by user (and day) and filter by user only.</summary>
+    DailyUser,
 }
 
 public static class UsageSourceNames
 {
-    /// <summary>The name APIs report a source by: <c>raw</c>, <c>hourly</c>, <c>daily</c>, <c>daily_compact</c>.</summary>
+    /// <summary>The name APIs report a source by: <c>raw</c>, <c>hourly</c>, <c>daily</c>, <c>daily_compact</c>, <c>daily_user</c>.</summary>
     public static string WireName(this UsageSource source) => source switch
     {
         UsageSource.DailyCompact => "daily_compact",
+        UsageSource.DailyUser => "daily_user",
         _ => source.ToString().ToLowerInvariant(),
     };
 }

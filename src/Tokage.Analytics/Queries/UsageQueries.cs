@@ -55,9 +55,10 @@ public sealed class UsageQueries(ClickHouseClient client)
         return new BreakdownResult(rows, sum, source);
     }
 
-    /// <summary>The coarsest table that answers exactly: daily without users, daily, hourly, then raw rows.</summary>
+    /// <summary>The coarsest table that answers exactly: daily without users, daily by user alone, daily, hourly, then raw rows.</summary>
     public static UsageSource ChooseSource(BreakdownQuery query) =>
         CanAnswer(UsageSource.DailyCompact, query) ? UsageSource.DailyCompact
+        : CanAnswer(UsageSource.DailyUser, query) ? UsageSource.DailyUser
         : CanAnswer(UsageSource.Daily, query) ? UsageSource.Daily
         : CanAnswer(UsageSource.Hourly, query) ? UsageSource.Hourly
         : UsageSource.Raw;
@@ -70,6 +71,8 @@ public sealed class UsageQueries(ClickHouseClient client)
         {
             UsageSource.DailyCompact => CanAnswer(UsageSource.Daily, query)
                 && !query.GroupBy.Contains(UsageDimension.User) && !query.Filters.ContainsKey(UsageDimension.User),
+            UsageSource.DailyUser => CanAnswer(UsageSource.Daily, query)
+                && query.GroupBy.All(d => d is UsageDimension.User or UsageDimension.Day) && query.Filters.Keys.All(d => d == UsageDimension.User),
 
             // UTC days: whole-day ranges, no hours, and days only when they are UTC days.
             UsageSource.Daily => IsAligned(query.From, TimeSpan.TicksPerDay) && IsAligned(query.To, TimeSpan.TicksPerDay)
@@ -100,7 +103,7 @@ public sealed class UsageQueries(ClickHouseClient client)
                 scope.And($"hour < toDateTime({scope.Bind(toSeconds, "Int64")}, 'UTC')");
                 break;
             default:
-                (table, time) = (source == UsageSource.DailyCompact ? "usage_daily_compact" : "usage_daily", "day");
+                (table, time) = (source switch { UsageSource.DailyCompact => "usage_daily_compact", UsageSource.DailyUser => "usage_daily_user", _ => "usage_daily" }, "day");
                 scope.And($"day >= toDate(toDateTime({scope.Bind(fromSeconds, "Int64")}, 'UTC'))");
                 scope.And($"day < toDate(toDateTime({scope.Bind(toSeconds, "Int64")}, 'UTC'))");
                 break;
@@ -114,7 +117,7 @@ public sealed class UsageQueries(ClickHouseClient client)
         var zone = query.GroupBy.Any(IsTime) ? scope.Bind(query.TimeZone.Id, "String") : null;
         var keys = query.GroupBy.Select((dimension, i) => dimension switch
         {
-            UsageDimension.Day when source is UsageSource.Daily or UsageSource.DailyCompact => $"toString(day) AS k{i}",
+            UsageDimension.Day when source is UsageSource.Daily or UsageSource.DailyCompact or UsageSource.DailyUser => $"toString(day) AS k{i}",
             UsageDimension.Day => $"toString(toDate({time}, {zone})) AS k{i}",
             UsageDimension.Hour => $"toUnixTimestamp(toStartOfHour({time}, {zone})) AS k{i}",
             _ => $"{Column(dimension)} AS k{i}",

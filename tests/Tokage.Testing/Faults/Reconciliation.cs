@@ -42,7 +42,7 @@ public sealed record FaultReport(
 /// </summary>
 public static class Reconciliation
 {
-    private static readonly string[] Rollups = ["usage_hourly", "usage_daily", "usage_daily_compact"];
+    private static readonly string[] Rollups = ["usage_hourly", "usage_daily", "usage_daily_compact", "usage_daily_user"];
 
     public static async Task<FaultReport> ReconcileAsync(
         ProcessingStack stack, string scenario, string fault, string tenantId, TrafficResult traffic, string notes, TimeSpan within)
