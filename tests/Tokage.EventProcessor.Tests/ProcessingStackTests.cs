@@ -138,7 +138,7 @@ public sealed class ProcessingStackTests(ProcessingStack stack) : IClassFixture<
         // Backoff, not a busy loop: a handful of attempts in those seconds, not thousands.
         Assert.InRange(retries, 1, 25);
         Assert.Equal((ulong)Events, await stack.CountAsync("SELECT count() FROM usage_events WHERE tenant_id = {tenant:String}", tenant));
-        foreach (var rollup in new[] { "usage_hourly", "usage_daily", "usage_daily_compact", "usage_daily_user" })
+        foreach (var rollup in ProcessingStack.Rollups)
         {
             var counted = await stack.CountAsync($"SELECT sum(events) FROM {rollup} WHERE tenant_id = {{tenant:String}}", tenant);
             Assert.True(counted == Events, $"{rollup} counts {counted} of {Events} events.\n{await stack.DescribeStorageAsync(tenant)}");

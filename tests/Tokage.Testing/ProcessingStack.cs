@@ -21,6 +21,9 @@ public sealed class ProcessingStack : IAsyncLifetime
     public const string ConsumerName = "processor-under-test";
     public const string ConsumerGroup = "event-processor";
 
+    /// <summary>Every rollup the materialized views feed from <c>usage_events</c>: each must count every stored event once.</summary>
+    public static readonly IReadOnlyList<string> Rollups = ["usage_hourly", "usage_daily", "usage_daily_compact", "usage_daily_user"];
+
     private readonly List<IAsyncDisposable> owned = [];
     private ConnectionMultiplexer? logConnection;
 
@@ -166,11 +169,8 @@ public sealed class ProcessingStack : IAsyncLifetime
         var tenant = Uri.EscapeDataString(tenantId);
         string[] queries =
         [
-            "SELECT 'usage_events' AS t, count() FROM usage_events WHERE tenant_id = {tenant:String} UNION ALL " +
-            "SELECT 'usage_hourly', sum(events) FROM usage_hourly WHERE tenant_id = {tenant:String} UNION ALL " +
-            "SELECT 'usage_daily', sum(events) FROM usage_daily WHERE tenant_id = {tenant:String} UNION ALL " +
-            "SELECT 'usage_daily_compact', sum(events) FROM usage_daily_compact WHERE tenant_id = {tenant:String} UNION ALL " +
-            "SELECT 'usage_daily_user', sum(events) FROM usage_daily_user WHERE tenant_id = {tenant:String}",
+            "SELECT 'usage_events' AS t, count() FROM usage_events WHERE tenant_id = {tenant:String}" + string.Concat(
+                Rollups.Select(rollup => $" UNION ALL SELECT '{rollup}', sum(events) FROM {rollup} WHERE tenant_id = {{tenant:String}}")),
             "SELECT name, engine, dependencies_table FROM system.tables WHERE database = currentDatabase() ORDER BY name",
             "SELECT table, name, rows, modification_time FROM system.parts WHERE database = currentDatabase() AND active " +
             "ORDER BY modification_time DESC, table LIMIT 30",

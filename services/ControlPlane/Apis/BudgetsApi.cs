@@ -60,8 +60,8 @@ public static class BudgetsApi
                 Period = Enum.Parse<BudgetPeriod>(request.Period!, ignoreCase: true),
                 TimeZone = request.TimeZone ?? "UTC",
                 AmountUsd = request.AmountUsd!.Value,
-                Thresholds = request.Thresholds is { } t ? [.. t.Distinct().Order()] : [50, 80, 100],
-                Channels = [.. (request.Channels ?? []).Select(c => new BudgetChannel { Kind = c.Kind ?? "webhook", Url = c.Url! })],
+                Thresholds = request.Thresholds is { } t ? DistinctInOrder(t) : [50, 80, 100],
+                Channels = ToChannels(request.Channels ?? []),
                 HardLimit = request.HardLimit ?? false,
                 SigningSecret = "whsec_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)),
                 CreatedAt = time.GetUtcNow(),
@@ -119,8 +119,8 @@ public static class BudgetsApi
 
             found.Name = merged.Name!;
             found.AmountUsd = merged.AmountUsd!.Value;
-            found.Thresholds = [.. merged.Thresholds!.Distinct().Order()];
-            found.Channels = [.. merged.Channels!.Select(c => new BudgetChannel { Kind = c.Kind ?? "webhook", Url = c.Url! })];
+            found.Thresholds = DistinctInOrder(merged.Thresholds!);
+            found.Channels = ToChannels(merged.Channels!);
             found.HardLimit = merged.HardLimit!.Value;
             try
             {
@@ -208,6 +208,12 @@ public static class BudgetsApi
 
         return null;
     }
+
+    private static int[] DistinctInOrder(int[] thresholds) => [.. thresholds.Distinct().Order()];
+
+    /// <summary>Channels as stored, from validated ones (a missing kind is a webhook).</summary>
+    private static List<BudgetChannel> ToChannels(BudgetChannelDto[] channels) =>
+        [.. channels.Select(c => new BudgetChannel { Kind = c.Kind ?? "webhook", Url = c.Url! })];
 
     private static Task<Budget?> FindAsync(ControlPlaneDbContext db, string budget, CancellationToken ct) =>
         Guid.TryParse(budget, out var id)

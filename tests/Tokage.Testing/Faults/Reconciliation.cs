@@ -42,8 +42,6 @@ public sealed record FaultReport(
 /// </summary>
 public static class Reconciliation
 {
-    private static readonly string[] Rollups = ["usage_hourly", "usage_daily", "usage_daily_compact", "usage_daily_user"];
-
     public static async Task<FaultReport> ReconcileAsync(
         ProcessingStack stack, string scenario, string fault, string tenantId, TrafficResult traffic, string notes, TimeSpan within)
     {
@@ -59,7 +57,7 @@ public static class Reconciliation
         var rollupsExact = true;
         var rollupDuplicates = 0L;
         var costsExact = await stack.SumAsync("SELECT sum(cost_usd) FROM usage_events WHERE tenant_id = {tenant:String}", tenantId) == expectedCost;
-        foreach (var rollup in Rollups)
+        foreach (var rollup in ProcessingStack.Rollups)
         {
             var events = (long)await stack.CountAsync($"SELECT sum(events) FROM {rollup} WHERE tenant_id = {{tenant:String}}", tenantId);
             rollupsExact &= events == rows.Count;
