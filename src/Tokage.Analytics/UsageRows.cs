@@ -24,6 +24,9 @@ public sealed record UsageEventRow
     public string UserId { get; init; } = "";
     public string Team { get; init; } = "";
     public string Environment { get; init; } = "";
+
+    /// <summary>The tenant's own customer (external id or alias as the event named it); empty when unassigned.</summary>
+    public string Customer { get; init; } = "";
     public ulong InputTokens { get; init; }
     public ulong CacheReadTokens { get; init; }
     public ulong CacheWriteTokens { get; init; }
@@ -47,7 +50,7 @@ public sealed record UsageEventRow
     internal static readonly string[] Columns =
     [
         "tenant_id", "event_id", "event_time", "ingest_time", "ingest_version", "source", "provider", "model",
-        "service_tier", "application", "project", "user_id", "team", "environment", "input_tokens",
+        "service_tier", "application", "project", "user_id", "team", "environment", "customer", "input_tokens",
         "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens", "reasoning_tokens",
         "priced", "cost_usd", "price_version_id", "priced_model", "classification", "trace_id", "span_id",
         "log_position", "metadata",
@@ -56,7 +59,7 @@ public sealed record UsageEventRow
     internal object[] ToColumns() =>
     [
         TenantId, EventId, AsUtc(EventTime), AsUtc(IngestTime), IngestVersion, Source, Provider, Model,
-        ServiceTier, Application, Project, UserId, Team, Environment, InputTokens,
+        ServiceTier, Application, Project, UserId, Team, Environment, Customer, InputTokens,
         CacheReadTokens, CacheWriteTokens, CacheWrite1hTokens, OutputTokens, ReasoningTokens,
         Priced, CostUsd, PriceVersionId, PricedModel, Classification, TraceId, SpanId,
         LogPosition, Metadata as Dictionary<string, string> ?? new Dictionary<string, string>(Metadata),

@@ -34,7 +34,10 @@ public static class ApiKeyScopes
     public const string Read = "read";
     public const string Admin = "admin";
 
-    public static readonly string[] All = [Ingest, Read, Admin];
+    /// <summary>The billing API: customers, plans, subscriptions, credits, invoices, statements.</summary>
+    public const string Billing = "billing";
+
+    public static readonly string[] All = [Ingest, Read, Admin, Billing];
 }
 
 public sealed record KeyResolution(KeyResolutionStatus Status, ApiKeyIdentity? Identity = null)

@@ -158,6 +158,7 @@ public static class SpanUsageMapper
             UserId = attributes.OnSpanOrResource(GenAiAttributes.User) ?? "",
             Team = attributes.OnSpanOrResource(GenAiAttributes.Team) ?? "",
             Environment = attributes.OnSpanOrResource(GenAiAttributes.Environment) ?? "",
+            Customer = attributes.OnSpanOrResource(GenAiAttributes.Customer) ?? "",
             TraceId = traceId,
             SpanId = spanId,
         };

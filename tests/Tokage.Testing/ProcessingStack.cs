@@ -22,7 +22,7 @@ public sealed class ProcessingStack : IAsyncLifetime
     public const string ConsumerGroup = "event-processor";
 
     /// <summary>Every rollup the materialized views feed from <c>usage_events</c>: each must count every stored event once.</summary>
-    public static readonly IReadOnlyList<string> Rollups = ["usage_hourly", "usage_daily", "usage_daily_compact", "usage_daily_user"];
+    public static readonly IReadOnlyList<string> Rollups = ["usage_hourly", "usage_daily", "usage_daily_compact", "usage_daily_user", "usage_hourly_customer"];
 
     private readonly List<IAsyncDisposable> owned = [];
     private ConnectionMultiplexer? logConnection;

@@ -53,6 +53,7 @@ public sealed class ArchivedEvent
     [JsonPropertyName("user_id")] public string UserId { get; set; } = "";
     [JsonPropertyName("team")] public string Team { get; set; } = "";
     [JsonPropertyName("environment")] public string Environment { get; set; } = "";
+    [JsonPropertyName("customer")] public string Customer { get; set; } = "";
     [JsonPropertyName("input_tokens")] public long InputTokens { get; set; }
     [JsonPropertyName("cache_read_tokens")] public long CacheReadTokens { get; set; }
     [JsonPropertyName("cache_write_tokens")] public long CacheWriteTokens { get; set; }
@@ -73,7 +74,7 @@ public sealed class ArchivedEvent
     {
         TenantId = r.TenantId, EventId = r.EventId, EventTime = r.EventTime, IngestTime = r.IngestTime, Source = r.Source,
         Provider = r.Provider, Model = r.Model, ServiceTier = r.ServiceTier, Application = r.Application, Project = r.Project,
-        UserId = r.UserId, Team = r.Team, Environment = r.Environment,
+        UserId = r.UserId, Team = r.Team, Environment = r.Environment, Customer = r.Customer,
         InputTokens = (long)r.InputTokens, CacheReadTokens = (long)r.CacheReadTokens, CacheWriteTokens = (long)r.CacheWriteTokens,
         CacheWrite1hTokens = (long)r.CacheWrite1hTokens, OutputTokens = (long)r.OutputTokens, ReasoningTokens = (long)r.ReasoningTokens,
         Priced = r.Priced, CostUsd = r.CostUsd, PriceVersionId = r.PriceVersionId, PricedModel = r.PricedModel,

@@ -176,6 +176,7 @@ public sealed class BatchProcessor(
             UserId = classified.UserId,
             Team = e.Team,
             Environment = e.Environment,
+            Customer = e.Customer,
             InputTokens = (ulong)usage.InputTokens,
             CacheReadTokens = (ulong)usage.CacheReadTokens,
             CacheWriteTokens = (ulong)usage.CacheWriteTokens,

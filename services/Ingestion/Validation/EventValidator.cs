@@ -17,6 +17,7 @@ public sealed class EventValidator(IOptions<IngestOptions> options, TimeProvider
 
     public const int MaxEventIdLength = 128;
     public const int MaxNameLength = 256;
+    public const int MaxCustomerLength = 128;
 
     private static readonly HashSet<string> ServiceTiers = ["", "standard", "batch", "flex", "priority"];
 
@@ -58,6 +59,8 @@ public sealed class EventValidator(IOptions<IngestOptions> options, TimeProvider
         {
             TooLong(problems, field, value, MaxNameLength);
         }
+
+        TooLong(problems, "customer", e.Customer, MaxCustomerLength);
 
         if (!ServiceTiers.Contains(e.ServiceTier))
         {

@@ -49,6 +49,7 @@ public static class NativeEventJson
         e.UserId = String(element, "user_id", problems);
         e.Team = String(element, "team", problems);
         e.Environment = String(element, "environment", problems);
+        e.Customer = String(element, "customer", problems);
         e.TraceId = String(element, "trace_id", problems);
         e.SpanId = String(element, "span_id", problems);
 

@@ -16,7 +16,7 @@ public static class UsageApi
     {
         ["provider"] = UsageDimension.Provider, ["model"] = UsageDimension.Model, ["application"] = UsageDimension.Application,
         ["project"] = UsageDimension.Project, ["user"] = UsageDimension.User, ["team"] = UsageDimension.Team,
-        ["environment"] = UsageDimension.Environment, ["day"] = UsageDimension.Day, ["hour"] = UsageDimension.Hour,
+        ["environment"] = UsageDimension.Environment, ["customer"] = UsageDimension.Customer, ["day"] = UsageDimension.Day, ["hour"] = UsageDimension.Hour,
     };
 
     /// <summary>The widest range one breakdown may cover.</summary>

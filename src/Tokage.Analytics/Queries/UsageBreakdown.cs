@@ -10,6 +10,9 @@ public enum UsageDimension
     User,
     Team,
     Environment,
+
+    /// <summary>The tenant's own customer as the event named it (external id or alias; empty when unassigned).</summary>
+    Customer,
     Day,
     Hour,
 }
@@ -27,15 +30,19 @@ public enum UsageSource
 
     /// <summary>The daily rollup by user alone: for breakdowns that group by user (and day) and filter by user only.</summary>
     DailyUser,
+
+    /// <summary>The hourly rollup by customer, provider, model and application: for breakdowns by customer.</summary>
+    HourlyCustomer,
 }
 
 public static class UsageSourceNames
 {
-    /// <summary>The name APIs report a source by: <c>raw</c>, <c>hourly</c>, <c>daily</c>, <c>daily_compact</c>, <c>daily_user</c>.</summary>
+    /// <summary>The name APIs report a source by: <c>raw</c>, <c>hourly</c>, <c>daily</c>, <c>daily_compact</c>, <c>daily_user</c>, <c>hourly_customer</c>.</summary>
     public static string WireName(this UsageSource source) => source switch
     {
         UsageSource.DailyCompact => "daily_compact",
         UsageSource.DailyUser => "daily_user",
+        UsageSource.HourlyCustomer => "hourly_customer",
         _ => source.ToString().ToLowerInvariant(),
     };
 }

@@ -55,20 +55,33 @@ public sealed class UsageQueries(ClickHouseClient client)
         return new BreakdownResult(rows, sum, source);
     }
 
-    /// <summary>The coarsest table that answers exactly: daily without users, daily by user alone, daily, hourly, then raw rows.</summary>
+    /// <summary>The coarsest table that answers exactly: daily without users, daily by user alone, daily, hourly, hourly by customer, then raw rows.</summary>
     public static UsageSource ChooseSource(BreakdownQuery query) =>
         CanAnswer(UsageSource.DailyCompact, query) ? UsageSource.DailyCompact
         : CanAnswer(UsageSource.DailyUser, query) ? UsageSource.DailyUser
         : CanAnswer(UsageSource.Daily, query) ? UsageSource.Daily
         : CanAnswer(UsageSource.Hourly, query) ? UsageSource.Hourly
+        : CanAnswer(UsageSource.HourlyCustomer, query) ? UsageSource.HourlyCustomer
         : UsageSource.Raw;
+
+    private static readonly HashSet<UsageDimension> HourlyCustomerDimensions =
+        [UsageDimension.Customer, UsageDimension.Provider, UsageDimension.Model, UsageDimension.Application, UsageDimension.Day, UsageDimension.Hour];
 
     private static bool CanAnswer(UsageSource source, BreakdownQuery query)
     {
         var groupsByTime = query.GroupBy.Any(IsTime);
         var utc = query.TimeZone.Id is "UTC" or "Etc/UTC" || query.TimeZone == TimeZoneInfo.Utc;
+        var byCustomer = query.GroupBy.Contains(UsageDimension.Customer) || query.Filters.ContainsKey(UsageDimension.Customer);
+        if (byCustomer && source is not (UsageSource.Raw or UsageSource.HourlyCustomer))
+        {
+            return false;
+        }
+
         return source switch
         {
+            UsageSource.HourlyCustomer => CanAnswer(UsageSource.Hourly, query with { GroupBy = [], Filters = new Dictionary<UsageDimension, string>() })
+                && (!groupsByTime || utc || HasWholeHourOffsets(query.TimeZone, query.From, query.To))
+                && query.GroupBy.All(HourlyCustomerDimensions.Contains) && query.Filters.Keys.All(HourlyCustomerDimensions.Contains),
             UsageSource.DailyCompact => CanAnswer(UsageSource.Daily, query)
                 && !query.GroupBy.Contains(UsageDimension.User) && !query.Filters.ContainsKey(UsageDimension.User),
             UsageSource.DailyUser => CanAnswer(UsageSource.Daily, query)
@@ -97,8 +110,8 @@ public sealed class UsageQueries(ClickHouseClient client)
                 scope.And($"event_time >= fromUnixTimestamp64Milli({scope.Bind(query.From.ToUnixTimeMilliseconds(), "Int64")}, 'UTC')");
                 scope.And($"event_time < fromUnixTimestamp64Milli({scope.Bind(query.To.ToUnixTimeMilliseconds(), "Int64")}, 'UTC')");
                 break;
-            case UsageSource.Hourly:
-                (table, time) = ("usage_hourly", "hour");
+            case UsageSource.Hourly or UsageSource.HourlyCustomer:
+                (table, time) = (source == UsageSource.Hourly ? "usage_hourly" : "usage_hourly_customer", "hour");
                 scope.And($"hour >= toDateTime({scope.Bind(fromSeconds, "Int64")}, 'UTC')");
                 scope.And($"hour < toDateTime({scope.Bind(toSeconds, "Int64")}, 'UTC')");
                 break;
@@ -172,6 +185,7 @@ public sealed class UsageQueries(ClickHouseClient client)
         UsageDimension.User => "user_id",
         UsageDimension.Team => "team",
         UsageDimension.Environment => "environment",
+        UsageDimension.Customer => "customer",
         _ => throw new ArgumentOutOfRangeException(nameof(dimension), dimension, "Not a column dimension."),
     };
 
