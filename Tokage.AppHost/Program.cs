@@ -52,11 +52,14 @@ var queryApi = builder.AddService<Projects.QueryApi>("query-api", httpPort: 8090
     .WithService(auth)
     .WaitFor(controlPlane);
 
-// Reads budgets as the application role, so it starts once the control plane has migrated and created the role.
-builder.AddService<Projects.BillingPipeline>("billing-pipeline")
-    .WithEngine(database).WithEngine(analytics).WithEngine(archive)
+// Budgets and billing (customers, plans, invoices) as the application role, so it starts once the control plane has
+// migrated and created the role; its API takes tenant keys (through auth) and the admin token.
+builder.AddService<Projects.BillingPipeline>("billing-pipeline", httpPort: 8075)
+    .WithEngine(redis).WithEngine(database).WithEngine(analytics).WithEngine(archive)
+    .WithEnvironment("Tokage__Billing__AdminToken", adminToken)
     .WithEnvironment("Tokage__Database__AppRolePassword", appRolePassword)
     .WithWebhookTargets()
+    .WithService(auth)
     .WaitFor(controlPlane);
 
 builder.AddService<Projects.AuditLog>("audit-log")

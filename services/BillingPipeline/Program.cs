@@ -1,3 +1,4 @@
+using Tokage.BillingPipeline.Apis;
 using Tokage.BillingPipeline.Extensions;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -8,5 +9,8 @@ builder.AddApplicationServices();
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
+app.MapCustomersApi();
+app.MapPlansApi();
+app.MapInvoicesApi();
 
 app.Run();

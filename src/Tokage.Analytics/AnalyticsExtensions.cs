@@ -26,6 +26,7 @@ public static class AnalyticsExtensions
         builder.Services.AddSingleton<UsageQueries>();
         builder.Services.AddSingleton<BudgetSpend>();
         builder.Services.AddSingleton<EventLookups>();
+        builder.Services.AddSingleton<CustomerUsageQueries>();
 
         var health = builder.Services.AddHealthChecks();
         if (ownsSchema)

@@ -94,6 +94,9 @@ public sealed class AppModelTests : IDisposable
         Assert.Equal(8081, ingestion["grpc"]);
         Assert.Equal(4317, ingestion["otlp-grpc"]);
         Assert.Equal(4318, ingestion["otlp-http"]);
+
+        var billing = Resource(builder, "billing-pipeline").Annotations.OfType<EndpointAnnotation>().ToDictionary(e => e.Name, e => e.Port);
+        Assert.Equal(8075, billing["http"]);
     }
 
     public static TheoryData<string, string[], string[]> ServiceEnvironments => new()
@@ -104,7 +107,7 @@ public sealed class AppModelTests : IDisposable
         { "ingestion", ["redis", "events"], ["auth"] },
         { "event-processor", ["redis", "events", "analytics", "archive"], ["price-registry"] },
         { "query-api", ["redis", "tokage", "analytics"], ["auth"] },
-        { "billing-pipeline", ["tokage", "analytics", "archive"], [] },
+        { "billing-pipeline", ["redis", "tokage", "analytics", "archive"], ["auth"] },
         { "audit-log", ["tokage", "archive"], [] },
         { "synthetic-monitor", [], ["ingestion", "query-api", "control-plane"] },
     };

@@ -61,6 +61,9 @@ public sealed class BudgetFixture : IAsyncLifetime
         ["ConnectionStrings__archive"] = $"Provider=FileSystem;Path={ArchivePath}",
         ["Tokage__Budgets__EvaluationInterval"] = "00:00:01",
         ["Tokage__Budgets__RetryBaseDelay"] = "00:00:00.200",
+        ["Tokage__Billing__AdminToken"] = ControlPlaneStack.AdminToken,
+        ["Tokage__Billing__Interval"] = "00:00:01",
+        ["Tokage__ApiKeys__AuthAddress"] = Stack.Auth.GrpcUri.ToString().TrimEnd('/'),
     });
 
     public Task WriteSpendAsync(string tenantId, string project, decimal costUsd, string team = "") => Writer.WriteEventsAsync(
@@ -87,4 +90,16 @@ public sealed class BudgetFixture : IAsyncLifetime
             Directory.Delete(ArchivePath, recursive: true);
         }
     }
+}
+
+internal static class TenantSql
+{
+    /// <summary>One statement as the application role in a tenant's RLS scope, as the services run theirs.</summary>
+    public static Task<int> InTenantAsyncForTests(this NpgsqlDataSource database, Guid tenant, string sql, Guid id) =>
+        Tokage.Integrations.TenantTransactions.InTenantAsync(database, tenant, async (connection, transaction) =>
+        {
+            await using var command = new NpgsqlCommand(sql, connection, transaction);
+            command.Parameters.AddWithValue("id", id);
+            return await command.ExecuteNonQueryAsync();
+        }, CancellationToken.None);
 }

@@ -278,20 +278,8 @@ public sealed class BudgetEvaluator(
     // Exact decimal strings, without the storage scale's trailing zeros.
     private static string Money(decimal amount) => (decimal.Round(amount, 6) / 1.000000000000000000000000000000000m).ToString(CultureInfo.InvariantCulture);
 
-    private async Task<T> InTenantAsync<T>(Guid tenant, Func<NpgsqlConnection, NpgsqlTransaction, Task<T>> work, CancellationToken cancellationToken)
-    {
-        await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using (var scope = new NpgsqlCommand("SELECT set_config('tokage.tenant_id', @tenant, true)", connection, transaction))
-        {
-            scope.Parameters.AddWithValue("tenant", tenant.ToString());
-            await scope.ExecuteScalarAsync(cancellationToken);
-        }
-
-        var result = await work(connection, transaction);
-        await transaction.CommitAsync(cancellationToken);
-        return result;
-    }
+    private Task<T> InTenantAsync<T>(Guid tenant, Func<NpgsqlConnection, NpgsqlTransaction, Task<T>> work, CancellationToken cancellationToken) =>
+        database.InTenantAsync(tenant, work, cancellationToken);
 
     public void Dispose() => http.Dispose();
 

@@ -1,17 +1,21 @@
-using Tokage.Integrations;
+using Tokage.ApiKeys;
+using Tokage.BillingPipeline.Billing;
 using Tokage.BillingPipeline.Budgets;
+using Tokage.Integrations;
 
 namespace Tokage.BillingPipeline.Extensions;
 
 internal static class Extensions
 {
-    /// <summary>The engines this service talks to, each with its health check (so /health means ready), and the budget evaluator.</summary>
+    /// <summary>The engines this service talks to (each with its health check, so /health means ready), key resolution, the budget evaluator and billing.</summary>
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         // As the application role: RLS binds every statement to the tenant scope it runs in.
         builder.AddAppRoleDataSource("tokage");
         builder.AddUsageStore("analytics", ownsSchema: false);
         builder.AddObjectStoreClient("archive");
+        builder.AddRedisClient("redis");
+        builder.AddApiKeyResolver();
 
         builder.Services.AddOptions<BudgetOptions>()
             .BindConfiguration(BudgetOptions.SectionName)
@@ -22,5 +26,19 @@ internal static class Extensions
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<BudgetEvaluator>();
         builder.Services.AddHostedService<BudgetEvaluatorService>();
+
+        builder.Services.AddOptions<BillingOptions>()
+            .BindConfiguration(BillingOptions.SectionName)
+            .Validate(o => o.Interval > TimeSpan.Zero && o.IssueBatchSize > 0 && o.LateUsageWindow >= TimeSpan.Zero && o.StatementLookbackDays >= 0,
+                $"{BillingOptions.SectionName}: Interval and IssueBatchSize must be positive, LateUsageWindow and StatementLookbackDays not negative.")
+            .Validate(o => o.AdminToken.Length is 0 or >= AdminToken.MinimumLength,
+                $"{BillingOptions.SectionName}:AdminToken must be {AdminToken.MinimumLength} characters or more (or unset).")
+            .ValidateOnStart();
+        builder.Services.AddSingleton(sp => new AdminToken(
+            sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<BillingOptions>>().Value.AdminToken, "The billing API's operator access"));
+        builder.Services.AddSingleton<InvoiceEngine>();
+        builder.Services.AddSingleton<DailyStatements>();
+        builder.Services.AddHostedService<BillingWorker>();
+        builder.Services.AddProblemDetails();
     }
 }

@@ -160,7 +160,7 @@ public sealed class UsageQueries(ClickHouseClient client)
         return (sql.ToString(), scope);
     }
 
-    private static UsageTotals ReadTotals(System.Data.Common.DbDataReader reader, int offset)
+    internal static UsageTotals ReadTotals(System.Data.Common.DbDataReader reader, int offset)
     {
         ulong U(int i) => Convert.ToUInt64(reader.GetValue(offset + i), CultureInfo.InvariantCulture);
         var events = U(0);

@@ -82,18 +82,12 @@ public static class InvoiceCalculator
 {
     public static InvoiceFigures Compute(
         PlanDefinition plan, IReadOnlyList<UsageSlice> usage, IReadOnlyList<PeriodAdjustment> adjustments, IReadOnlyList<CreditBalance> credits,
-        BillingPeriod period)
-    {
-        var lines = PeriodLines(plan, usage);
-        foreach (var adjustment in adjustments.Where(a => a.AmountUsd != 0).OrderBy(a => a.PeriodStart))
-        {
-            lines.Add(new InvoiceLine
-            {
-                Kind = LineKind.Adjustment, AmountUnroundedUsd = adjustment.AmountUsd, PeriodStart = adjustment.PeriodStart, PeriodEnd = adjustment.PeriodEnd,
-                Description = $"Usage that arrived after invoice {adjustment.InvoiceNumber} for {adjustment.PeriodStart:yyyy-MM-dd} to {adjustment.PeriodEnd:yyyy-MM-dd} was issued",
-            });
-        }
+        BillingPeriod period) =>
+        Finish([.. PeriodLines(plan, usage), .. AdjustmentLines(adjustments)], credits, period);
 
+    /// <summary>The invoice of these lines: credits drawn in order until the rounded subtotal is covered.</summary>
+    public static InvoiceFigures Finish(IReadOnlyList<InvoiceLine> lines, IReadOnlyList<CreditBalance> credits, BillingPeriod period)
+    {
         var due = lines.Sum(l => l.AmountUsd);
         var uses = new List<CreditUse>();
         foreach (var grant in Applicable(credits, period))
@@ -113,6 +107,14 @@ public static class InvoiceCalculator
 
         return new InvoiceFigures(lines, uses);
     }
+
+    /// <summary>One line per earlier period whose billed amount was short (or over) what it cost.</summary>
+    public static IEnumerable<InvoiceLine> AdjustmentLines(IEnumerable<PeriodAdjustment> adjustments) =>
+        adjustments.Where(a => a.AmountUsd != 0).OrderBy(a => a.PeriodStart).Select(adjustment => new InvoiceLine
+        {
+            Kind = LineKind.Adjustment, AmountUnroundedUsd = adjustment.AmountUsd, PeriodStart = adjustment.PeriodStart, PeriodEnd = adjustment.PeriodEnd,
+            Description = $"Usage that arrived after invoice {adjustment.InvoiceNumber} for {adjustment.PeriodStart:yyyy-MM-dd} to {adjustment.PeriodEnd:yyyy-MM-dd} was issued",
+        });
 
     /// <summary>The lines a period costs on its own: base fee, charges, minimum.</summary>
     public static List<InvoiceLine> PeriodLines(PlanDefinition plan, IReadOnlyList<UsageSlice> usage)

@@ -1,0 +1,54 @@
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Tokage.BillingPipeline.Billing;
+
+/// <summary>Every <see cref="BillingOptions.Interval"/>, for each active tenant: issue what is due, refresh drafts, close days.</summary>
+public sealed class BillingWorker(
+    NpgsqlDataSource database, InvoiceEngine invoices, DailyStatements statements, TimeProvider time, IOptions<BillingOptions> options,
+    ILogger<BillingWorker> logger) : BackgroundService
+{
+    public async Task RunOnceAsync(CancellationToken ct)
+    {
+        var tenants = new List<Guid>();
+        await using (var command = database.CreateCommand("SELECT id FROM tenants WHERE status = 'Active' ORDER BY id"))
+        await using (var reader = await command.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                tenants.Add(reader.GetGuid(0));
+            }
+        }
+
+        foreach (var tenant in tenants)
+        {
+            // One tenant's failure leaves the others' invoices on time; the next pass tries again.
+            try
+            {
+                await invoices.RunAsync(tenant, time.GetUtcNow(), ct);
+                await statements.CloseDueAsync(tenant, time.GetUtcNow(), ct);
+            }
+            catch (Exception ex) when (!ct.IsCancellationRequested)
+            {
+                logger.LogWarning(ex, "Billing tenant {Tenant} failed; the next pass tries again.", tenant);
+            }
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.Value.Interval, time);
+        do
+        {
+            try
+            {
+                await RunOnceAsync(stoppingToken);
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                logger.LogWarning(ex, "A billing pass failed; the next one tries again.");
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+}

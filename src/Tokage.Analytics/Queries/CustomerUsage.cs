@@ -1,0 +1,85 @@
+using System.Globalization;
+using ClickHouse.Driver;
+
+namespace Tokage.Analytics.Queries;
+
+/// <summary>A customer id's usage of one provider, model and application over a range.</summary>
+public sealed record CustomerUsageRow(string Customer, string Provider, string Model, string Application, UsageTotals Totals);
+
+/// <summary>A customer id's usage on one UTC day.</summary>
+public sealed record CustomerDayRow(DateOnly Day, string Customer, UsageTotals Totals);
+
+/// <summary>
+/// What billing reads: usage per customer id (as events named it) and the dimensions plan charges filter on. From the
+/// hourly rollup by customer when the range is whole hours (a period that starts at midnight in any whole-hour zone),
+/// else from the raw rows (<c>FINAL</c>); the same numbers either way.
+/// </summary>
+public sealed class CustomerUsageQueries(ClickHouseClient client)
+{
+    private const string RollupSums = "sum(events), sum(unpriced_events), sum(input_tokens), sum(cache_read_tokens), sum(cache_write_tokens), " +
+        "sum(cache_write_1h_tokens), sum(output_tokens), sum(reasoning_tokens), sum(cost_usd)";
+
+    private const string RawSums = "count(), countIf(NOT priced), sum(input_tokens), sum(cache_read_tokens), sum(cache_write_tokens), " +
+        "sum(cache_write_1h_tokens), sum(output_tokens), sum(reasoning_tokens), sum(cost_usd)";
+
+    /// <param name="customers">The customer ids to read; null for every one (unassigned usage, '', included).</param>
+    public async Task<IReadOnlyList<CustomerUsageRow>> InRangeAsync(
+        string tenantId, IReadOnlyCollection<string>? customers, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken = default)
+    {
+        var (scope, sums) = Scope(tenantId, from, to, customers);
+        var table = sums == RollupSums ? "usage_hourly_customer" : "usage_events FINAL";
+        var sql = $"SELECT customer, provider, model, application, {sums} FROM {table} {scope.WhereClause} GROUP BY customer, provider, model, application ORDER BY customer, provider, model, application";
+        var rows = new List<CustomerUsageRow>();
+        using var reader = await client.ExecuteReaderAsync(sql, scope.Parameters, cancellationToken: cancellationToken);
+        while (reader.Read())
+        {
+            rows.Add(new CustomerUsageRow(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), Totals(reader, 4)));
+        }
+
+        return rows;
+    }
+
+    /// <summary>Every customer id's usage per UTC day over <c>[from, to)</c>.</summary>
+    public async Task<IReadOnlyList<CustomerDayRow>> ByUtcDayAsync(string tenantId, DateOnly from, DateOnly to, CancellationToken cancellationToken = default)
+    {
+        var start = new DateTimeOffset(from.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+        var end = new DateTimeOffset(to.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+        var (scope, _) = Scope(tenantId, start, end, null);
+        var sql = $"SELECT toString(toDate(hour, 'UTC')) AS day, customer, {RollupSums} FROM usage_hourly_customer {scope.WhereClause} GROUP BY day, customer ORDER BY day, customer";
+        var rows = new List<CustomerDayRow>();
+        using var reader = await client.ExecuteReaderAsync(sql, scope.Parameters, cancellationToken: cancellationToken);
+        while (reader.Read())
+        {
+            rows.Add(new CustomerDayRow(DateOnly.ParseExact(reader.GetString(0), "yyyy-MM-dd", CultureInfo.InvariantCulture), reader.GetString(1), Totals(reader, 2)));
+        }
+
+        return rows;
+    }
+
+    private static (TenantScopedQuery Scope, string Sums) Scope(string tenantId, DateTimeOffset from, DateTimeOffset to, IReadOnlyCollection<string>? customers)
+    {
+        if (to <= from)
+        {
+            throw new ArgumentException($"The range is empty: 'to' ({to:O}) must be after 'from' ({from:O}).", nameof(to));
+        }
+
+        var scope = new TenantScopedQuery(tenantId);
+        if (customers is not null)
+        {
+            scope.And($"customer IN {scope.Bind(customers.ToArray(), "Array(String)")}");
+        }
+
+        if (from.UtcTicks % TimeSpan.TicksPerHour == 0 && to.UtcTicks % TimeSpan.TicksPerHour == 0)
+        {
+            scope.And($"hour >= toDateTime({scope.Bind(from.ToUnixTimeSeconds(), "Int64")}, 'UTC')");
+            scope.And($"hour < toDateTime({scope.Bind(to.ToUnixTimeSeconds(), "Int64")}, 'UTC')");
+            return (scope, RollupSums);
+        }
+
+        scope.And($"event_time >= fromUnixTimestamp64Milli({scope.Bind(from.ToUnixTimeMilliseconds(), "Int64")}, 'UTC')");
+        scope.And($"event_time < fromUnixTimestamp64Milli({scope.Bind(to.ToUnixTimeMilliseconds(), "Int64")}, 'UTC')");
+        return (scope, RawSums);
+    }
+
+    private static UsageTotals Totals(System.Data.Common.DbDataReader reader, int offset) => UsageQueries.ReadTotals(reader, offset);
+}
