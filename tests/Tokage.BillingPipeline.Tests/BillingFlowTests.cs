@@ -87,6 +87,17 @@ public sealed class BillingFlowTests(BudgetFixture fixture) : IClassFixture<Budg
             Assert.Contains("Total due 6.71 USD", words);
         }
 
+        // The operator's CLI: the tenant by name, the admin token, the PDF written to a file.
+        string[] cli = ["--url", fixture.Stack.ControlPlane.HttpUri.ToString(), "--billing-url", billing.HttpUri.ToString(), "--admin-token", ControlPlaneStack.AdminToken, "--tenant", "billing-flow"];
+        var listed = await CliProcess.RunAsync(["invoices", "list", "--status", "issued", "--json", .. cli]);
+        Assert.True(listed.ExitCode == 0, listed.Stderr);
+        Assert.Equal(["10.30", "6.71"], JsonNode.Parse(listed.Stdout)!["invoices"]!.AsArray().Select(i => (string)i!["total_usd"]!).Order());
+        var file = Path.Combine(Path.GetTempPath(), $"invoice-{Guid.NewGuid():N}.pdf");
+        var written = await CliProcess.RunAsync(["invoices", "pdf", (string)october["id"]!, "--output", file, .. cli]);
+        Assert.True(written.ExitCode == 0, written.Stderr);
+        Assert.StartsWith("%PDF-", System.Text.Encoding.ASCII.GetString(await File.ReadAllBytesAsync(file), 0, 5));
+        File.Delete(file);
+
         var csv = System.Text.Encoding.UTF8.GetString(await api.BytesAsync($"/v1/invoices/{october["id"]}.csv")).TrimEnd().Split('\n');
         Assert.Equal(5, csv.Length);
         Assert.Equal(await api.BytesAsync($"/v1/invoices/{october["id"]}.csv"), await api.BytesAsync($"/v1/invoices/{october["id"]}.csv"));

@@ -55,16 +55,25 @@ public sealed class BudgetFixture : IAsyncLifetime
         Options.Create(new WebhookTargetsOptions { AllowPrivateNetworks = allowPrivateNetworks }), NullLogger<BudgetEvaluator>.Instance);
 
     /// <summary>A billing-pipeline process on this stack, evaluating every second; stopped with the stack.</summary>
-    public Task<ServiceProcess> StartBillingPipelineAsync() => Stack.StartServiceAsync("BillingPipeline", new Dictionary<string, string>
+    public Task<ServiceProcess> StartBillingPipelineAsync(Dictionary<string, string>? settings = null)
     {
-        ["ConnectionStrings__analytics"] = AnalyticsConnectionString,
-        ["ConnectionStrings__archive"] = $"Provider=FileSystem;Path={ArchivePath}",
-        ["Tokage__Budgets__EvaluationInterval"] = "00:00:01",
-        ["Tokage__Budgets__RetryBaseDelay"] = "00:00:00.200",
-        ["Tokage__Billing__AdminToken"] = ControlPlaneStack.AdminToken,
-        ["Tokage__Billing__Interval"] = "00:00:01",
-        ["Tokage__ApiKeys__AuthAddress"] = Stack.Auth.GrpcUri.ToString().TrimEnd('/'),
-    });
+        var environment = new Dictionary<string, string>
+        {
+            ["ConnectionStrings__analytics"] = AnalyticsConnectionString,
+            ["ConnectionStrings__archive"] = $"Provider=FileSystem;Path={ArchivePath}",
+            ["Tokage__Budgets__EvaluationInterval"] = "00:00:01",
+            ["Tokage__Budgets__RetryBaseDelay"] = "00:00:00.200",
+            ["Tokage__Billing__AdminToken"] = ControlPlaneStack.AdminToken,
+            ["Tokage__Billing__Interval"] = "00:00:01",
+            ["Tokage__ApiKeys__AuthAddress"] = Stack.Auth.GrpcUri.ToString().TrimEnd('/'),
+        };
+        foreach (var (key, value) in settings ?? [])
+        {
+            environment[key] = value;
+        }
+
+        return Stack.StartServiceAsync("BillingPipeline", environment);
+    }
 
     public Task WriteSpendAsync(string tenantId, string project, decimal costUsd, string team = "") => Writer.WriteEventsAsync(
     [

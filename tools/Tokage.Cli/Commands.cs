@@ -7,7 +7,7 @@ using System.Text.Json.Nodes;
 namespace Tokage.Cli;
 
 /// <summary>The command tree. Every command takes --url, --admin-token and --json (machine-readable output).</summary>
-internal static class Commands
+internal static partial class Commands
 {
     private static readonly Option<string?> Url = new("--url") { Description = $"Control plane URL (default: $TOKAGE_URL, else {CliConnection.DefaultUrl}).", Recursive = true };
     private static readonly Option<string?> AdminToken = new("--admin-token") { Description = "Admin token (default: $TOKAGE_ADMIN_TOKEN, else .tokage/secrets/admin-token of the running AppHost).", Recursive = true };
@@ -19,12 +19,16 @@ internal static class Commands
 
     public static RootCommand Build(TextWriter output)
     {
-        var root = new RootCommand("tokage: manage Tokage tenants, API keys, users, teams and projects.") { Url, AdminToken, Json };
+        var root = new RootCommand("tokage: manage Tokage tenants, API keys, users, teams, projects, and the tenants' billing.") { Url, BillingUrl, AdminToken, Json };
         root.Subcommands.Add(TenantsCommand(output));
         root.Subcommands.Add(KeysCommand(output));
         root.Subcommands.Add(UsersCommand(output));
         root.Subcommands.Add(TeamsCommand(output));
         root.Subcommands.Add(ProjectsCommand(output));
+        root.Subcommands.Add(CustomersCommand(output));
+        root.Subcommands.Add(PlansCommand(output));
+        root.Subcommands.Add(SubscriptionsCommand(output));
+        root.Subcommands.Add(InvoicesCommand(output));
         return root;
     }
 

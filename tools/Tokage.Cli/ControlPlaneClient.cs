@@ -6,7 +6,7 @@ using System.Text.Json.Nodes;
 
 namespace Tokage.Cli;
 
-/// <summary>The control plane's admin REST API; a non-2xx answer becomes a <see cref="CliException"/> with its problem detail.</summary>
+/// <summary>An admin REST API (the control plane's, the billing pipeline's); a non-2xx answer becomes a <see cref="CliException"/> with its problem detail.</summary>
 internal sealed class ControlPlaneClient(CliConnection connection) : IDisposable
 {
     private readonly HttpClient http = new()
@@ -23,6 +23,18 @@ internal sealed class ControlPlaneClient(CliConnection connection) : IDisposable
     public Task<JsonNode?> PatchAsync(string path, object body, CancellationToken cancellationToken) => SendAsync(HttpMethod.Patch, path, body, cancellationToken);
 
     public Task<JsonNode?> DeleteAsync(string path, CancellationToken cancellationToken) => SendAsync(HttpMethod.Delete, path, null, cancellationToken);
+
+    /// <summary>A file the API renders (an invoice's PDF or CSV).</summary>
+    public async Task<byte[]> GetBytesAsync(string path, CancellationToken cancellationToken)
+    {
+        using var response = await http.GetAsync(path.TrimStart('/'), cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new CliException(Describe(response.StatusCode, await response.Content.ReadAsStringAsync(cancellationToken)));
+        }
+
+        return await response.Content.ReadAsByteArrayAsync(cancellationToken);
+    }
 
     public void Dispose() => http.Dispose();
 
@@ -41,7 +53,7 @@ internal sealed class ControlPlaneClient(CliConnection connection) : IDisposable
         }
         catch (HttpRequestException ex)
         {
-            throw new CliException($"Cannot reach the control plane at {connection.Url} ({ex.Message}). Is the AppHost running (./run.sh)? Otherwise pass --url.");
+            throw new CliException($"Cannot reach {connection.Url} ({ex.Message}). Is the AppHost running (./run.sh)? Otherwise pass --url (control plane) or --billing-url.");
         }
 
         using (response)

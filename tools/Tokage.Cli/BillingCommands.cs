@@ -1,0 +1,155 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+
+namespace Tokage.Cli;
+
+/// <summary>
+/// Billing commands: the billing pipeline's API (<c>--billing-url</c>, else <c>$TOKAGE_BILLING_URL</c>, else
+/// http://localhost:8075) with the admin token, for the tenant <c>--tenant</c> names (an id, or a name the control plane resolves).
+/// </summary>
+internal static partial class Commands
+{
+    public const string DefaultBillingUrl = "http://localhost:8075";
+
+    private static readonly Option<string?> BillingUrl = new("--billing-url") { Description = $"Billing pipeline URL (default: $TOKAGE_BILLING_URL, else {DefaultBillingUrl}).", Recursive = true };
+
+    private static Uri BillingAddress(ParseResult parse, CliConnection connection)
+    {
+        var address = parse.GetValue(BillingUrl) ?? Environment.GetEnvironmentVariable("TOKAGE_BILLING_URL") ?? DefaultBillingUrl;
+        return Uri.TryCreate(address, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)
+            ? uri : throw new CliException($"'{address}' is not an http(s) URL of the billing pipeline.");
+    }
+
+    /// <summary>Runs a billing call as the operator for the named tenant: <c>?tenant=&lt;id&gt;</c> on every path.</summary>
+    private static Task<int> BillingAsync(ParseResult parse, TextWriter output, Func<ControlPlaneClient, Func<string, string>, Task<(JsonNode? Json, string Text)>> action) =>
+        RunAsync(parse, output, async controlPlane =>
+        {
+            var named = parse.GetValue(Tenant)!;
+            var tenantId = Guid.TryParse(named, out var id) ? id.ToString()
+                : (string?)(await controlPlane.GetAsync($"/v1/tenants/{Uri.EscapeDataString(named)}", CancellationToken.None))?["tenant_id"]
+                  ?? throw new CliException($"Tenant '{named}' has no id.");
+            var connection = CliConnection.Resolve(parse.GetValue(Url), parse.GetValue(AdminToken), Environment.CurrentDirectory, Environment.GetEnvironmentVariable);
+            using var billing = new ControlPlaneClient(connection with { Url = BillingAddress(parse, connection) });
+            return await action(billing, path => path + (path.Contains('?', StringComparison.Ordinal) ? "&" : "?") + "tenant=" + tenantId);
+        });
+
+    private static Command CustomersCommand(TextWriter output)
+    {
+        var externalId = new Argument<string>("external-id") { Description = "The id events name the customer by (field 'customer', OTLP 'tokage.customer')." };
+        var name = new Option<string?>("--name") { Description = "The customer's name, shown on invoices." };
+        var email = new Option<string?>("--email") { Description = "Billing e-mail." };
+        var zone = new Option<string?>("--time-zone") { Description = "IANA zone its periods are counted in (default UTC)." };
+        var aliases = new Option<string[]>("--alias") { Description = "Another id events may name it by; repeat for several.", AllowMultipleArgumentsPerToken = true };
+
+        var create = new Command("create", "Create a customer of the tenant.") { Tenant, externalId, name, email, zone, aliases };
+        create.SetAction((p, ct) => BillingAsync(p, output, async (client, path) =>
+        {
+            var created = await client.PostAsync(path("/v1/customers"), new { external_id = p.GetValue(externalId), name = p.GetValue(name), email = p.GetValue(email), time_zone = p.GetValue(zone), aliases = p.GetValue(aliases) ?? [] }, ct);
+            return (created, Text(created!, "Created customer {external_id} ({id}), time zone {time_zone}."));
+        }));
+        var list = new Command("list", "List the tenant's customers.") { Tenant };
+        list.SetAction((p, ct) => BillingAsync(p, output, async (client, path) =>
+        {
+            var customers = await client.GetAsync(path("/v1/customers"), ct);
+            return (customers, Table(customers!["customers"]!.AsArray(), ["external_id", "name", "aliases", "email", "time_zone", "created_at"]));
+        }));
+        var show = new Command("show", "Show a customer (by external id or alias).") { Tenant, externalId };
+        show.SetAction((p, ct) => BillingAsync(p, output, async (client, path) =>
+        {
+            var found = await client.GetAsync(path($"/v1/customers/{Uri.EscapeDataString(p.GetValue(externalId)!)}"), ct);
+            return (found, Table(new JsonArray(found!.DeepClone()), ["id", "external_id", "name", "aliases", "email", "time_zone", "stripe_customer_id"]));
+        }));
+        return new Command("customers", "The tenant's own customers (billing).") { create, list, show };
+    }
+
+    private static Command PlansCommand(TextWriter output)
+    {
+        var key = new Argument<string>("key") { Description = "The plan's key." };
+        var file = new Option<FileInfo>("--file", "-f") { Description = "The plan as JSON (key, name, base_fee_usd, minimum_usd, charges); see services/BillingPipeline/README.md.", Required = true };
+
+        var create = new Command("create", "Create a plan, or add a version to the plan with that key.") { Tenant, file };
+        create.SetAction((p, ct) => BillingAsync(p, output, async (client, path) =>
+        {
+            var plan = JsonNode.Parse(await File.ReadAllTextAsync(p.GetValue(file)!.FullName, ct)) ?? throw new CliException("The plan file is empty.");
+            var created = await client.PostAsync(path("/v1/plans"), plan, ct);
+            return (created, Text(created!, "Plan {key} version {version}."));
+        }));
+        var list = new Command("list", "List plans (latest versions).") { Tenant };
+        list.SetAction((p, ct) => BillingAsync(p, output, async (client, path) =>
+        {
+            var plans = await client.GetAsync(path("/v1/plans"), ct);
+            return (plans, Table(plans!["plans"]!.AsArray(), ["key", "name", "version", "base_fee_usd", "minimum_usd", "created_at"]));
+        }));
+        var show = new Command("show", "Show every version of a plan.") { Tenant, key };
+        show.SetAction((p, ct) => BillingAsync(p, output, async (client, path) =>
+        {
+            var plan = await client.GetAsync(path($"/v1/plans/{Uri.EscapeDataString(p.GetValue(key)!)}"), ct);
+            return (plan, plan!.ToJsonString(PrintedJson));
+        }));
+        return new Command("plans", "Versioned plans (billing).") { create, list, show };
+    }
+
+    private static Command SubscriptionsCommand(TextWriter output)
+    {
+        var customer = new Option<string>("--customer") { Description = "The customer's external id or alias.", Required = true };
+        var plan = new Option<string>("--plan") { Description = "The plan's key.", Required = true };
+        var version = new Option<int?>("--plan-version") { Description = "The version (default: the latest)." };
+        var start = new Option<string?>("--start-date") { Description = "YYYY-MM-DD in the customer's zone (default: today there)." };
+        var anchor = new Option<int?>("--anchor-day") { Description = "Day of the month periods start (default: the start date's)." };
+        var filter = new Option<string?>("--customer") { Description = "Only this customer's subscriptions." };
+
+        var create = new Command("create", "Put a customer on a plan.") { Tenant, customer, plan, version, start, anchor };
+        create.SetAction((p, ct) => BillingAsync(p, output, async (client, path) =>
+        {
+            var created = await client.PostAsync(path("/v1/subscriptions"), new { customer = p.GetValue(customer), plan = p.GetValue(plan), plan_version = p.GetValue(version), start_date = p.GetValue(start), anchor_day = p.GetValue(anchor) }, ct);
+            return (created, Text(created!, "Subscription {id}: {customer} on {plan} v{plan_version} from {start_date}."));
+        }));
+        var list = new Command("list", "List subscriptions.") { Tenant, filter };
+        list.SetAction((p, ct) => BillingAsync(p, output, async (client, path) =>
+        {
+            var query = p.GetValue(filter) is { } c ? $"?customer={Uri.EscapeDataString(c)}" : "";
+            var subscriptions = await client.GetAsync(path("/v1/subscriptions" + query), ct);
+            return (subscriptions, Table(subscriptions!["subscriptions"]!.AsArray(), ["id", "customer", "plan", "plan_version", "start_date", "end_date", "anchor_day", "current_period.end"]));
+        }));
+        return new Command("subscriptions", "Customers on plans (billing).") { create, list };
+    }
+
+    private static Command InvoicesCommand(TextWriter output)
+    {
+        var id = new Argument<string>("invoice-id") { Description = "The invoice's id (see 'invoices list')." };
+        var customer = new Option<string?>("--customer") { Description = "Only this customer's invoices." };
+        var status = new Option<string?>("--status") { Description = "draft, issued, paid or void." };
+        var file = new Option<FileInfo>("--output", "-o") { Description = "Where to write the PDF.", Required = true };
+
+        var list = new Command("list", "List invoices, newest period first.") { Tenant, customer, status };
+        list.SetAction((p, ct) => BillingAsync(p, output, async (client, path) =>
+        {
+            var query = string.Join("&", new[] { ("customer", p.GetValue(customer)), ("status", p.GetValue(status)) }
+                .Where(q => q.Item2 is not null).Select(q => $"{q.Item1}={Uri.EscapeDataString(q.Item2!)}"));
+            var invoices = await client.GetAsync(path("/v1/invoices" + (query.Length > 0 ? "?" + query : "")), ct);
+            return (invoices, Table(invoices!["invoices"]!.AsArray(), ["id", "number", "status", "customer", "plan", "period_start", "period_end", "subtotal_usd", "credits_usd", "total_usd"]));
+        }));
+        var show = new Command("show", "Show an invoice with its lines.") { Tenant, id };
+        show.SetAction((p, ct) => BillingAsync(p, output, async (client, path) =>
+        {
+            var invoice = await client.GetAsync(path($"/v1/invoices/{Uri.EscapeDataString(p.GetValue(id)!)}"), ct);
+            var lines = Table(invoice!["lines"]!.AsArray(), ["kind", "description", "quantity", "included_units", "unit_price_usd", "amount_usd"]);
+            return (invoice, Text(invoice, "Invoice {number} ({status}) for {customer}, {period_start} to {period_end}, plan {plan} v{plan_version}\n")
+                + lines + Text(invoice, "\nSubtotal {subtotal_usd}  Credits {credits_usd}  Total {total_usd} USD"));
+        }));
+        var pdf = new Command("pdf", "Write an invoice's PDF to a file.") { Tenant, id, file };
+        pdf.SetAction((p, ct) => BillingAsync(p, output, async (client, path) =>
+        {
+            var bytes = await client.GetBytesAsync(path($"/v1/invoices/{Uri.EscapeDataString(p.GetValue(id)!)}.pdf"), ct);
+            await File.WriteAllBytesAsync(p.GetValue(file)!.FullName, bytes, ct);
+            return (new JsonObject { ["file"] = p.GetValue(file)!.FullName, ["bytes"] = bytes.Length }, $"Wrote {p.GetValue(file)!.FullName} ({bytes.Length} bytes).");
+        }));
+        var run = new Command("run", "Issue what is due and refresh drafts now (the pipeline does it every minute).") { Tenant };
+        run.SetAction((p, ct) => BillingAsync(p, output, async (client, path) =>
+        {
+            var result = await client.PostAsync(path("/v1/billing/run"), new { }, ct);
+            return (result, Text(result!, "Issued {issued} invoices; closed {days_closed} statement days."));
+        }));
+        return new Command("invoices", "Invoices (billing).") { list, show, pdf, run };
+    }
+}
