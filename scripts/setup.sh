@@ -45,6 +45,8 @@ ensure_distro_packages() {
   command -v npm >/dev/null || missing+=(npm)
   # The ClickHouse-local host decodes zstd request bodies (ClickHouse.Driver's default) with the system libzstd.
   ldconfig -p 2>/dev/null | grep -q 'libzstd.so.1 ' || missing+=(libzstd1)
+  # Invoice PDFs (PDFsharp) are set in DejaVu Sans from the system's fonts.
+  [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
   if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
   # The distro's redis-server unit would hold port 6379; Tokage starts its own instances.
   if command -v systemctl >/dev/null && systemctl is-active --quiet redis-server 2>/dev/null; then

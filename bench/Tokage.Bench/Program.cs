@@ -10,6 +10,7 @@ Command[] scenarios =
     QueryBenchmark.CreateCommand(),
     AnalyticsBenchmark.CreateCommand(),
     AuthBenchmark.CreateCommand(),
+    BillingBenchmark.CreateCommand(),
 ];
 var root = new RootCommand("Tokage benchmarks. Every figure stands beside a baseline measured in the same run on the same machine.");
 foreach (var scenario in scenarios)

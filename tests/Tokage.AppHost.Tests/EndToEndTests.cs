@@ -104,6 +104,8 @@ public class EndToEndTests
                 }, TimeSpan.FromSeconds(60), "the event is processed");
                 Assert.True((bool)status!["processed"]!["priced"]!);
                 Assert.Equal("gpt-4o", (string)status["processed"]!["priced_model"]!);
+
+                await BillsAnIngestedEventAsync(app, state.FullName, ingest, query, cancellationToken);
             }
 
             foreach (var name in resources)
@@ -141,6 +143,73 @@ public class EndToEndTests
         var survivors = processes.Where(ProcessTable.IsAlive).Select(pid => $"{pid}: {ProcessTable.CommandLine(pid)}").ToList();
         Assert.True(survivors.Count == 0, "still running after stop:\n" + string.Join('\n', survivors));
         state.Delete(recursive: true);
+    }
+
+    /// <summary>
+    /// An event naming a customer, ingested with a timestamp in a period that has ended, is priced by the processor and
+    /// billed on an issued invoice by the billing pipeline: base fee, its tokens, and its server-side cost marked up.
+    /// </summary>
+    private static async Task BillsAnIngestedEventAsync(DistributedApplication app, string stateDirectory, HttpClient ingest, HttpClient query, CancellationToken cancellationToken)
+    {
+        var today = DateOnly.FromDateTime(DateTime.UtcNow);
+        // One period from ten days ago to two days ago has ended; the event sits in it (ingest takes events 35 days old).
+        var (start, anchor, at) = (today.AddDays(-10), today.AddDays(-2).Day, today.AddDays(-5).ToDateTime(new TimeOnly(12, 0), DateTimeKind.Utc));
+        var eventId = "e2e-bill-" + Guid.NewGuid().ToString("N");
+        using (var accepted = await ingest.PostAsync("/v1/events", new StringContent(
+            $$$"""{"event_id":"{{{eventId}}}","timestamp":"{{{at:O}}}","provider":"openai","model":"gpt-4o","customer":"e2e-customer","usage":{"input_tokens":2000,"output_tokens":100}}""",
+            System.Text.Encoding.UTF8, "application/json"), cancellationToken))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        }
+
+        string? cost = null;
+        await ControlPlaneStack.EventuallyAsync(async () =>
+        {
+            using var response = await query.GetAsync($"/v1/events/{eventId}", cancellationToken);
+            var status = response.IsSuccessStatusCode ? System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync(cancellationToken)) : null;
+            cost = (string?)status?["processed"]?["cost_usd"];
+            return cost is not null;
+        }, TimeSpan.FromSeconds(60), "the billed event is processed");
+
+        var environment = new Dictionary<string, string?>
+        {
+            ["TOKAGE_STATE_DIRECTORY"] = stateDirectory,
+            ["TOKAGE_URL"] = app.GetEndpoint("control-plane", "http").ToString(),
+            ["TOKAGE_BILLING_URL"] = app.GetEndpoint("billing-pipeline", "http").ToString(),
+        };
+        async Task<System.Text.Json.Nodes.JsonNode> Cli(params string[] arguments)
+        {
+            var result = await CliProcess.RunAsync([.. arguments, "--tenant", "e2e-acme", "--json"], environment: environment);
+            Assert.True(result.ExitCode == 0, $"tokage {string.Join(' ', arguments)}: {result.Stderr}");
+            return System.Text.Json.Nodes.JsonNode.Parse(result.Stdout)!;
+        }
+
+        var planFile = Path.Combine(stateDirectory, "plan.json");
+        await File.WriteAllTextAsync(planFile, """
+            {"key": "e2e", "base_fee_usd": "5", "charges": [
+              {"key": "input", "meter": "input_tokens", "price_model": "per_unit", "unit_price_usd": "1000", "per_units": 1000000},
+              {"key": "resale", "meter": "cost_usd", "price_model": "markup", "markup_percent": "100"}]}
+            """, cancellationToken);
+        await Cli("customers", "create", "e2e-customer", "--name", "E2E Customer");
+        await Cli("plans", "create", "--file", planFile);
+        await Cli("subscriptions", "create", "--customer", "e2e-customer", "--plan", "e2e", "--start-date", start.ToString("yyyy-MM-dd"), "--anchor-day", anchor.ToString());
+
+        // The default grace (24 h) would hold the invoice as a draft until tomorrow: the operator shortens it.
+        using (var billing = app.CreateHttpClient("billing-pipeline", "http"))
+        {
+            billing.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", (await File.ReadAllTextAsync(Path.Combine(stateDirectory, "secrets", "admin-token"), cancellationToken)).Trim());
+            var tenantId = (string)(await Cli("tenants", "show", "e2e-acme"))["tenant_id"]!;
+            using var settings = await billing.PatchAsync($"/v1/billing/settings?tenant={tenantId}", new StringContent("""{"grace_hours": 0}""", System.Text.Encoding.UTF8, "application/json"), cancellationToken);
+            Assert.Equal(HttpStatusCode.OK, settings.StatusCode);
+        }
+
+        await Cli("invoices", "run");
+        var invoice = Assert.Single((await Cli("invoices", "list", "--status", "issued"))["invoices"]!.AsArray())!;
+        Assert.Equal((start.ToString("yyyy-MM-dd"), today.AddDays(-2).ToString("yyyy-MM-dd")), ((string)invoice["period_start"]!, (string)invoice["period_end"]!));
+        var lines = invoice["lines"]!.AsArray().ToDictionary(l => (string?)l!["charge"] ?? (string)l!["kind"]!, l => l!);
+        Assert.Equal("2.00", (string)lines["input"]["amount_usd"]!); // 2,000 tokens at $1,000 per million
+        Assert.Equal(decimal.Parse(cost!, System.Globalization.CultureInfo.InvariantCulture) * 2, decimal.Parse((string)lines["resale"]["amount_unrounded_usd"]!, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(1L, (long)invoice["number"]!);
     }
 }
 

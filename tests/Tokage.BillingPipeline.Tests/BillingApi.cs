@@ -19,9 +19,11 @@ public sealed class BillingApi : IDisposable
 
     public string TenantId { get; }
 
-    public static async Task<BillingApi> ForNewTenantAsync(BudgetFixture fixture, ServiceProcess billing, string name, string[]? scopes = null)
+    public static async Task<BillingApi> ForNewTenantAsync(BudgetFixture fixture, ServiceProcess billing, string name, string[]? scopes = null) =>
+        await ForTenantAsync(fixture, billing, (string)(await fixture.Stack.CreateTenantAsync(name))["tenant_id"]!, scopes);
+
+    public static async Task<BillingApi> ForTenantAsync(BudgetFixture fixture, ServiceProcess billing, string tenant, string[]? scopes = null)
     {
-        var tenant = (string)(await fixture.Stack.CreateTenantAsync(name))["tenant_id"]!;
         var key = await fixture.Stack.PostAsync($"/v1/tenants/{tenant}/keys", new { name = "billing", scopes = scopes ?? ["billing"] });
         var http = new HttpClient { BaseAddress = billing.HttpUri, Timeout = TimeSpan.FromSeconds(60) };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", (string)key["api_key"]!);

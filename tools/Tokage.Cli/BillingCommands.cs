@@ -13,7 +13,7 @@ internal static partial class Commands
 
     private static readonly Option<string?> BillingUrl = new("--billing-url") { Description = $"Billing pipeline URL (default: $TOKAGE_BILLING_URL, else {DefaultBillingUrl}).", Recursive = true };
 
-    private static Uri BillingAddress(ParseResult parse, CliConnection connection)
+    private static Uri BillingAddress(ParseResult parse)
     {
         var address = parse.GetValue(BillingUrl) ?? Environment.GetEnvironmentVariable("TOKAGE_BILLING_URL") ?? DefaultBillingUrl;
         return Uri.TryCreate(address, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)
@@ -21,7 +21,7 @@ internal static partial class Commands
     }
 
     /// <summary>Runs a billing call as the operator for the named tenant: <c>?tenant=&lt;id&gt;</c> on every path.</summary>
-    private static Task<int> BillingAsync(ParseResult parse, TextWriter output, Func<ControlPlaneClient, Func<string, string>, Task<(JsonNode? Json, string Text)>> action) =>
+    private static Task<int> BillingAsync(ParseResult parse, TextWriter output, Func<AdminApiClient, Func<string, string>, Task<(JsonNode? Json, string Text)>> action) =>
         RunAsync(parse, output, async controlPlane =>
         {
             var named = parse.GetValue(Tenant)!;
@@ -29,7 +29,7 @@ internal static partial class Commands
                 : (string?)(await controlPlane.GetAsync($"/v1/tenants/{Uri.EscapeDataString(named)}", CancellationToken.None))?["tenant_id"]
                   ?? throw new CliException($"Tenant '{named}' has no id.");
             var connection = CliConnection.Resolve(parse.GetValue(Url), parse.GetValue(AdminToken), Environment.CurrentDirectory, Environment.GetEnvironmentVariable);
-            using var billing = new ControlPlaneClient(connection with { Url = BillingAddress(parse, connection) });
+            using var billing = new AdminApiClient(connection with { Url = BillingAddress(parse) }, "the billing pipeline");
             return await action(billing, path => path + (path.Contains('?', StringComparison.Ordinal) ? "&" : "?") + "tenant=" + tenantId);
         });
 

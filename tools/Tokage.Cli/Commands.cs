@@ -199,12 +199,12 @@ internal static partial class Commands
     private static string TenantPath(ParseResult parse) => $"/v1/tenants/{Uri.EscapeDataString(parse.GetValue(Tenant)!)}";
 
     /// <summary>Connects, runs, prints JSON (--json) or text; a <see cref="CliException"/> is one line on stderr and exit code 1.</summary>
-    private static async Task<int> RunAsync(ParseResult parse, TextWriter output, Func<ControlPlaneClient, Task<(JsonNode? Json, string Text)>> action)
+    private static async Task<int> RunAsync(ParseResult parse, TextWriter output, Func<AdminApiClient, Task<(JsonNode? Json, string Text)>> action)
     {
         try
         {
             var connection = CliConnection.Resolve(parse.GetValue(Url), parse.GetValue(AdminToken), Environment.CurrentDirectory, Environment.GetEnvironmentVariable);
-            using var client = new ControlPlaneClient(connection);
+            using var client = new AdminApiClient(connection);
             var (json, text) = await action(client);
             await output.WriteLineAsync(parse.GetValue(Json) ? json?.ToJsonString(PrintedJson) ?? "{}" : text);
             return 0;

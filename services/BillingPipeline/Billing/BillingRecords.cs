@@ -52,8 +52,10 @@ public static class BillingRecords
         "c.id, c.external_id, coalesce((SELECT array_agg(a.value ORDER BY a.value) FROM customer_ids a WHERE a.customer_id = c.id AND a.is_alias), '{}'), " +
         "c.name, c.email, c.time_zone, c.stripe_customer_id, c.created_at, c.updated_at";
 
-    public static async Task<List<CustomerRecord>> CustomersAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken ct) =>
-        await ReadAsync(connection, transaction, $"SELECT {CustomerColumns} FROM customers c ORDER BY c.external_id", ReadCustomer, ct);
+    public static async Task<List<CustomerRecord>> CustomersAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken ct, Guid? only = null) =>
+        await ReadAsync(connection, transaction,
+            $"SELECT {CustomerColumns} FROM customers c " + (only is null ? "" : "WHERE c.id = @id ") + "ORDER BY c.external_id",
+            ReadCustomer, ct, only is null ? [] : [("id", only.Value)]);
 
     /// <summary>A customer by its external id or one of its aliases.</summary>
     public static async Task<CustomerRecord?> CustomerAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string id, CancellationToken ct) =>

@@ -23,6 +23,8 @@ internal sealed record InvoiceWork(
 public sealed class InvoiceEngine(
     NpgsqlDataSource database, CustomerUsageQueries usage, IOptions<BillingOptions> options, ILogger<InvoiceEngine> logger)
 {
+    private const int MaxIdsPerRead = 500;
+
     /// <summary>Issues what is due and refreshes drafts for one tenant; returns how many invoices it issued.</summary>
     public async Task<int> RunAsync(Guid tenant, DateTimeOffset now, CancellationToken ct)
     {
@@ -67,29 +69,33 @@ public sealed class InvoiceEngine(
 
     private sealed record IssuedPeriod(Guid Subscription, DateOnly Start, DateOnly End, long Number, Guid PlanVersion, decimal PeriodSubtotal);
 
+    /// <summary>What billing needs of the tenant, or of one customer (the upcoming invoice): each query filtered to it.</summary>
     private Task<TenantState> LoadAsync(Guid tenant, Guid? customer, DateTimeOffset now, CancellationToken ct) =>
         database.InTenantAsync(tenant, async (connection, transaction) =>
         {
+            var only = ("customer", (object)(customer ?? (object)DBNull.Value));
+            const string OfCustomer = "(@customer::uuid IS NULL OR customer_id = @customer)";
             var name = (await BillingRecords.ReadAsync(connection, transaction, "SELECT name FROM tenants WHERE id = @id", r => r.GetString(0), ct, ("id", tenant))).Single();
             var grace = (await BillingRecords.ReadAsync(connection, transaction, "SELECT grace_hours FROM billing_settings", r => r.GetInt32(0), ct)).DefaultIfEmpty(24).First();
-            var customers = (await BillingRecords.CustomersAsync(connection, transaction, ct)).ToDictionary(c => c.Id);
+            var customers = (await BillingRecords.CustomersAsync(connection, transaction, ct, customer)).ToDictionary(c => c.Id);
             var plans = (await BillingRecords.PlanVersionsAsync(connection, transaction, ct)).ToDictionary(p => p.Id);
             var subscriptions = await BillingRecords.SubscriptionsAsync(connection, transaction, ct, customer);
             var lastIssued = (await BillingRecords.ReadAsync(connection, transaction,
-                    "SELECT subscription_id, max(period_start) FROM invoices WHERE status <> 'draft' GROUP BY subscription_id",
-                    r => (r.GetGuid(0), r.GetFieldValue<DateOnly>(1)), ct))
+                    $"SELECT subscription_id, max(period_start) FROM invoices WHERE status <> 'draft' AND {OfCustomer} GROUP BY subscription_id",
+                    r => (r.GetGuid(0), r.GetFieldValue<DateOnly>(1)), ct, only))
                 .ToDictionary(r => r.Item1, r => r.Item2);
             // A day either side of the window for zones ahead of and behind UTC.
             var lateFrom = DateOnly.FromDateTime((now - options.Value.LateUsageWindow - TimeSpan.FromDays(1)).UtcDateTime);
             var recent = await BillingRecords.ReadAsync(connection, transaction,
                 "SELECT subscription_id, period_start, period_end, number, plan_version_id, period_subtotal_usd FROM invoices " +
-                "WHERE status IN ('issued', 'paid') AND period_end >= @from ORDER BY period_start",
+                $"WHERE status IN ('issued', 'paid') AND period_end >= @from AND {OfCustomer} ORDER BY period_start",
                 r => new IssuedPeriod(r.GetGuid(0), r.GetFieldValue<DateOnly>(1), r.GetFieldValue<DateOnly>(2), r.GetInt64(3), r.GetGuid(4), r.GetDecimal(5)),
-                ct, ("from", lateFrom));
+                ct, ("from", lateFrom), only);
             var adjusted = (await BillingRecords.ReadAsync(connection, transaction,
                     "SELECT a.subscription_id, a.period_start, sum(a.amount_usd) FROM invoice_adjustments a JOIN invoices i ON i.id = a.invoice_id " +
-                    "WHERE i.status IN ('issued', 'paid') AND a.period_start >= @from - 62 GROUP BY a.subscription_id, a.period_start",
-                    r => (r.GetGuid(0), r.GetFieldValue<DateOnly>(1), r.GetDecimal(2)), ct, ("from", lateFrom)))
+                    "WHERE i.status IN ('issued', 'paid') AND a.period_start >= @from - 62 AND (@customer::uuid IS NULL OR i.customer_id = @customer) " +
+                    "GROUP BY a.subscription_id, a.period_start",
+                    r => (r.GetGuid(0), r.GetFieldValue<DateOnly>(1), r.GetDecimal(2)), ct, ("from", lateFrom), only))
                 .ToDictionary(r => (r.Item1, r.Item2), r => r.Item3);
             return new TenantState(name, TimeSpan.FromHours(grace), customers, plans, subscriptions, lastIssued, recent, adjusted);
         }, ct);
@@ -104,7 +110,7 @@ public sealed class InvoiceEngine(
             var zone = TimeZoneInfo.FindSystemTimeZoneById(customer.TimeZone);
             var after = state.LastIssued.GetValueOrDefault(subscription.Id, DateOnly.MinValue);
             var first = true;
-            foreach (var period in subscription.Schedule(zone).Periods().TakeWhile(p => p.Start <= now).Where(p => p.StartDate > after || !state.LastIssued.ContainsKey(subscription.Id)))
+            foreach (var period in subscription.Schedule(zone).Periods().TakeWhile(p => p.Start <= now).Where(p => p.StartDate > after))
             {
                 pending.Add((subscription, customer, period, period.End + state.Grace <= now, first));
                 first = false;
@@ -113,8 +119,9 @@ public sealed class InvoiceEngine(
 
         // The usage of every window once, for all the customers billed over it.
         var windows = pending.Select(p => (p.Period.Start, p.Period.End, p.Customer)).ToList();
+        var recentIssued = state.RecentIssued.ToLookup(i => i.Subscription);
         var recheck = pending.Where(p => p.First)
-            .SelectMany(p => state.RecentIssued.Where(i => i.Subscription == p.Subscription.Id && i.Start < p.Period.StartDate)
+            .SelectMany(p => recentIssued[p.Subscription.Id].Where(i => i.Start < p.Period.StartDate)
                 .Select(i => (Issued: i, p.Customer, Period: Period(p.Subscription, p.Customer, i.Start))))
             .Where(r => r.Period is not null)
             .ToList();
@@ -122,14 +129,16 @@ public sealed class InvoiceEngine(
         var usageByWindow = new Dictionary<(DateTimeOffset, DateTimeOffset), ILookup<string, CustomerUsageRow>>();
         foreach (var window in windows.GroupBy(w => (w.Start, w.End)))
         {
+            // Many customers over one window (a month's issuing): one read of every customer's usage beats a long id list.
             var ids = window.SelectMany(w => w.Customer.Ids).Distinct().ToList();
-            var rows = await usage.InRangeAsync(tenant.ToString(), ids, window.Key.Start, window.Key.End, ct);
+            var rows = await usage.InRangeAsync(tenant.ToString(), ids.Count <= MaxIdsPerRead ? ids : null, window.Key.Start, window.Key.End, ct);
             usageByWindow[window.Key] = rows.ToLookup(r => r.Customer);
         }
 
         List<UsageSlice> UsageOf(CustomerRecord customer, BillingPeriod period) =>
             [.. customer.Ids.SelectMany(id => usageByWindow[(period.Start, period.End)][id]).Select(Slice)];
 
+        var recheckBySubscription = recheck.ToLookup(r => r.Issued.Subscription);
         var work = new List<InvoiceWork>();
         foreach (var p in pending)
         {
@@ -137,7 +146,7 @@ public sealed class InvoiceEngine(
             var adjustments = new List<PeriodAdjustment>();
             if (p.First)
             {
-                foreach (var (issued, customer, period) in recheck.Where(r => r.Issued.Subscription == p.Subscription.Id))
+                foreach (var (issued, customer, period) in recheckBySubscription[p.Subscription.Id])
                 {
                     var rated = InvoiceCalculator.PeriodLines(state.Plans[issued.PlanVersion].Definition, UsageOf(customer, period!)).Sum(l => l.AmountUsd);
                     var billed = issued.PeriodSubtotal + state.AdjustedSoFar.GetValueOrDefault((issued.Subscription, issued.Start));

@@ -7,7 +7,7 @@ using System.Text.Json.Nodes;
 namespace Tokage.Cli;
 
 /// <summary>An admin REST API (the control plane's, the billing pipeline's); a non-2xx answer becomes a <see cref="CliException"/> with its problem detail.</summary>
-internal sealed class ControlPlaneClient(CliConnection connection) : IDisposable
+internal sealed class AdminApiClient(CliConnection connection, string service = "the control plane") : IDisposable
 {
     private readonly HttpClient http = new()
     {
@@ -53,7 +53,7 @@ internal sealed class ControlPlaneClient(CliConnection connection) : IDisposable
         }
         catch (HttpRequestException ex)
         {
-            throw new CliException($"Cannot reach {connection.Url} ({ex.Message}). Is the AppHost running (./run.sh)? Otherwise pass --url (control plane) or --billing-url.");
+            throw new CliException($"Cannot reach {service} at {connection.Url} ({ex.Message}). Is the AppHost running (./run.sh)? Otherwise pass {(service == "the control plane" ? "--url" : "--billing-url")}.");
         }
 
         using (response)
