@@ -105,7 +105,7 @@ public class EndToEndTests
                 Assert.True((bool)status!["processed"]!["priced"]!);
                 Assert.Equal("gpt-4o", (string)status["processed"]!["priced_model"]!);
 
-                await BillsAnIngestedEventAsync(app, state.FullName, ingest, query, cancellationToken);
+                await BillsAnIngestedEventAsync(app, state.FullName, (string)created["tenant_id"]!, ingest, query, cancellationToken);
             }
 
             foreach (var name in resources)
@@ -149,7 +149,7 @@ public class EndToEndTests
     /// An event naming a customer, ingested with a timestamp in a period that has ended, is priced by the processor and
     /// billed on an issued invoice by the billing pipeline: base fee, its tokens, and its server-side cost marked up.
     /// </summary>
-    private static async Task BillsAnIngestedEventAsync(DistributedApplication app, string stateDirectory, HttpClient ingest, HttpClient query, CancellationToken cancellationToken)
+    private static async Task BillsAnIngestedEventAsync(DistributedApplication app, string stateDirectory, string tenantId, HttpClient ingest, HttpClient query, CancellationToken cancellationToken)
     {
         var today = DateOnly.FromDateTime(DateTime.UtcNow);
         // One period from ten days ago to two days ago has ended; the event sits in it (ingest takes events 35 days old).
@@ -198,7 +198,6 @@ public class EndToEndTests
         using (var billing = app.CreateHttpClient("billing-pipeline", "http"))
         {
             billing.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", (await File.ReadAllTextAsync(Path.Combine(stateDirectory, "secrets", "admin-token"), cancellationToken)).Trim());
-            var tenantId = (string)(await Cli("tenants", "show", "e2e-acme"))["tenant_id"]!;
             using var settings = await billing.PatchAsync($"/v1/billing/settings?tenant={tenantId}", new StringContent("""{"grace_hours": 0}""", System.Text.Encoding.UTF8, "application/json"), cancellationToken);
             Assert.Equal(HttpStatusCode.OK, settings.StatusCode);
         }
