@@ -184,10 +184,12 @@ internal static class BillingBenchmark
         CustomerUsageQueries usage, BenchReport report, CancellationToken ct)
     {
         var database = (await analytics.ExecuteScalarAsync("SELECT currentDatabase()", cancellationToken: ct))!.ToString();
+        // The service checks its archive is writable to be ready; billing writes nothing there.
+        var archive = Directory.CreateTempSubdirectory("tokage-bench-archive-");
         var billing = await Progress.StepAsync("starting the billing pipeline", () => stack.StartServiceAsync("BillingPipeline", new Dictionary<string, string>
         {
             ["ConnectionStrings__analytics"] = $"{host.ConnectionString};Database={database}",
-            ["ConnectionStrings__archive"] = $"Provider=FileSystem;Path={Path.Combine(Path.GetTempPath(), "tokage-bench-archive")}",
+            ["ConnectionStrings__archive"] = $"Provider=FileSystem;Path={archive.FullName}",
             ["Tokage__Billing__Interval"] = "01:00:00",
             ["Tokage__ApiKeys__AuthAddress"] = stack.Auth.GrpcUri.ToString().TrimEnd('/'),
         }));
@@ -209,5 +211,6 @@ internal static class BillingBenchmark
         var what = $"upcoming invoice over HTTP, {settings.BigCustomerEvents:N0} events in the period";
         report.Add(new Measurement($"{what}, p50", Statistics.Median(invoice), "ms", "the customer's usage read alone", Statistics.Median(read)));
         report.Add(new Measurement($"{what}, p95", Statistics.Percentile(invoice, 95), "ms", "the customer's usage read alone", Statistics.Percentile(read, 95)));
+        archive.Delete(recursive: true);
     }
 }

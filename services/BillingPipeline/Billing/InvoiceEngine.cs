@@ -73,29 +73,30 @@ public sealed class InvoiceEngine(
     private Task<TenantState> LoadAsync(Guid tenant, Guid? customer, DateTimeOffset now, CancellationToken ct) =>
         database.InTenantAsync(tenant, async (connection, transaction) =>
         {
-            var only = ("customer", (object)(customer ?? (object)DBNull.Value));
-            const string OfCustomer = "(@customer::uuid IS NULL OR customer_id = @customer)";
+            // Written out, not "@customer IS NULL OR …": a plan for one customer must use its index.
+            (string, object)[] only = customer is null ? [] : [("customer", customer.Value)];
+            var ofCustomer = customer is null ? "true" : "customer_id = @customer";
             var name = (await BillingRecords.ReadAsync(connection, transaction, "SELECT name FROM tenants WHERE id = @id", r => r.GetString(0), ct, ("id", tenant))).Single();
             var grace = (await BillingRecords.ReadAsync(connection, transaction, "SELECT grace_hours FROM billing_settings", r => r.GetInt32(0), ct)).DefaultIfEmpty(24).First();
             var customers = (await BillingRecords.CustomersAsync(connection, transaction, ct, customer)).ToDictionary(c => c.Id);
             var plans = (await BillingRecords.PlanVersionsAsync(connection, transaction, ct)).ToDictionary(p => p.Id);
             var subscriptions = await BillingRecords.SubscriptionsAsync(connection, transaction, ct, customer);
             var lastIssued = (await BillingRecords.ReadAsync(connection, transaction,
-                    $"SELECT subscription_id, max(period_start) FROM invoices WHERE status <> 'draft' AND {OfCustomer} GROUP BY subscription_id",
+                    $"SELECT subscription_id, max(period_start) FROM invoices WHERE status <> 'draft' AND {ofCustomer} GROUP BY subscription_id",
                     r => (r.GetGuid(0), r.GetFieldValue<DateOnly>(1)), ct, only))
                 .ToDictionary(r => r.Item1, r => r.Item2);
             // A day either side of the window for zones ahead of and behind UTC.
             var lateFrom = DateOnly.FromDateTime((now - options.Value.LateUsageWindow - TimeSpan.FromDays(1)).UtcDateTime);
             var recent = await BillingRecords.ReadAsync(connection, transaction,
                 "SELECT subscription_id, period_start, period_end, number, plan_version_id, period_subtotal_usd FROM invoices " +
-                $"WHERE status IN ('issued', 'paid') AND period_end >= @from AND {OfCustomer} ORDER BY period_start",
+                $"WHERE status IN ('issued', 'paid') AND period_end >= @from AND {ofCustomer} ORDER BY period_start",
                 r => new IssuedPeriod(r.GetGuid(0), r.GetFieldValue<DateOnly>(1), r.GetFieldValue<DateOnly>(2), r.GetInt64(3), r.GetGuid(4), r.GetDecimal(5)),
-                ct, ("from", lateFrom), only);
+                ct, [("from", lateFrom), .. only]);
             var adjusted = (await BillingRecords.ReadAsync(connection, transaction,
                     "SELECT a.subscription_id, a.period_start, sum(a.amount_usd) FROM invoice_adjustments a JOIN invoices i ON i.id = a.invoice_id " +
-                    "WHERE i.status IN ('issued', 'paid') AND a.period_start >= @from - 62 AND (@customer::uuid IS NULL OR i.customer_id = @customer) " +
+                    $"WHERE i.status IN ('issued', 'paid') AND a.period_start >= @from - 62 AND {(customer is null ? "true" : "i.customer_id = @customer")} " +
                     "GROUP BY a.subscription_id, a.period_start",
-                    r => (r.GetGuid(0), r.GetFieldValue<DateOnly>(1), r.GetDecimal(2)), ct, ("from", lateFrom), only))
+                    r => (r.GetGuid(0), r.GetFieldValue<DateOnly>(1), r.GetDecimal(2)), ct, [("from", lateFrom), .. only]))
                 .ToDictionary(r => (r.Item1, r.Item2), r => r.Item3);
             return new TenantState(name, TimeSpan.FromHours(grace), customers, plans, subscriptions, lastIssued, recent, adjusted);
         }, ct);
