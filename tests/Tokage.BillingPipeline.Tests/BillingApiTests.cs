@@ -18,7 +18,13 @@ public sealed class BillingApiTests(BudgetFixture fixture) : IClassFixture<Budge
         var second = await a.OkAsync(HttpMethod.Post, "/v1/plans", new { key = "pro", base_fee_usd = 12 });
         Assert.Equal(2, (int)second["version"]!);
         Assert.Equal(2, (await a.OkAsync(HttpMethod.Get, "/v1/plans/pro"))["versions"]!.AsArray().Count);
-        await a.OkAsync(HttpMethod.Post, "/v1/subscriptions", new { customer = "gx", plan = "pro", plan_version = 1, start_date = "2026-01-01" });
+        var subscription = await a.OkAsync(HttpMethod.Post, "/v1/subscriptions", new { customer = "gx", plan = "pro", plan_version = 1, start_date = "2026-01-01" });
+
+        // A plan change waits for the next period: the running one stays on version 1.
+        var changed = await a.OkAsync(HttpMethod.Patch, $"/v1/subscriptions/{subscription["id"]}", new { plan = "pro", plan_version = 2 });
+        var nextPeriod = new DateOnly(DateTime.UtcNow.Year, DateTime.UtcNow.Month, 1).AddMonths(1).ToString("yyyy-MM-dd");
+        Assert.Equal((1, 2, nextPeriod), ((int)changed["plan_version"]!, (int)changed["next_plan_version"]!, (string)changed["next_plan_from"]!));
+        Assert.Equal("1", (await a.OkAsync(HttpMethod.Get, "/v1/customers/gx/upcoming-invoice"))["plan_version"]!.ToJsonString());
 
         async Task Field(BillingApi api, HttpMethod method, string path, object body, string field)
         {
