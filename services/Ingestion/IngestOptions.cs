@@ -24,4 +24,11 @@ public sealed class IngestOptions
     public int MaxMetadataKeyLength { get; set; } = 64;
 
     public int MaxMetadataValueLength { get; set; } = 1024;
+
+    /// <summary>
+    /// How long a span with usage that does not say it is a model call (an agent, a workflow, a span that does not say)
+    /// waits before it is billed, so that its children, exported at the same moment in requests of their own, mark it
+    /// as their wrapper first. Model calls never wait.
+    /// </summary>
+    public TimeSpan WrapperSettle { get; set; } = TimeSpan.FromMilliseconds(250);
 }

@@ -13,6 +13,7 @@ app.MapDefaultEndpoints();
 app.MapEventStatusApi();
 app.MapUsageApi();
 app.MapEntitlementsApi();
+app.MapOtlpReportApi();
 app.MapGrpcService<QueryGrpcService>();
 
 app.Run();

@@ -30,10 +30,31 @@ internal static class GenAiAttributes
         "ai.usage.inputTokenDetails.cacheWriteTokens",
     ];
 
+    /// <summary>1-hour cache writes, where an instrumentation reports them apart (Anthropic's <c>cache_creation.ephemeral_1h_input_tokens</c>).</summary>
+    public static readonly string[] CacheWrite1hTokens =
+    [
+        "gen_ai.usage.cache_creation.ephemeral_1h_input_tokens", "gen_ai.usage.cache_write_1h.input_tokens",
+    ];
+
+    /// <summary>Totals: never usage alone (no split), but a total above input + output reveals omitted reasoning.</summary>
+    public static readonly string[] TotalTokens =
+    [
+        "gen_ai.usage.total_tokens", "llm.usage.total_tokens", "llm.token_count.total", "ai.usage.totalTokens",
+    ];
+
+    /// <summary>Costs instrumentations compute themselves: ignored (Tokage prices every event) and noted.</summary>
+    public static readonly string[] ReportedCost =
+    [
+        "gen_ai.usage.cost", "gen_ai.usage.total_cost", "llm.cost.total", "llm.cost.prompt", "llm.cost.completion",
+        "langfuse.observation.cost_details", "ai.usage.cost", "operation.cost",
+    ];
+
     public static readonly string[] ReasoningTokens =
     [
         "gen_ai.usage.reasoning.output_tokens", "llm.token_count.completion_details.reasoning",
         "ai.usage.outputTokenDetails.reasoningTokens", "ai.usage.reasoningTokens",
+        // OpenLIT and OpenLLMetry (OpenAI), pydantic-ai's details (OpenAI reasoning, Anthropic thinking): inside the output count.
+        "gen_ai.usage.reasoning_tokens", "llm.usage.reasoning_tokens", "gen_ai.usage.details.reasoning_tokens", "gen_ai.usage.details.thinking_tokens",
     ];
 
     // The model that answered before the one asked for.

@@ -8,8 +8,11 @@ namespace Tokage.Otlp;
 /// <param name="Rejected">Spans that carry usage but cannot become an event (bad ids, unreadable counts).</param>
 public sealed record OtlpMapResult(IReadOnlyList<SpanUsage> Usage, IReadOnlyList<SpanLink> Spans, IReadOnlyList<RejectedSpan> Rejected);
 
+/// <summary>The instrumentation scope a span came from (its name and version, either possibly empty).</summary>
+public readonly record struct ScopeName(string Name, string Version);
+
 /// <summary>A span's place in its trace; <paramref name="ParentSpanIdHex"/> is empty for a root span.</summary>
-public sealed record SpanLink(string TraceIdHex, string SpanIdHex, string ParentSpanIdHex);
+public sealed record SpanLink(string TraceIdHex, string SpanIdHex, string ParentSpanIdHex, ScopeName Scope = default);
 
 /// <summary>A span carrying token usage, mapped to a native event.</summary>
 /// <param name="IsModelCall">
@@ -18,7 +21,31 @@ public sealed record SpanLink(string TraceIdHex, string SpanIdHex, string Parent
 /// only when no descendant carries usage.
 /// </param>
 /// <param name="Event">The event, ids hex, usage cache-inclusive; the caller validates it like any native event.</param>
-public sealed record SpanUsage(string TraceIdHex, string SpanIdHex, string ParentSpanIdHex, string SpanName, bool IsModelCall, TokenUsageEvent Event);
+/// <param name="Notes">What the mapping noticed and the exporter should hear of: <see cref="SpanNotes"/>.</param>
+public sealed record SpanUsage(string TraceIdHex, string SpanIdHex, string ParentSpanIdHex, string SpanName, bool IsModelCall, TokenUsageEvent Event)
+{
+    public ScopeName Scope { get; init; }
 
-/// <summary>A span with usage that could not be mapped, and why.</summary>
-public sealed record RejectedSpan(string TraceIdHex, string SpanIdHex, string SpanName, string Reason);
+    public IReadOnlyList<string> Notes { get; init; } = [];
+}
+
+/// <summary>A span with usage that could not be mapped: a short <paramref name="Code"/> for counting, and why.</summary>
+public sealed record RejectedSpan(string TraceIdHex, string SpanIdHex, string SpanName, string Reason)
+{
+    public string Code { get; init; } = "invalid";
+
+    public ScopeName Scope { get; init; }
+}
+
+/// <summary>The notes a mapped span can carry.</summary>
+public static class SpanNotes
+{
+    /// <summary>The span reported a cost (<c>gen_ai.usage.cost</c>, <c>llm.cost.*</c>, …); Tokage prices every event itself.</summary>
+    public const string ReportedCostIgnored = "reported_cost_ignored";
+
+    /// <summary>A total above input + output with no reasoning count: the gap was taken as reasoning (thinking tokens left out).</summary>
+    public const string ReasoningFromTotal = "reasoning_from_total";
+
+    /// <summary>The span carries usage but names no model: stored unpriced.</summary>
+    public const string ModelMissing = "model_missing";
+}

@@ -5,7 +5,7 @@ using OpenTelemetry.Proto.Common.V1;
 namespace Tokage.Otlp;
 
 /// <summary>A token count read from an attribute: absent, a count, or a value that is not a count.</summary>
-internal readonly record struct CountReading(long? Value, string? Error)
+internal readonly record struct CountReading(long? Value, string? Error, string Code = "")
 {
     public static readonly CountReading Absent = new(null, null);
 
@@ -83,6 +83,24 @@ internal sealed class SpanAttributes(Dictionary<string, AnyValue> span, Dictiona
         return CountReading.Absent;
     }
 
+    /// <summary>Whether the span sets any of <paramref name="keys"/>, whatever the value.</summary>
+    public bool HasAny(params ReadOnlySpan<string> keys)
+    {
+        foreach (var key in keys)
+        {
+            if (span.ContainsKey(key))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The span's own text value of <paramref name="key"/> (JSON payloads and the like, not trimmed).</summary>
+    public string? Raw(string key) =>
+        span.TryGetValue(key, out var value) && value.ValueCase == AnyValue.ValueOneofCase.StringValue && value.StringValue.Length > 0 ? value.StringValue : null;
+
     private static string? Text(Dictionary<string, AnyValue> attributes, string key)
     {
         if (!attributes.TryGetValue(key, out var value))
@@ -101,9 +119,9 @@ internal sealed class SpanAttributes(Dictionary<string, AnyValue> span, Dictiona
     }
 
     /// <summary>
-    /// Counts arrive as int, double or text depending on the language and the instrumentation. Negative counts are
-    /// absent (some instrumentations use -1 for "unknown"); fractions, non-numbers and absurd sizes are errors, because
-    /// billing a guess is worse than rejecting the span visibly.
+    /// Counts arrive as int, double or text depending on the language and the instrumentation. Negative counts,
+    /// fractions, non-numbers and absurd sizes are errors, because billing a guess is worse than rejecting the span
+    /// visibly (with the reason, in the export's partial success and the OTLP report).
     /// </summary>
     private static CountReading Read(string key, AnyValue value)
     {
@@ -126,25 +144,34 @@ internal sealed class SpanAttributes(Dictionary<string, AnyValue> span, Dictiona
                     ? Checked(key, whole)
                     : FromDecimalText(key, text);
             default:
-                return new(null, $"'{key}' is a {value.ValueCase}, not a token count.");
+                return new(null, $"'{key}' is a {value.ValueCase}, not a token count.", "not_a_count");
         }
+    }
+
+    /// <summary>A count from its text, by the same rules as an attribute's (used for counts inside JSON payloads).</summary>
+    public static CountReading ParseCount(string key, string text)
+    {
+        text = text.Trim();
+        return text.Length == 0 ? CountReading.Absent
+            : long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var whole) ? Checked(key, whole)
+            : FromDecimalText(key, text);
     }
 
     private static CountReading FromDecimalText(string key, string text)
     {
         if (!decimal.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number))
         {
-            return new(null, $"'{key}' is not a number: '{Shorten(text)}'.");
+            return new(null, $"'{key}' is not a number: '{Shorten(text)}'.", "not_a_number");
         }
 
         if (number < 0)
         {
-            return CountReading.Absent;
+            return Negative(key, text);
         }
 
         if (number != decimal.Truncate(number))
         {
-            return new(null, $"'{key}' is not a whole number of tokens: {Shorten(text)}.");
+            return new(null, $"'{key}' is not a whole number of tokens: {Shorten(text)}.", "fractional_count");
         }
 
         return number > MaxTokensPerCall ? TooLarge(key, text) : new((long)number, null);
@@ -152,13 +179,15 @@ internal sealed class SpanAttributes(Dictionary<string, AnyValue> span, Dictiona
 
     private static CountReading Checked(string key, long count) => count switch
     {
-        < 0 => CountReading.Absent,
+        < 0 => Negative(key, count.ToString(CultureInfo.InvariantCulture)),
         > MaxTokensPerCall => TooLarge(key, count.ToString(CultureInfo.InvariantCulture)),
         _ => new(count, null),
     };
 
+    private static CountReading Negative(string key, string text) => new(null, $"'{key}' is negative ({Shorten(text)}): a token count cannot be.", "negative_count");
+
     private static CountReading TooLarge(string key, string text) =>
-        new(null, $"'{key}' is {Shorten(text)}, more than {MaxTokensPerCall:N0} tokens in one call.");
+        new(null, $"'{key}' is {Shorten(text)}, more than {MaxTokensPerCall:N0} tokens in one call.", "too_large");
 
     private static string Shorten(string text) => text.Length > 32 ? text[..32] + "…" : text;
 }

@@ -29,31 +29,36 @@ public static class SpanUsageMapper
         foreach (var resourceSpans in request.ResourceSpans)
         {
             var resource = SpanAttributes.Index(resourceSpans.Resource?.Attributes ?? []);
-            foreach (var span in resourceSpans.ScopeSpans.SelectMany(s => s.Spans))
+            foreach (var scopeSpans in resourceSpans.ScopeSpans)
             {
-                var traceId = Hex(span.TraceId);
-                var spanId = Hex(span.SpanId);
-                var parentSpanId = Hex(span.ParentSpanId);
-                spans.Add(new(traceId, spanId, parentSpanId));
-
-                var attributes = new SpanAttributes(SpanAttributes.Index(span.Attributes), resource);
-                switch (ReadUsage(attributes))
+                var scope = new ScopeName(scopeSpans.Scope?.Name ?? "", scopeSpans.Scope?.Version ?? "");
+                foreach (var span in scopeSpans.Spans)
                 {
-                    case null:
-                        continue;
-                    case { Error: { } error }:
-                        rejected.Add(new(traceId, spanId, span.Name, error));
-                        continue;
-                    case { Counts: var counts }:
-                        if (IdProblem(span) is { } idProblem)
-                        {
-                            rejected.Add(new(traceId, spanId, span.Name, idProblem));
-                            continue;
-                        }
+                    var traceId = Hex(span.TraceId);
+                    var spanId = Hex(span.SpanId);
+                    var parentSpanId = Hex(span.ParentSpanId);
+                    spans.Add(new(traceId, spanId, parentSpanId, scope));
 
-                        var isModelCall = IsModelCall(span.Name, attributes);
-                        usage.Add(new(traceId, spanId, parentSpanId, span.Name, isModelCall, ToEvent(span, traceId, spanId, attributes, counts)));
-                        break;
+                    var attributes = new SpanAttributes(SpanAttributes.Index(span.Attributes), resource);
+                    switch (ReadUsage(span.Name, attributes))
+                    {
+                        case null:
+                            continue;
+                        case { Error: { } error, ErrorCode: var code }:
+                            rejected.Add(new(traceId, spanId, span.Name, error) { Code = code, Scope = scope });
+                            continue;
+                        case { } reading:
+                            if (IdProblem(span) is { } idProblem)
+                            {
+                                rejected.Add(new(traceId, spanId, span.Name, idProblem) { Code = "invalid_ids", Scope = scope });
+                                continue;
+                            }
+
+                            var isModelCall = IsModelCall(span.Name, attributes) || reading.Report.IsModelCall;
+                            var e = ToEvent(span, traceId, spanId, attributes, reading, scope);
+                            usage.Add(new(traceId, spanId, parentSpanId, span.Name, isModelCall, e) { Scope = scope, Notes = reading.Notes });
+                            break;
+                    }
                 }
             }
         }
@@ -61,38 +66,54 @@ public static class SpanUsageMapper
         return new(usage, spans, rejected);
     }
 
-    private sealed record UsageReading(TokenCounts Counts, string? Error);
+    private sealed record UsageReading(TokenCounts Counts, UsageReport Report, IReadOnlyList<string> Notes, string? Error = null, string ErrorCode = "");
 
-    /// <summary>The span's token counts; null when it carries none.</summary>
-    private static UsageReading? ReadUsage(SpanAttributes attributes)
+    /// <summary>The span's token counts; null when it carries none (or only a summary of its children's).</summary>
+    private static UsageReading? ReadUsage(string spanName, SpanAttributes attributes)
     {
-        var input = attributes.Count(GenAiAttributes.InputTokens);
-        var output = attributes.Count(GenAiAttributes.OutputTokens);
-        var cacheRead = attributes.Count(GenAiAttributes.CacheReadTokens);
-        var cacheWrite = attributes.Count(GenAiAttributes.CacheWriteTokens);
-        var reasoning = attributes.Count(GenAiAttributes.ReasoningTokens);
-        CountReading[] all = [input, output, cacheRead, cacheWrite, reasoning];
-        if (all.All(c => c.IsAbsent))
+        if (UsageReport.Read(spanName, attributes) is not { } report)
         {
             return null;
         }
 
-        if (all.FirstOrDefault(c => c.Error is not null).Error is { } error)
+        if (report.Error is { } error)
         {
-            return new(default, error);
+            return new(default, report, [], error.Message, error.Code);
         }
+
+        var notes = new List<string>();
+        var input = report.Input ?? 0;
+        var outputTokens = report.Output ?? 0;
+        var reasoningTokens = report.Reasoning ?? 0;
 
         // Output counts reasoning; a reasoning count above it means the output was reported without it (as
         // Gemini's candidates count is), the same way cache parts above the input mean a cache-exclusive input.
-        var outputTokens = output.Value ?? 0;
-        var reasoningTokens = reasoning.Value ?? 0;
         if (reasoningTokens > outputTokens)
         {
             outputTokens += reasoningTokens;
         }
 
-        // No convention reports 1-hour cache writes separately yet; they arrive inside the cache writes.
-        return new(TokenCounts.FromReported(input.Value ?? 0, cacheRead.Value ?? 0, cacheWrite.Value ?? 0, 0, outputTokens, reasoningTokens), null);
+        // A total above input + output with no reasoning count: the instrumentation left thinking tokens out of the
+        // output (some Vertex instrumentations do). The gap is billed as reasoning, and said so.
+        if (report.Reasoning is null && report.Total is { } total && total > input + outputTokens && report.Input is not null && report.Output is not null)
+        {
+            reasoningTokens = total - input - outputTokens;
+            outputTokens += reasoningTokens;
+            notes.Add(SpanNotes.ReasoningFromTotal);
+        }
+
+        if (report.ReportedCost)
+        {
+            notes.Add(SpanNotes.ReportedCostIgnored);
+        }
+
+        var counts = TokenCounts.FromReported(input, report.CacheRead ?? 0, report.CacheWrite ?? 0, report.CacheWrite1h ?? 0, outputTokens, reasoningTokens);
+        if (counts.CacheRead + counts.CacheWrite + counts.CacheWrite1h > counts.Input || counts.Reasoning > counts.Output)
+        {
+            return new(default, report, [], "The span's cache or reasoning counts do not fit its input or output.", "inconsistent_counts");
+        }
+
+        return new(counts, report, notes);
     }
 
     private static string? IdProblem(Span span)
@@ -132,16 +153,17 @@ public static class SpanUsageMapper
         return GenAiAttributes.VercelModelCallSuffixes.Any(suffix => vercelOperation.EndsWith(suffix, StringComparison.Ordinal));
     }
 
-    private static TokenUsageEvent ToEvent(Span span, string traceId, string spanId, SpanAttributes attributes, TokenCounts counts)
+    private static TokenUsageEvent ToEvent(Span span, string traceId, string spanId, SpanAttributes attributes, UsageReading reading, ScopeName scope)
     {
-        var model = attributes.OnSpan(GenAiAttributes.Model) ?? "";
+        var model = reading.Report.Model ?? attributes.OnSpan(GenAiAttributes.Model) ?? "";
+        var counts = reading.Counts;
         var e = new TokenUsageEvent
         {
             // A re-sent span is the same event: the dedupe key makes it a duplicate.
             EventId = traceId + spanId,
             Timestamp = ToTimestamp(span.EndTimeUnixNano != 0 ? span.EndTimeUnixNano : span.StartTimeUnixNano),
-            // As reported: the pricer maps provider names to families.
-            Provider = Provider(attributes, model),
+            // As reported: the pricer maps provider names to families and resolves provider-specific model names.
+            Provider = reading.Report.Provider ?? Provider(attributes, model),
             Model = model,
             Usage = new TokenUsage
             {
@@ -165,16 +187,44 @@ public static class SpanUsageMapper
 
         if (span.Name.Length > 0)
         {
-            e.Metadata["otel.span_name"] = span.Name.Length > MaxSpanNameInMetadata ? span.Name[..MaxSpanNameInMetadata] : span.Name;
+            e.Metadata["otel.span_name"] = Truncate(span.Name);
         }
 
         if (attributes.OnSpan(GenAiAttributes.OperationName) is { } operation)
         {
-            e.Metadata[GenAiAttributes.OperationName] = operation;
+            e.Metadata[GenAiAttributes.OperationName] = Truncate(operation);
+        }
+
+        // The OTLP report counts per instrumentation scope; these say which one produced the event.
+        if (scope.Name.Length > 0)
+        {
+            e.Metadata[ScopeNameKey] = Truncate(scope.Name);
+        }
+
+        if (scope.Version.Length > 0)
+        {
+            e.Metadata[ScopeVersionKey] = Truncate(scope.Version);
+        }
+
+        if (model.Length == 0)
+        {
+            e.Metadata[UnpricedReasonKey] = SpanNotes.ModelMissing;
+        }
+
+        if (reading.Notes.Contains(SpanNotes.ReasoningFromTotal))
+        {
+            e.Metadata[SpanNotes.ReasoningFromTotal] = "true";
         }
 
         return e;
     }
+
+    /// <summary>Event metadata keys the OTLP path writes.</summary>
+    public const string ScopeNameKey = "otel.scope.name";
+    public const string ScopeVersionKey = "otel.scope.version";
+    public const string UnpricedReasonKey = "tokage.unpriced_reason";
+
+    private static string Truncate(string text) => text.Length > MaxSpanNameInMetadata ? text[..MaxSpanNameInMetadata] : text;
 
     private static string Provider(SpanAttributes attributes, string model)
     {

@@ -13,6 +13,12 @@ public enum Resolution
 
     /// <summary>A dated variant (<c>-2024-08-06</c>, <c>-20250929</c>, <c>@20250929</c>) priced as its base, which exists while the dated entry does not.</summary>
     DatedToBase,
+
+    /// <summary>
+    /// A provider's resource or routing name read down to the model it names: a Vertex AI resource path, a Bedrock ARN,
+    /// a cross-region inference profile without a price of its own, an OpenRouter id, a version written with dots.
+    /// </summary>
+    Normalized,
 }
 
 public sealed record ResolvedPrice(PricedModel Model, Resolution How);
@@ -42,7 +48,82 @@ public sealed partial class PriceCatalog
 
     public ResolvedPrice? Resolve(string provider, string model)
     {
-        var name = model.Trim();
+        if (ResolveAsNamed(provider, model.Trim()) is { } found)
+        {
+            return found;
+        }
+
+        foreach (var (family, name) in Normalizations(provider, model.Trim()))
+        {
+            if (ResolveAsNamed(family, name) is { } normalized)
+            {
+                return normalized with { How = Resolution.Normalized };
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// The names a provider's resource or routing form may stand for, most specific first (the model is reported as
+    /// sent; only its price is found this way). Each step is one the provider documents:
+    /// Vertex AI <c>projects/…/publishers/&lt;publisher&gt;/models/&lt;model&gt;</c>; Bedrock ARNs
+    /// (<c>…:inference-profile/&lt;id&gt;</c>, <c>…::foundation-model/&lt;id&gt;</c>) and cross-region profile prefixes
+    /// (<c>us.</c>, <c>eu.</c>, <c>apac.</c>, <c>global.</c>, <c>jp.</c>, <c>au.</c>, <c>us-gov.</c>; LiteLLM prices most profiles
+    /// themselves, which are tried first); OpenRouter's <c>vendor/model</c> under <c>openrouter/</c>; and Anthropic's
+    /// versions written with dots (<c>claude-sonnet-4.5</c>).
+    /// </summary>
+    private static IEnumerable<(string Provider, string Model)> Normalizations(string provider, string model)
+    {
+        var names = new List<(string, string)>();
+        void Add(string p, string m)
+        {
+            if (!names.Contains((p, m)))
+            {
+                names.Add((p, m));
+            }
+        }
+
+        var name = model;
+        if (VertexResource().Match(name) is { Success: true } vertex)
+        {
+            var publisher = vertex.Groups["publisher"].Value;
+            name = vertex.Groups["model"].Value;
+            Add(publisher == "google" ? "vertex_ai" : provider, publisher == "google" ? name : $"vertex_ai/{name}");
+            Add(provider, name);
+        }
+
+        if (BedrockArn().Match(name) is { Success: true } arn)
+        {
+            name = arn.Groups["id"].Value;
+            Add("bedrock", name);
+        }
+
+        if (ProviderNames.Family(provider) == "openrouter" || !name.StartsWith("openrouter/", StringComparison.Ordinal) && name.Count(c => c == '/') == 1)
+        {
+            Add("", $"openrouter/{name}");
+        }
+
+        if (BedrockProfile().Match(name) is { Success: true } profile)
+        {
+            Add("bedrock", profile.Groups["id"].Value);
+            name = profile.Groups["id"].Value;
+        }
+
+        // OpenRouter and others write Anthropic's versions with dots: claude-sonnet-4.5 is claude-sonnet-4-5.
+        var slash = name.LastIndexOf('/');
+        var bare = slash >= 0 ? name[(slash + 1)..] : name;
+        if (bare.StartsWith("claude-", StringComparison.OrdinalIgnoreCase) && DottedVersion().IsMatch(bare))
+        {
+            Add("anthropic", DottedVersion().Replace(bare, "$1-$2"));
+        }
+
+        return names;
+    }
+
+    private ResolvedPrice? ResolveAsNamed(string provider, string model)
+    {
+        var name = model;
         var family = ProviderNames.Family(provider);
         if (name.IndexOf('/') is > 0 and var slash && ProviderNames.IsKnown(name[..slash]))
         {
@@ -83,6 +164,18 @@ public sealed partial class PriceCatalog
 
     [GeneratedRegex(@"(-\d{4}-\d{2}-\d{2}|-\d{8}|@\d{8})$")]
     private static partial Regex DatedSuffix();
+
+    [GeneratedRegex(@"^(?:projects/[^/]+/locations/[^/]+/)?publishers/(?<publisher>[^/]+)/models/(?<model>[^/]+)$")]
+    private static partial Regex VertexResource();
+
+    [GeneratedRegex(@"^arn:aws[a-z-]*:bedrock:[^:]*:[^:]*:(?:inference-profile|application-inference-profile|foundation-model)/(?<id>.+)$")]
+    private static partial Regex BedrockArn();
+
+    [GeneratedRegex(@"^(?:global|us|eu|apac|jp|au|us-gov|ca|sa)\.(?<id>[a-z0-9-]+\..+)$")]
+    private static partial Regex BedrockProfile();
+
+    [GeneratedRegex(@"(\d)\.(\d)")]
+    private static partial Regex DottedVersion();
 }
 
 /// <summary>
@@ -97,10 +190,10 @@ public static class ProviderNames
         ["azure"] = "azure", ["azure.ai.openai"] = "azure", ["az.ai.openai"] = "azure", ["azure_ai"] = "azure", ["azure.ai.inference"] = "azure", ["az.ai.inference"] = "azure",
         ["anthropic"] = "anthropic",
         ["aws.bedrock"] = "bedrock", ["bedrock"] = "bedrock", ["bedrock_converse"] = "bedrock", ["aws_bedrock"] = "bedrock",
-        ["gcp.gemini"] = "gemini", ["gemini"] = "gemini", ["google"] = "gemini", ["google.gemini"] = "gemini",
+        ["gcp.gemini"] = "gemini", ["gemini"] = "gemini", ["google"] = "gemini", ["google.gemini"] = "gemini", ["googleai"] = "gemini",
         ["gcp.vertex_ai"] = "vertex_ai", ["vertex_ai"] = "vertex_ai", ["vertexai"] = "vertex_ai", ["gcp.gen_ai"] = "vertex_ai",
         ["mistral_ai"] = "mistral", ["mistral"] = "mistral", ["x_ai"] = "xai", ["xai"] = "xai", ["deepseek"] = "deepseek",
-        ["groq"] = "groq", ["cohere"] = "cohere", ["cohere_chat"] = "cohere", ["perplexity"] = "perplexity", ["ibm.watsonx.ai"] = "watsonx", ["watsonx"] = "watsonx",
+        ["openrouter"] = "openrouter", ["groq"] = "groq", ["cohere"] = "cohere", ["cohere_chat"] = "cohere", ["perplexity"] = "perplexity", ["ibm.watsonx.ai"] = "watsonx", ["watsonx"] = "watsonx",
         // The Vercel AI SDK's provider ids (ai.model.provider, and gen_ai.system on its spans).
         ["anthropic.messages"] = "anthropic", ["google.generative-ai"] = "gemini", ["google.vertex"] = "vertex_ai", ["google.vertex.chat"] = "vertex_ai",
         ["amazon-bedrock"] = "bedrock", ["azure-openai"] = "azure", ["azure.chat"] = "azure", ["azure.responses"] = "azure",

@@ -128,11 +128,24 @@ public sealed class ConventionTests
             ("gen_ai.usage.input_tokens", 800), ("gen_ai.usage.output_tokens", 100), ("gen_ai.usage.reasoning.output_tokens", 250),
         ], new(800, 0, 0, 0, 350, 250), "gcp.gemini", "gemini-2.5-pro", true),
 
-        ["A negative count is unknown, not a count"] = new("chat",
+        ["A total above input + output with no reasoning count: the gap is reasoning (Vertex without thoughts)"] = new("generate_content gemini-2.5-flash",
+        [
+            ("gen_ai.operation.name", "generate_content"), ("gen_ai.system", "vertex_ai"), ("gen_ai.response.model", "gemini-2.5-flash"),
+            ("gen_ai.usage.input_tokens", 1_000), ("gen_ai.usage.output_tokens", 200), ("gen_ai.usage.total_tokens", 1_650),
+        ], new(1_000, 0, 0, 0, 650, 450), "vertex_ai", "gemini-2.5-flash", true),
+
+        ["A total equal to input + output changes nothing"] = new("chat",
         [
             ("gen_ai.operation.name", "chat"), ("gen_ai.provider.name", "openai"), ("gen_ai.response.model", "gpt-4o"),
-            ("gen_ai.usage.input_tokens", 70), ("gen_ai.usage.output_tokens", 5), ("gen_ai.usage.cache_read.input_tokens", -1),
+            ("gen_ai.usage.input_tokens", 70), ("llm.usage.total_tokens", 75), ("gen_ai.usage.output_tokens", 5),
         ], new(70, Output: 5), "openai", "gpt-4o", true),
+
+        ["Counts as integral doubles and as strings, in every usage attribute"] = new("chat",
+        [
+            ("gen_ai.operation.name", "chat"), ("gen_ai.provider.name", "anthropic"), ("gen_ai.response.model", "claude-sonnet-4-5"),
+            ("gen_ai.usage.input_tokens", "190"), ("gen_ai.usage.output_tokens", 25.0), ("gen_ai.usage.cache_read.input_tokens", 100.0),
+            ("gen_ai.usage.cache_creation.input_tokens", "40"), ("gen_ai.usage.cache_creation.ephemeral_1h_input_tokens", "20"),
+        ], new(190, 100, 40, 20, 25, 0), "anthropic", "claude-sonnet-4-5", true),
     };
 
     public static TheoryData<string> Conventions => new(Cases.Keys);

@@ -5,6 +5,8 @@ namespace Tokage.Otlp.Tests;
 /// <summary>Ids, time, attribution and the spans the mapper leaves out or rejects.</summary>
 public sealed class SpanUsageMapperTests
 {
+    private static readonly ScopeName Tests = new("tests", "1.0");
+
     private static readonly (string, object)[] Chat =
     [
         ("gen_ai.operation.name", "chat"), ("gen_ai.provider.name", "openai"), ("gen_ai.response.model", "gpt-4o"),
@@ -37,9 +39,9 @@ public sealed class SpanUsageMapperTests
         Assert.Equal("3333333333333333", Assert.Single(result.Usage).SpanIdHex);
         Assert.Equal(
             [
-                new SpanLink(Otlp.TraceId, "1111111111111111", ""),
-                new SpanLink(Otlp.TraceId, "2222222222222222", "1111111111111111"),
-                new SpanLink(Otlp.TraceId, "3333333333333333", "2222222222222222"),
+                new SpanLink(Otlp.TraceId, "1111111111111111", "", Tests),
+                new SpanLink(Otlp.TraceId, "2222222222222222", "1111111111111111", Tests),
+                new SpanLink(Otlp.TraceId, "3333333333333333", "2222222222222222", Tests),
             ],
             result.Spans);
     }
@@ -112,25 +114,30 @@ public sealed class SpanUsageMapperTests
     }
 
     [Fact]
-    public void MetadataKeepsTheSpanNameAndOperationOnly()
+    public void MetadataKeepsTheSpanNameOperationAndInstrumentationScopeOnly()
     {
         var result = SpanUsageMapper.Map(Otlp.Request(Otlp.Span("chat gpt-4o", [.. Chat, ("gen_ai.request.temperature", 0.2)])));
 
-        Assert.Equal(new Dictionary<string, string> { ["otel.span_name"] = "chat gpt-4o", ["gen_ai.operation.name"] = "chat" },
-            Assert.Single(result.Usage).Event.Metadata);
+        Assert.Equal(new Dictionary<string, string>
+        {
+            ["otel.span_name"] = "chat gpt-4o", ["gen_ai.operation.name"] = "chat", ["otel.scope.name"] = "tests", ["otel.scope.version"] = "1.0",
+        }, Assert.Single(result.Usage).Event.Metadata);
     }
 
     [Theory]
-    [InlineData("many")]
-    [InlineData("12.5")]
-    [InlineData("5000000000000")]
-    public void ACountThatIsNotACountRejectsTheSpanNamingTheAttribute(string value)
+    [InlineData("many", "not_a_number")]
+    [InlineData("12.5", "fractional_count")]
+    [InlineData("5000000000000", "too_large")]
+    [InlineData("-1", "negative_count")]
+    [InlineData("-3.0", "negative_count")]
+    public void ACountThatIsNotACountRejectsTheSpanNamingTheAttribute(string value, string code)
     {
         var result = SpanUsageMapper.Map(Otlp.Request(Otlp.Span("chat", [.. Chat[..3], ("gen_ai.usage.input_tokens", value)])));
 
         Assert.Empty(result.Usage);
         var rejected = Assert.Single(result.Rejected);
         Assert.Contains("gen_ai.usage.input_tokens", rejected.Reason);
+        Assert.Equal((code, new ScopeName("tests", "1.0")), (rejected.Code, rejected.Scope));
         Assert.Equal((Otlp.TraceId, Otlp.SpanId, "chat"), (rejected.TraceIdHex, rejected.SpanIdHex, rejected.SpanName));
         Assert.Single(result.Spans);
     }
@@ -168,5 +175,41 @@ public sealed class SpanUsageMapperTests
         var usage = SpanUsageMapper.Map(request).Usage;
 
         Assert.Equal(["first", "second"], usage.Select(u => u.Event.Application));
+    }
+
+    [Fact]
+    public void UsageThatNamesNoModelIsStillAnEventMarkedModelMissing()
+    {
+        var result = SpanUsageMapper.Map(Otlp.Request(Otlp.Span("llm call", [("gen_ai.usage.input_tokens", 120), ("gen_ai.usage.output_tokens", 30)])));
+
+        var usage = Assert.Single(result.Usage);
+        Assert.Equal(("", ""), (usage.Event.Model, usage.Event.Provider));
+        Assert.Equal((120L, 30L), (usage.Event.Usage.InputTokens, usage.Event.Usage.OutputTokens));
+        Assert.Equal("model_missing", usage.Event.Metadata[SpanUsageMapper.UnpricedReasonKey]);
+        Assert.Empty(result.Rejected);
+    }
+
+    [Fact]
+    public void AReportedCostIsIgnoredAndNoted()
+    {
+        var result = SpanUsageMapper.Map(Otlp.Request(Otlp.Span("chat", [.. Chat, ("gen_ai.usage.cost", 0.0123), ("llm.cost.total", "0.02")])));
+
+        var usage = Assert.Single(result.Usage);
+        Assert.Contains(SpanNotes.ReportedCostIgnored, usage.Notes);
+        Assert.Equal("", usage.Event.ClientCostUsd);
+        Assert.DoesNotContain(usage.Event.Metadata.Keys, k => k.Contains("cost", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void SummariesOfChildrenAloneAreNotUsage()
+    {
+        // pydantic-ai's agent run span: gen_ai.aggregated_usage.* sums its model requests; a total alone has no split.
+        var result = SpanUsageMapper.Map(Otlp.Request(
+            Otlp.Span("agent run", [("gen_ai.aggregated_usage.input_tokens", 900), ("gen_ai.aggregated_usage.output_tokens", 80)]),
+            Otlp.Span("chat", [("gen_ai.usage.total_tokens", 50)], spanId: "0000000000000abc")));
+
+        Assert.Empty(result.Usage);
+        Assert.Empty(result.Rejected);
+        Assert.Equal(2, result.Spans.Count);
     }
 }

@@ -19,6 +19,7 @@ internal static class Extensions
         builder.Services.AddSingleton<TenantRateLimiter>();
         builder.Services.AddSingleton<IngestPipeline>();
         builder.Services.AddSingleton(sp => new UsageAncestry(sp.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>()));
+        builder.Services.AddSingleton<OtlpReportWriter>();
         builder.Services.AddSingleton<OtlpIngest>();
         builder.Services.AddProblemDetails();
 

@@ -8,7 +8,8 @@ using Tokage.Ingestion.Validation;
 namespace Tokage.Ingestion.Ingest;
 
 /// <summary>An event as it arrived, with what its decoding already found wrong.</summary>
-public sealed record IngestCandidate(TokenUsageEvent Event, List<FieldProblem> Problems, bool HadClientCost);
+/// <param name="ModelOptional">A span's usage: stored unpriced when it names no model or provider (see <see cref="EventValidator.Validate"/>).</param>
+public sealed record IngestCandidate(TokenUsageEvent Event, List<FieldProblem> Problems, bool HadClientCost, bool ModelOptional = false);
 
 public sealed record Rejection(int Index, string EventId, IReadOnlyList<FieldProblem> Errors);
 
@@ -41,7 +42,7 @@ public sealed class IngestPipeline(EventValidator validator, TenantRateLimiter l
         for (var i = 0; i < candidates.Count; i++)
         {
             var candidate = candidates[i];
-            var problems = validator.Validate(candidate.Event, [.. candidate.Problems]);
+            var problems = validator.Validate(candidate.Event, [.. candidate.Problems], candidate.ModelOptional);
             if (candidate.HadClientCost || candidate.Event.ClientCostUsd.Length > 0)
             {
                 costIgnored.Add(i);

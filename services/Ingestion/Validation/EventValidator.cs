@@ -21,7 +21,11 @@ public sealed class EventValidator(IOptions<IngestOptions> options, TimeProvider
 
     private static readonly HashSet<string> ServiceTiers = ["", "standard", "batch", "flex", "priority"];
 
-    public List<FieldProblem> Validate(TokenUsageEvent e, List<FieldProblem>? problems = null)
+    /// <param name="modelOptional">
+    /// For spans (OTLP): usage whose span names no model or provider is stored unpriced rather than refused, so
+    /// no usage is dropped silently; a native event must name both.
+    /// </param>
+    public List<FieldProblem> Validate(TokenUsageEvent e, List<FieldProblem>? problems = null, bool modelOptional = false)
     {
         problems ??= [];
         var settings = options.Value;
@@ -49,8 +53,16 @@ public sealed class EventValidator(IOptions<IngestOptions> options, TimeProvider
             }
         }
 
-        Required(problems, "provider", e.Provider, MaxNameLength);
-        Required(problems, "model", e.Model, MaxNameLength);
+        if (modelOptional)
+        {
+            TooLong(problems, "provider", e.Provider, MaxNameLength);
+            TooLong(problems, "model", e.Model, MaxNameLength);
+        }
+        else
+        {
+            Required(problems, "provider", e.Provider, MaxNameLength);
+            Required(problems, "model", e.Model, MaxNameLength);
+        }
         foreach (var (field, value) in new[]
         {
             ("application", e.Application), ("project", e.Project), ("user_id", e.UserId), ("team", e.Team),

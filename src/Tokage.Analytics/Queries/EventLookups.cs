@@ -12,6 +12,9 @@ public sealed record StoredEvent(
     DateTime EventTime, DateTime IngestTime, string Source, string Provider, string Model, bool Priced, decimal CostUsd,
     string PriceVersionId, string PricedModel, string Classification, string LogPosition);
 
+/// <summary>What one instrumentation scope's stored span events came to.</summary>
+public sealed record OtlpScopeOutcome(string ScopeName, string ScopeVersion, ulong Billed, ulong UnpricedModelMissing, ulong UnpricedNoPrice);
+
 public sealed record DuplicateRecord(DateTime ReceivedTime, string LogPosition, string DuplicateOf);
 
 public sealed record QuarantinedRecord(DateTime ReceivedTime, string Reason, string Detail, string LogPosition);
@@ -131,6 +134,30 @@ public sealed class EventLookups(ClickHouseClient client)
         }
 
         return events;
+    }
+
+    /// <summary>
+    /// Of the span events (source <c>otlp</c>) received in <c>[from, to)</c>, per instrumentation scope (the
+    /// <c>otel.scope.name</c>/<c>otel.scope.version</c> metadata): how many were priced, and how many unpriced for want
+    /// of a model or of a price.
+    /// </summary>
+    public async Task<IReadOnlyList<OtlpScopeOutcome>> OtlpOutcomesAsync(string tenantId, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken = default)
+    {
+        var scope = new TenantScopedQuery(tenantId);
+        scope.And("source = 'otlp'")
+            .And($"ingest_time >= {scope.Bind(from.UtcDateTime, "DateTime64(3, 'UTC')")}").And($"ingest_time < {scope.Bind(to.UtcDateTime, "DateTime64(3, 'UTC')")}");
+        var outcomes = new List<OtlpScopeOutcome>();
+        using var reader = await client.ExecuteReaderAsync(
+            "SELECT metadata['otel.scope.name'] AS name, metadata['otel.scope.version'] AS version, countIf(priced), countIf(NOT priced AND model = ''), " +
+            $"countIf(NOT priced AND model != '') FROM usage_events FINAL {scope.WhereClause} GROUP BY name, version ORDER BY name, version",
+            scope.Parameters, cancellationToken: cancellationToken);
+        while (reader.Read())
+        {
+            outcomes.Add(new OtlpScopeOutcome(reader.GetString(0), reader.GetString(1), Convert.ToUInt64(reader.GetValue(2)),
+                Convert.ToUInt64(reader.GetValue(3)), Convert.ToUInt64(reader.GetValue(4))));
+        }
+
+        return outcomes;
     }
 
     private static TenantScopedQuery Scope(string tenantId, string eventId)

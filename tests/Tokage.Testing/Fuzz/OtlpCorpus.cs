@@ -210,8 +210,36 @@ public static class OtlpCorpus
             yield return One("bad id", $"span id {name}", s => s.SpanId = id());
         }
 
-        yield return One("missing field", "no model", s => Remove(s, "gen_ai.request.model"));
-        yield return One("missing field", "no provider, and a model that names none", s => Remove(s, "gen_ai.provider.name"));
+        // A span with usage and no model or provider is stored unpriced (never dropped); what is refused is usage that is not a count.
+        foreach (var (name, value) in new (string, AnyValue)[]
+        {
+            ("-1", new AnyValue { IntValue = -1 }), ("'-5'", new AnyValue { StringValue = "-5" }), ("-3.0", new AnyValue { DoubleValue = -3.0 }),
+        })
+        {
+            yield return One("negative count", $"input tokens of {name}", s => Set(s, "gen_ai.usage.input_tokens", value));
+            yield return One("negative count", $"cache reads of {name}", s => Set(s, "gen_ai.usage.cache_read.input_tokens", value));
+        }
+
+        // Frameworks' own usage payloads, broken: JSON that is not JSON, counts that are not counts inside it.
+        (string, string, ExportTraceServiceRequest, int) Framework(string name, params (string Key, string Value)[] attributes) => One("framework payload", name, s =>
+        {
+            foreach (var key in new[] { "gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens" })
+            {
+                Remove(s, key);
+            }
+
+            foreach (var (key, value) in attributes)
+            {
+                Set(s, key, new AnyValue { StringValue = value });
+            }
+        });
+        yield return Framework("Genkit output that is not JSON", ("genkit:type", "action"), ("genkit:metadata:subtype", "model"), ("genkit:output", "{\"usage\":{\"inputTokens\":"));
+        yield return Framework("Genkit usage with a negative count", ("genkit:type", "action"), ("genkit:metadata:subtype", "model"), ("genkit:output", "{\"usage\":{\"inputTokens\":-8,\"outputTokens\":2}}"));
+        yield return Framework("Genkit usage with a fraction", ("genkit:type", "action"), ("genkit:metadata:subtype", "model"), ("genkit:output", "{\"usage\":{\"inputTokens\":8.5}}"));
+        yield return Framework("ADK response that is not JSON", ("gcp.vertex.agent.llm_response", "usage_metadata: 12"));
+        yield return Framework("ADK usage with a count as text", ("gcp.vertex.agent.llm_response", "{\"usage_metadata\":{\"prompt_token_count\":\"many\"}}"));
+        yield return Framework("Langfuse usage_details with a negative count", ("langfuse.observation.type", "generation"), ("langfuse.observation.usage_details", "{\"input\":-1,\"output\":3}"));
+        yield return Framework("Langfuse usage_details with 10^12 tokens", ("langfuse.observation.type", "generation"), ("langfuse.observation.usage_details", "{\"input\":1000000000000}"));
         yield return One("missing field", "no start or end time", s => (s.StartTimeUnixNano, s.EndTimeUnixNano) = (0, 0));
         yield return One("timestamp too old", "ended 40 days ago", s => s.EndTimeUnixNano = Nanos(now.AddDays(-40)));
         yield return One("timestamp too old", "ended a nanosecond after the epoch", s => (s.StartTimeUnixNano, s.EndTimeUnixNano) = (1, 1));
@@ -252,7 +280,7 @@ public static class OtlpCorpus
         s => Set(s, "gen_ai.usage.output_tokens", new AnyValue { DoubleValue = 2.5 }),
         s => s.TraceId = ByteString.CopyFrom(new byte[16]),
         s => s.SpanId = ByteString.Empty,
-        s => Remove(s, "gen_ai.request.model"),
+        s => Set(s, "gen_ai.usage.input_tokens", new AnyValue { IntValue = -1 }),
         s => (s.StartTimeUnixNano, s.EndTimeUnixNano) = (0, 0),
         s => s.EndTimeUnixNano = ulong.MaxValue,
         s => Set(s, "user.id", new AnyValue { StringValue = new string('u', 257) }),
