@@ -16,6 +16,8 @@ var archive = builder.AddObjectStoreEngine("archive", engines.Provider, engines.
 // finds it) and the password of the database role the services run as (it owns nothing; RLS binds it).
 var adminToken = builder.AddSharedSecret("admin-token", engines);
 var appRolePassword = builder.AddSharedSecret("tokage-app-password", engines);
+// The key that pseudonymises personal values: the processor stores users with it, readers look users up with it.
+var piiKey = builder.AddSharedSecret("pii-key", engines);
 
 // The nine services.
 var controlPlane = builder.AddService<Projects.ControlPlane>("control-plane", httpPort: 8070)
@@ -43,11 +45,13 @@ var ingestion = builder.AddService<Projects.Ingestion>("ingestion", httpPort: 80
 
 builder.AddService<Projects.EventProcessor>("event-processor")
     .WithEngine(redis).WithEngine(events).WithEngine(analytics).WithEngine(archive)
+    .WithEnvironment("Tokage__DataPolicy__PiiHashKey", piiKey)
     .WithService(priceRegistry);
 
 var queryApi = builder.AddService<Projects.QueryApi>("query-api", httpPort: 8090)
     .WithEngine(redis).WithEngine(database).WithEngine(analytics)
     .WithEnvironment("Tokage__QueryApi__AdminToken", adminToken)
+    .WithEnvironment("Tokage__DataPolicy__PiiHashKey", piiKey)
     .WithEnvironment("Tokage__Database__AppRolePassword", appRolePassword)
     .WithService(auth)
     .WaitFor(controlPlane);
@@ -57,6 +61,7 @@ var queryApi = builder.AddService<Projects.QueryApi>("query-api", httpPort: 8090
 builder.AddService<Projects.BillingPipeline>("billing-pipeline", httpPort: 8075)
     .WithEngine(redis).WithEngine(database).WithEngine(analytics).WithEngine(archive)
     .WithEnvironment("Tokage__Billing__AdminToken", adminToken)
+    .WithEnvironment("Tokage__DataPolicy__PiiHashKey", piiKey)
     .WithEnvironment("Tokage__Database__AppRolePassword", appRolePassword)
     .WithWebhookTargets()
     .WithService(auth)

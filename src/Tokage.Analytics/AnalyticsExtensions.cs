@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Tokage.Analytics;
+using Tokage.Analytics.Privacy;
 using Tokage.Analytics.Queries;
 using Tokage.Analytics.Schema;
 
@@ -21,6 +22,13 @@ public static class AnalyticsExtensions
             .Validate(o => o.RawRetentionDays >= 0 && o.QuarantineRetentionDays >= 0 && o.InsertChunkRows > 0,
                 $"{AnalyticsOptions.SectionName}: retention days must be 0 or more and InsertChunkRows positive.")
             .ValidateOnStart();
+        builder.Services.AddOptions<DataPolicyOptions>()
+            .BindConfiguration(DataPolicyOptions.SectionName)
+            .Validate(o => o.PiiHashKey.Length >= DataPolicyOptions.MinimumKeyLength,
+                $"{DataPolicyOptions.SectionName}:PiiHashKey must be set ({DataPolicyOptions.MinimumKeyLength}+ characters): users are stored and looked up " +
+                "by a keyed pseudonym (the AppHost generates one; deployments set Tokage__DataPolicy__PiiHashKey from a secret, the same for every service).")
+            .ValidateOnStart();
+        builder.Services.AddSingleton<PersonalValues>();
         builder.Services.AddSingleton<AnalyticsMigrator>();
         builder.Services.AddSingleton<UsageEventWriter>();
         builder.Services.AddSingleton<UsageQueries>();

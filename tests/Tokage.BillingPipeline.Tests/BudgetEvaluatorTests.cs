@@ -56,6 +56,28 @@ public sealed class BudgetEvaluatorTests(BudgetFixture fixture) : IClassFixture<
         Assert.Equal(monthStart, DateTimeOffset.Parse((string)bodies[0]["period_start"]!, System.Globalization.CultureInfo.InvariantCulture));
     }
 
+    /// <summary>The processor stores an e-mail-like user id pseudonymised: a budget naming the user as the app sends it still sees her spend.</summary>
+    [Fact]
+    public async Task AUserBudgetSeesThePseudonymisedUsersSpend()
+    {
+        var tenant = (string)(await fixture.Stack.CreateTenantAsync("budget-pii"))["tenant_id"]!;
+        await fixture.Stack.PostAsync($"/v1/tenants/{tenant}/budgets", new
+        {
+            name = "alice", scope = new { kind = "user", value = "alice@example.com" }, period = "monthly", amount_usd = "10", hard_limit = true,
+        });
+        var stored = Tokage.Analytics.Privacy.PersonalValues.Pseudonym(ControlPlaneStack.PiiHashKey, tenant, "alice@example.com");
+        await fixture.Writer.WriteEventsAsync([new Tokage.Analytics.UsageEventRow
+        {
+            TenantId = tenant, EventId = Guid.NewGuid().ToString("N"), EventTime = DateTime.UtcNow, IngestTime = DateTime.UtcNow,
+            Provider = "openai", Model = "gpt-4o", UserId = stored, Priced = true, CostUsd = 9m,
+        }]);
+
+        using var evaluator = fixture.NewEvaluator();
+        await evaluator.RunOnceAsync(CancellationToken.None);
+
+        Assert.Equal([50, 80], await AlertThresholdsAsync(tenant));
+    }
+
     [Fact]
     public async Task AFailingReceiverIsRetriedAndEveryAttemptRecorded()
     {

@@ -28,6 +28,10 @@ public sealed class BudgetFixture : IAsyncLifetime
 
     public UsageEventWriter Writer { get; private set; } = null!;
 
+    /// <summary>Users as the stack's services store and look them up (the stack's pseudonym key).</summary>
+    public static readonly Tokage.Analytics.Privacy.PersonalValues Personal =
+        new(Options.Create(new Tokage.Analytics.Privacy.DataPolicyOptions { PiiHashKey = ControlPlaneStack.PiiHashKey }));
+
     /// <summary>As the services connect: the application role, bound by RLS.</summary>
     public NpgsqlDataSource Database { get; private set; } = null!;
 
@@ -50,7 +54,7 @@ public sealed class BudgetFixture : IAsyncLifetime
 
     /// <summary>An evaluator as the billing pipeline runs it; each one is a replica, a new one a restart.</summary>
     public BudgetEvaluator NewEvaluator(BudgetOptions? options = null, bool allowPrivateNetworks = true) => new(
-        Database, new BudgetSpend(new UsageQueries(Analytics)), TimeProvider.System,
+        Database, new BudgetSpend(new UsageQueries(Analytics, Personal)), TimeProvider.System,
         Options.Create(options ?? new BudgetOptions { RetryBaseDelay = TimeSpan.FromMilliseconds(100) }),
         Options.Create(new WebhookTargetsOptions { AllowPrivateNetworks = allowPrivateNetworks }), NullLogger<BudgetEvaluator>.Instance);
 

@@ -122,7 +122,8 @@ public sealed class BatchProcessorTests(ProcessorFixture fixture) : IClassFixtur
         await pipeline.AppendRawAsync(tenant, [0xff, 0xff, 0xff, 0x01]);
         await pipeline.AppendAsync(
             Logged.Event(tenant, "future-layout", DateTimeOffset.UtcNow, schemaVersion: 2),
-            Logged.Event(tenant, "bad-cache", DateTimeOffset.UtcNow, input: 10, cacheRead: 20, cacheWrite: 0),
+            Logged.Event(tenant, "bad-cache", DateTimeOffset.UtcNow, input: 10, cacheRead: 20, cacheWrite: 0, userId: "carol@example.com",
+                metadata: new Dictionary<string, string> { ["contact"] = "+44 20 7946 0958" }),
             Logged.Event(tenant, "fine", DateTimeOffset.UtcNow.AddMinutes(-1)));
 
         var result = await pipeline.ReadAndProcessAsync();
@@ -134,6 +135,13 @@ public sealed class BatchProcessorTests(ProcessorFixture fixture) : IClassFixtur
         var badCache = (await pipeline.Lookups.FindAsync(tenant, "bad-cache")).Quarantined.Single();
         Assert.Equal("invalid", badCache.Reason);
         Assert.Contains("Cache tokens exceed input", badCache.Detail);
+
+        // Quarantine explains the record without keeping what the store would have pseudonymised.
+        var payload = await pipeline.ScalarAsync<string>(
+            "SELECT payload FROM usage_quarantine WHERE tenant_id = {tenant:String} AND event_id = 'bad-cache'", tenant);
+        Assert.DoesNotContain("carol@example.com", payload);
+        Assert.DoesNotContain("7946", payload);
+        Assert.Contains("pii:", payload);
         Assert.Equal(1ul, await pipeline.ScalarAsync<ulong>(
             "SELECT count() FROM usage_quarantine WHERE tenant_id = {tenant:String} AND reason = 'undecodable'", tenant));
         Assert.Equal(1ul, await pipeline.ScalarAsync<ulong>("SELECT count() FROM usage_events WHERE tenant_id = {tenant:String}", tenant));

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Tokage.Analytics.Privacy;
 using Tokage.EventProcessor.Processing;
 
 namespace Tokage.EventProcessor.Tests;

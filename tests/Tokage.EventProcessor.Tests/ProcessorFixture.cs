@@ -12,6 +12,7 @@ using Tokage.Analytics.Schema;
 using Tokage.Contracts.V1;
 using Tokage.EventLog;
 using Tokage.EventProcessor.Archive;
+using Tokage.Analytics.Privacy;
 using Tokage.EventProcessor.Processing;
 using Tokage.Integrations.ObjectStore;
 using Tokage.Pricing;

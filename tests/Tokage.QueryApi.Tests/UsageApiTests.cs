@@ -182,6 +182,34 @@ public sealed class UsageApiTests(UsageApiTests.Data data) : IClassFixture<Usage
         Assert.Equal(HttpStatusCode.BadRequest, invalid.StatusCode);
     }
 
+    /// <summary>An e-mail-like user is stored pseudonymised; whoever names the user as the app sends it still finds her usage.</summary>
+    [Fact]
+    public async Task AUserNamedAsTheAppSendsItFindsThePseudonymisedRows()
+    {
+        var tenant = await data.Stack.Core.CreateTenantAsync("pii-" + Guid.NewGuid().ToString("N")[..6]);
+        var (id, key) = ((string)tenant["tenant_id"]!, (string)tenant["api_key"]!);
+        var stored = Tokage.Analytics.Privacy.PersonalValues.Pseudonym(ControlPlaneStack.PiiHashKey, id, "bob@example.com");
+        var now = DateTime.UtcNow;
+        await new UsageEventWriter(data.Stack.Analytics, Options.Create(new AnalyticsOptions())).WriteEventsAsync([.. Enumerable.Range(0, 5).Select(i => new UsageEventRow
+        {
+            TenantId = id, EventId = $"bob-{i}", EventTime = now.AddSeconds(-1 - i), IngestTime = now, Provider = "openai", Model = "gpt-4o",
+            UserId = stored, Priced = true, CostUsd = 0.5m, InputTokens = 1_000,
+        })]);
+        await data.Stack.Core.PostAsync($"/v1/tenants/{id}/budgets", new { name = "bob-cap", scope = new { kind = "user", value = "bob@example.com" }, period = "monthly", amount_usd = "2", hard_limit = true });
+        using var client = data.Client(key);
+
+        var range = $"from={Uri.EscapeDataString(now.AddHours(-1).ToString("O"))}&to={Uri.EscapeDataString(now.AddMinutes(1).ToString("O"))}";
+        var breakdown = JsonNode.Parse(await client.GetStringAsync($"/v1/usage/breakdown?{range}&filter[user]=bob%40example.com"))!;
+        var events = JsonNode.Parse(await client.GetStringAsync($"/v1/events?{range}&filter[user]=bob%40example.com"))!;
+        var check = await CheckAsync(client, new { scope = new { kind = "user", value = "bob@example.com" } });
+
+        Assert.Equal(5UL, (ulong)breakdown["totals"]!["events"]!);
+        Assert.Equal(5, events["events"]!.AsArray().Count);
+        Assert.All(events["events"]!.AsArray(), e => Assert.Equal(stored, (string)e!["user_id"]!));
+        Assert.False((bool)check["allowed"]!);
+        Assert.Equal("2.5", (string)check["budgets"]![0]!["spend_usd"]!);
+    }
+
     private static async Task<JsonNode> CheckAsync(HttpClient client, object body)
     {
         using var response = await client.PostAsJsonAsync("/v1/entitlements/check", body);

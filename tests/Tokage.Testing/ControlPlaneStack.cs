@@ -22,6 +22,9 @@ public sealed class ControlPlaneStack : IAsyncLifetime
 
     public const string AdminToken = "test-admin-token-0123456789abcdef";
     public const string AppRolePassword = "app-role-pw-4f1c";
+
+    /// <summary>The pseudonym key every service of the stack shares, as the AppHost gives them one.</summary>
+    public const string PiiHashKey = "test-pii-key-0123456789abcdef";
     public const string Database = "tokage";
 
     private GrpcChannel? channel;
@@ -51,6 +54,7 @@ public sealed class ControlPlaneStack : IAsyncLifetime
         ["ConnectionStrings__redis"] = Redis.ConnectionString,
         ["Tokage__Database__AppRolePassword"] = AppRolePassword,
         ["Tokage__ControlPlane__AdminToken"] = AdminToken,
+        ["Tokage__DataPolicy__PiiHashKey"] = PiiHashKey,
     };
 
     public async Task InitializeAsync()

@@ -26,7 +26,6 @@ internal static class Extensions
             .Validate(o => o.BatchSize is > 0 and <= 100_000 && o.BatchWait >= TimeSpan.Zero && o.ConsumerName.Length > 0 && o.DedupeWindow > TimeSpan.Zero,
                 $"{ProcessorOptions.SectionName}: BatchSize 1..100000, BatchWait ≥ 0, a ConsumerName and a positive DedupeWindow are required.")
             .ValidateOnStart();
-        builder.Services.AddOptions<DataPolicyOptions>().BindConfiguration(DataPolicyOptions.SectionName);
 
         builder.Services.AddGrpcClient<PriceRegistryService.PriceRegistryServiceClient>((sp, o) =>
             o.Address = new Uri(sp.GetRequiredService<IOptions<ProcessorOptions>>().Value.PriceRegistryAddress));

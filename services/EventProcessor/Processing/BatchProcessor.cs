@@ -65,7 +65,8 @@ public sealed class BatchProcessor(
         {
             if (Decode(record, now, out var logged) is { } problem)
             {
-                quarantine.Add(problem);
+                // Quarantine keeps the record to explain it, never a personal value the store would have pseudonymised.
+                quarantine.Add(logged is null ? problem : problem with { Payload = JsonFormatter.Default.Format(classifier.Masked(logged)) });
                 quarantined.Add((record, $"{problem.Reason}: {problem.Detail}"));
             }
             else

@@ -1,7 +1,5 @@
-using System.Security.Cryptography;
-using System.Text;
-using System.Text.RegularExpressions;
 using Microsoft.Extensions.Options;
+using Tokage.Analytics.Privacy;
 
 namespace Tokage.EventProcessor.Processing;
 
@@ -33,10 +31,9 @@ public sealed record ClassifiedFields(string Classification, string UserId, Dict
 /// metadata key the tenant marks confidential), BILLING (a cost above zero), else PUB. Personal values are
 /// replaced by <c>pii:</c> and an HMAC of the value unless the tenant's policy allows raw values.
 /// </summary>
-public sealed partial class EventClassifier(IOptions<DataPolicyOptions> options)
+public sealed class EventClassifier(IOptions<DataPolicyOptions> options)
 {
     public const string SyntheticKey = "tokage.synthetic";
-    private const string PseudonymPrefix = "pii:";
 
     public ClassifiedFields Classify(string tenantId, string userId, IDictionary<string, string> metadata, decimal costUsd)
     {
@@ -71,35 +68,22 @@ public sealed partial class EventClassifier(IOptions<DataPolicyOptions> options)
         return new ClassifiedFields(classification, storedUser, stored);
     }
 
-    public static bool LooksPersonal(string value)
+    /// <summary>A copy of the record with its user id and metadata values as the store would keep them.</summary>
+    public Tokage.Contracts.V1.LoggedUsageEvent Masked(Tokage.Contracts.V1.LoggedUsageEvent logged)
     {
-        if (value.Length is < 6 or > 256 || value.StartsWith(PseudonymPrefix, StringComparison.Ordinal))
+        var copy = logged.Clone();
+        if (copy.Event is { } e)
         {
-            return false;
+            var fields = Classify(copy.TenantId, e.UserId, e.Metadata, 0m);
+            e.UserId = fields.UserId;
+            e.Metadata.Clear();
+            e.Metadata.Add(fields.Metadata);
         }
 
-        // Cheap tests first: an address has an '@', a phone number at least seven digits.
-        if (value.Contains('@'))
-        {
-            return Email().IsMatch(value);
-        }
-
-        return value.Count(char.IsAsciiDigit) >= 7 && (InternationalPhone().IsMatch(value) || NorthAmericanPhone().IsMatch(value));
+        return copy;
     }
 
-    /// <summary>Stable per tenant and key, so grouping by the pseudonymised user still works; not reversible.</summary>
-    public static string Pseudonym(string key, string tenantId, string value)
-    {
-        var mac = HMACSHA256.HashData(Encoding.UTF8.GetBytes(key + "\n" + tenantId), Encoding.UTF8.GetBytes(value));
-        return PseudonymPrefix + Convert.ToHexStringLower(mac.AsSpan(0, 12));
-    }
+    public static bool LooksPersonal(string value) => PersonalValues.LooksPersonal(value);
 
-    [GeneratedRegex(@"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")]
-    private static partial Regex Email();
-
-    [GeneratedRegex(@"^\+\d[\d\s().-]{6,18}\d$")]
-    private static partial Regex InternationalPhone();
-
-    [GeneratedRegex(@"^\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}$")]
-    private static partial Regex NorthAmericanPhone();
+    public static string Pseudonym(string key, string tenantId, string value) => PersonalValues.Pseudonym(key, tenantId, value);
 }

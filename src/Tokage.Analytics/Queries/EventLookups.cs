@@ -26,7 +26,7 @@ public sealed record RecentEvent(
     ulong OutputTokens, ulong ReasoningTokens, bool Priced, decimal CostUsd, string PriceVersionId, string Classification);
 
 /// <summary>Tenant-scoped lookups of single events by id (event status; the processor's replay reconciliation).</summary>
-public sealed class EventLookups(ClickHouseClient client)
+public sealed class EventLookups(ClickHouseClient client, Privacy.PersonalValues? personal = null)
 {
     private const int IdsPerQuery = 100;
 
@@ -109,7 +109,8 @@ public sealed class EventLookups(ClickHouseClient client)
         scope.And($"event_time >= {scope.Bind(from.UtcDateTime, "DateTime64(3, 'UTC')")}").And($"event_time < {scope.Bind(to.UtcDateTime, "DateTime64(3, 'UTC')")}");
         foreach (var (dimension, value) in filters)
         {
-            scope.And($"{UsageQueries.Column(dimension)} = {scope.Bind(value, "String")}");
+            var stored = dimension == UsageDimension.User && personal is not null ? personal.StoredForm(tenantId, value) : value;
+            scope.And($"{UsageQueries.Column(dimension)} = {scope.Bind(stored, "String")}");
         }
 
         if (after is { } cursor)

@@ -9,7 +9,8 @@ namespace Tokage.Analytics.Queries;
 /// and grouping allow an exact answer from it, and the raw rows (<c>FINAL</c>, so a replayed row counts
 /// once) otherwise; both give the same numbers.
 /// </summary>
-public sealed class UsageQueries(ClickHouseClient client)
+/// <param name="personal">Maps a user a person names to the form the store keeps (pseudonymised e-mail addresses and phone numbers).</param>
+public sealed class UsageQueries(ClickHouseClient client, Privacy.PersonalValues? personal = null)
 {
     private const int AggregateCount = 9;
 
@@ -23,6 +24,12 @@ public sealed class UsageQueries(ClickHouseClient client)
         if (query.Filters.Keys.Where(IsTime).ToList() is [var timeFilter, ..])
         {
             throw new ArgumentException($"'{timeFilter}' cannot be a filter; use the range.", nameof(query));
+        }
+
+        // A user is named as the application sent it; the store may keep it pseudonymised.
+        if (personal is not null && query.Filters.TryGetValue(UsageDimension.User, out var user))
+        {
+            query = query with { Filters = new Dictionary<UsageDimension, string>(query.Filters) { [UsageDimension.User] = personal.StoredForm(tenantId, user) } };
         }
 
         var source = query.Source == UsageSource.Auto ? ChooseSource(query) : query.Source;

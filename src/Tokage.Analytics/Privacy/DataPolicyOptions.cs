@@ -1,4 +1,4 @@
-namespace Tokage.EventProcessor.Processing;
+namespace Tokage.Analytics.Privacy;
 
 /// <summary>
 /// How events are classified and what is masked, bound from <c>Tokage:DataPolicy</c>: a default policy and one
@@ -10,9 +10,12 @@ public sealed class DataPolicyOptions
 
     /// <summary>
     /// The key of the HMAC that pseudonymises personal values (the same value gives the same token within a tenant,
-    /// so breakdowns by user still work). Set it in production: without it the tokens are plain salted hashes.
+    /// so breakdowns by user still work). Required: every service that stores or looks up users by id needs the same
+    /// key (the AppHost generates one; deployments set <c>Tokage__DataPolicy__PiiHashKey</c> from a secret).
     /// </summary>
     public string PiiHashKey { get; set; } = "";
+
+    public const int MinimumKeyLength = 16;
 
     public TenantDataPolicy Default { get; set; } = new();
 
