@@ -97,4 +97,44 @@ public sealed class DurabilityTests(ControlPlaneStack stack) : IClassFixture<Con
         Assert.Contains("redis-before", ids);
         Assert.DoesNotContain("redis-refused", ids);
     }
+
+    /// <summary>OTLP with Redis gone (usage ancestry lives there): a retryable 503 / UNAVAILABLE, never a 500 exporters drop.</summary>
+    [Fact]
+    public async Task OtlpWithRedisGoneIsRetryable()
+    {
+        var ingestion = await stack.StartIngestionAsync(settings: new Dictionary<string, string> { ["Tokage__EventLog__AckTimeout"] = "00:00:03" });
+        var tenant = await stack.CreateTenantAsync("durable-otlp");
+        var key = (string)tenant["api_key"]!;
+        using var http = new HttpClient { BaseAddress = ingestion.HttpUri };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        StringContent Export(string spanId) => new($$$"""
+            {"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"{{{Guid.NewGuid():N}}}","spanId":"{{{spanId}}}","name":"chat",
+              "endTimeUnixNano":"{{{DateTimeOffset.UtcNow.AddSeconds(-1).ToUnixTimeMilliseconds() * 1_000_000}}}",
+              "attributes":[{"key":"gen_ai.operation.name","value":{"stringValue":"chat"}},{"key":"gen_ai.provider.name","value":{"stringValue":"openai"}},
+                {"key":"gen_ai.request.model","value":{"stringValue":"gpt-4o"}},{"key":"gen_ai.usage.input_tokens","value":{"intValue":10}}]}]}]}]}
+            """, Encoding.UTF8, "application/json");
+        using (var before = await http.PostAsync("/v1/traces", Export("00000000000000a1")))
+        {
+            Assert.Equal(HttpStatusCode.OK, before.StatusCode);
+        }
+
+        await stack.Redis.StopAsync();
+        try
+        {
+            using var refused = await http.PostAsync("/v1/traces", Export("00000000000000a3"));
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+            Assert.NotNull(refused.Headers.RetryAfter);
+
+            using var channel = global::Grpc.Net.Client.GrpcChannel.ForAddress(ingestion.GrpcUri);
+            var client = new OpenTelemetry.Proto.Collector.Trace.V1.TraceService.TraceServiceClient(channel);
+            var error = await Assert.ThrowsAsync<global::Grpc.Core.RpcException>(async () => await client.ExportAsync(
+                Tokage.Otlp.OtlpJson.ParseTraceRequest(Encoding.UTF8.GetBytes(await Export("00000000000000a4").ReadAsStringAsync())),
+                new global::Grpc.Core.Metadata { { "authorization", $"Bearer {key}" } }));
+            Assert.Equal(global::Grpc.Core.StatusCode.Unavailable, error.StatusCode);
+        }
+        finally
+        {
+            await stack.Redis.RestartAsync();
+        }
+    }
 }

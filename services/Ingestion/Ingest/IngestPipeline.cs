@@ -22,6 +22,9 @@ public enum IngestFailure
 
     /// <summary>The log did not acknowledge in time: nothing of the request was acknowledged (503).</summary>
     LogUnavailable,
+
+    /// <summary>OTLP: the store of which spans have usage below them (Redis) could not be read; nothing was accepted (503), rather than risk billing a wrapper.</summary>
+    AncestryUnavailable,
 }
 
 public sealed record IngestOutcome(int Accepted, IReadOnlyList<Rejection> Rejected, IReadOnlyList<string> Warnings, IngestFailure Failure = IngestFailure.None, TimeSpan RetryAfter = default);

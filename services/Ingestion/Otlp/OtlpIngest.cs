@@ -20,7 +20,23 @@ public sealed class OtlpIngest(IngestPipeline pipeline, UsageAncestry ancestry, 
 {
     public const string Source = "otlp";
 
+    /// <summary>How long an exporter is told to wait when the ancestry store cannot be read.</summary>
+    public static readonly TimeSpan AncestryRetryAfter = TimeSpan.FromSeconds(5);
+
     public async Task<OtlpOutcome> IngestAsync(ApiKeyIdentity identity, ExportTraceServiceRequest request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await IngestMappedAsync(identity, request, cancellationToken);
+        }
+        catch (Exception ex) when (ex is StackExchange.Redis.RedisException or StackExchange.Redis.RedisTimeoutException)
+        {
+            // Without the ancestry a wrapper would be billed beside its children: refuse the export retryably, exporters resend it.
+            return new OtlpOutcome(new ExportTraceServiceResponse(), IngestFailure.AncestryUnavailable, AncestryRetryAfter);
+        }
+    }
+
+    private async Task<OtlpOutcome> IngestMappedAsync(ApiKeyIdentity identity, ExportTraceServiceRequest request, CancellationToken cancellationToken)
     {
         var mapped = SpanUsageMapper.Map(request);
         var tally = new Tally();
