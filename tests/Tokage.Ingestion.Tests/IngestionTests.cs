@@ -205,6 +205,26 @@ public sealed class IngestionTests(IngestionTests.Stack stack) : IClassFixture<I
         Assert.Equal(6, (await stack.LoggedAsync("limited-a")).Count);
     }
 
+    /// <summary>A request takes all its events from the bucket or none: one larger than the burst could never pass, so it is a 400 saying so.</summary>
+    [Fact]
+    public async Task ABatchLargerThanTheBurstIsA400NotAnEndless429()
+    {
+        var tenant = await stack.Services.PostAsync("/v1/tenants", new { name = "ingest-burst", rate_limit = new { events_per_second = 5, burst = 10 } });
+        using var client = stack.Client((string)tenant["api_key"]!);
+        string Batch(string prefix, int count) => "{\"events\": [" + string.Join(",", Enumerable.Range(0, count).Select(i => Event($"{prefix}-{i}"))) + "]}";
+
+        using var tooLarge = await client.PostAsync("/v1/events/batch", Json(Batch("burst-over", 11)));
+        using var fits = await client.PostAsync("/v1/events/batch", Json(Batch("burst-fits", 10)));
+
+        Assert.Equal(HttpStatusCode.BadRequest, tooLarge.StatusCode);
+        var detail = await tooLarge.Content.ReadAsStringAsync();
+        Assert.Contains("burst of 10", detail);
+        Assert.Contains("at most 10 events per request", detail);
+        Assert.Null(tooLarge.Headers.RetryAfter);
+        Assert.Empty(await stack.LoggedAsync("burst-over"));
+        Assert.Equal(HttpStatusCode.Accepted, fits.StatusCode);
+    }
+
     [Fact]
     public async Task OverGrpcTheSameRulesAndAnswers()
     {

@@ -25,9 +25,16 @@ public enum IngestFailure
 
     /// <summary>OTLP: the store of which spans have usage below them (Redis) could not be read; nothing was accepted (503), rather than risk billing a wrapper.</summary>
     AncestryUnavailable,
+
+    /// <summary>More valid events than the tenant's burst: no wait would ever let the request through (400, never an endless 429).</summary>
+    ExceedsBurst,
 }
 
-public sealed record IngestOutcome(int Accepted, IReadOnlyList<Rejection> Rejected, IReadOnlyList<string> Warnings, IngestFailure Failure = IngestFailure.None, TimeSpan RetryAfter = default);
+public sealed record IngestOutcome(int Accepted, IReadOnlyList<Rejection> Rejected, IReadOnlyList<string> Warnings, IngestFailure Failure = IngestFailure.None, TimeSpan RetryAfter = default)
+{
+    /// <summary>What to tell the client about the failure, where the failure alone does not say it.</summary>
+    public string? FailureDetail { get; init; }
+}
 
 /// <summary>
 /// What every ingest path shares: validate each event (a bad one never rejects its neighbours), take the
@@ -67,6 +74,15 @@ public sealed class IngestPipeline(EventValidator validator, TenantRateLimiter l
         if (valid.Count == 0)
         {
             return new IngestOutcome(0, rejected, warnings);
+        }
+
+        if (identity.Burst > 0 && valid.Count > identity.Burst)
+        {
+            return new IngestOutcome(0, rejected, warnings, IngestFailure.ExceedsBurst)
+            {
+                FailureDetail = $"The request carries {valid.Count} valid events, more than the tenant's burst of {identity.Burst}: a request takes all its " +
+                    $"events from the rate limit or none, so it could never pass. Send at most {identity.Burst} events per request.",
+            };
         }
 
         var decision = await limiter.TryTakeAsync(identity.TenantId, identity.EventsPerSecond, identity.Burst, valid.Count);

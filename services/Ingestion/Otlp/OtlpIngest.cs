@@ -6,7 +6,10 @@ using Tokage.Otlp;
 namespace Tokage.Ingestion.Otlp;
 
 /// <summary>What an export came to: the OTLP answer, or the retryable failure that refused all of it.</summary>
-public sealed record OtlpOutcome(ExportTraceServiceResponse Response, IngestFailure Failure = IngestFailure.None, TimeSpan RetryAfter = default);
+public sealed record OtlpOutcome(ExportTraceServiceResponse Response, IngestFailure Failure = IngestFailure.None, TimeSpan RetryAfter = default)
+{
+    public string? FailureDetail { get; init; }
+}
 
 /// <summary>
 /// An OTLP trace export, whatever it came over: its spans mapped to usage events (<see cref="SpanUsageMapper"/>), the
@@ -86,7 +89,7 @@ public sealed class OtlpIngest(IngestPipeline pipeline, UsageAncestry ancestry, 
             if (outcome.Failure != IngestFailure.None)
             {
                 // Nothing of the export was taken: the exporter retries it whole, and it is counted then.
-                return new OtlpOutcome(new ExportTraceServiceResponse(), outcome.Failure, outcome.RetryAfter);
+                return new OtlpOutcome(new ExportTraceServiceResponse(), outcome.Failure, outcome.RetryAfter) { FailureDetail = outcome.FailureDetail };
             }
 
             var rejectedIndexes = outcome.Rejected.Select(r => r.Index).ToHashSet();
