@@ -192,6 +192,7 @@ internal static class BillingBenchmark
             ["ConnectionStrings__archive"] = $"Provider=FileSystem;Path={archive.FullName}",
             ["Tokage__Billing__Interval"] = "01:00:00",
             ["Tokage__ApiKeys__AuthAddress"] = stack.Auth.GrpcUri.ToString().TrimEnd('/'),
+            ["Tokage__ApiKeys__Timeout"] = "00:00:15",
         }));
         var key = (string)(await stack.PostAsync($"/v1/tenants/{tenant}/keys", new { name = "billing", scopes = new[] { "billing" } }))["api_key"]!;
         using var http = new HttpClient { BaseAddress = billing.HttpUri, Timeout = TimeSpan.FromMinutes(2) };

@@ -44,6 +44,7 @@ public sealed class BillingApiTests(BudgetFixture fixture) : IClassFixture<Budge
         await Field(a, HttpMethod.Post, "/v1/subscriptions", new { customer = "globex", plan = "pro", start_date = "2026-06-01" }, "start_date");
         await Field(a, HttpMethod.Post, "/v1/subscriptions", new { customer = "globex", plan = "pro", start_date = "2026-13-01" }, "start_date");
         await Field(a, HttpMethod.Post, "/v1/credit-grants", new { customer = "globex", amount_usd = "0.001" }, "amount_usd");
+        await Field(a, HttpMethod.Post, "/v1/credit-grants", new { customer = "globex", amount_usd = "1000000000000000" }, "amount_usd");
         await Field(a, HttpMethod.Get, "/v1/statements/daily?from=2026-11-02&to=2026-11-01", new { }, "to");
         Assert.Equal(HttpStatusCode.Conflict, (await a.SendAsync(HttpMethod.Post, "/v1/customers", new { external_id = "other", aliases = new[] { "globex" } })).Status);
         Assert.Equal(HttpStatusCode.NotFound, (await a.SendAsync(HttpMethod.Post, "/v1/subscriptions", new { customer = "globex", plan = "nope" })).Status);
@@ -51,6 +52,13 @@ public sealed class BillingApiTests(BudgetFixture fixture) : IClassFixture<Budge
         // Tenant B sees none of A's customers, plans, subscriptions or invoices, by id or by listing.
         await a.OkAsync(HttpMethod.Post, "/v1/billing/run");
         var invoiceOfA = (string)(await a.OkAsync(HttpMethod.Get, "/v1/invoices"))["invoices"]![0]!["id"]!;
+
+        // What would rewrite invoiced periods is refused: a second plan change while one is pending, an end before what is
+        // invoiced, a time zone moved under subscriptions.
+        Assert.Equal(HttpStatusCode.Conflict, (await a.SendAsync(HttpMethod.Patch, $"/v1/subscriptions/{subscription["id"]}", new { plan = "pro", plan_version = 1 })).Status);
+        await Field(a, HttpMethod.Patch, $"/v1/subscriptions/{subscription["id"]}", new { end_date = "2026-03-15" }, "end_date");
+        Assert.Equal(HttpStatusCode.Conflict, (await a.SendAsync(HttpMethod.Patch, "/v1/customers/globex", new { time_zone = "Europe/Paris" })).Status);
+        Assert.Equal("Globex", (string)(await a.OkAsync(HttpMethod.Patch, "/v1/customers/globex", new { name = "Globex" }))["name"]!);
         Assert.Equal(HttpStatusCode.NotFound, (await b.SendAsync(HttpMethod.Get, "/v1/customers/globex")).Status);
         Assert.Equal(HttpStatusCode.NotFound, (await b.SendAsync(HttpMethod.Get, "/v1/plans/pro")).Status);
         Assert.Equal(HttpStatusCode.NotFound, (await b.SendAsync(HttpMethod.Get, $"/v1/invoices/{invoiceOfA}")).Status);

@@ -70,6 +70,8 @@ public sealed class BudgetFixture : IAsyncLifetime
             ["Tokage__Billing__AdminToken"] = ControlPlaneStack.AdminToken,
             ["Tokage__Billing__Interval"] = "00:00:01",
             ["Tokage__ApiKeys__AuthAddress"] = Stack.Auth.GrpcUri.ToString().TrimEnd('/'),
+            // As for every service under test on these 2 cores: a first key check may wait behind other suites' builds.
+            ["Tokage__ApiKeys__Timeout"] = "00:00:15",
         };
         foreach (var (key, value) in settings ?? [])
         {

@@ -15,6 +15,9 @@ public static class CustomersApi
 {
     public const int MaxIdLength = 128;
 
+    /// <summary>The largest credit grant: far above any real prepayment, well inside the column's precision.</summary>
+    public const decimal MaxGrantUsd = 1_000_000_000_000m;
+
     public static void MapCustomersApi(this WebApplication app)
     {
         var customers = app.MapGroup("/v1/customers").WithTags("Customers");
@@ -103,6 +106,13 @@ public static class CustomersApi
                     return NotFound($"Customer '{id}'");
                 }
 
+                // Periods are counted in the customer's zone: moving it would move the bounds of periods already invoiced.
+                if (fields.TimeZone is { } zone && zone != found.TimeZone
+                    && (await BillingRecords.SubscriptionsAsync(c, t, ct, found.Id)).Count > 0)
+                {
+                    return Conflict($"Customer '{found.ExternalId}' has subscriptions billed in {found.TimeZone}; its time zone cannot change under them.");
+                }
+
                 await BillingRecords.ExecuteAsync(c, t, """
                     UPDATE customers SET name = @name, email = @email, time_zone = @zone, stripe_customer_id = @stripe, updated_at = @now WHERE id = @id
                     """, ct, ("id", found.Id), ("name", fields.Name ?? found.Name), ("email", fields.Email ?? found.Email),
@@ -158,9 +168,9 @@ public static class CustomersApi
 
         var customer = json.String("customer", MaxIdLength, required: true);
         var amount = json.Decimal("amount_usd");
-        if (amount is not > 0 || decimal.Round(amount.Value, 2) != amount)
+        if (amount is not (> 0 and <= MaxGrantUsd) || decimal.Round(amount.Value, 2) != amount)
         {
-            json.Errors.TryAdd("amount_usd", ["'amount_usd' is required: a positive amount in cents, e.g. \"100.00\"."]);
+            json.Errors.TryAdd("amount_usd", [$"'amount_usd' is required: a positive amount in cents up to {MaxGrantUsd:N0}, e.g. \"100.00\"."]);
         }
 
         var effective = json.Instant("effective_at") ?? now;

@@ -211,10 +211,29 @@ public static partial class PlansApi
             }
 
             var customer = (await BillingRecords.CustomersAsync(c, t, ct)).Single(x => x.Id == subscription.CustomerId);
+            // The customer row is the lock every change to its subscriptions queues on (as when subscribing).
+            await BillingRecords.ExecuteAsync(c, t, "SELECT 1 FROM customers WHERE id = @id FOR UPDATE", ct, ("id", customer.Id));
             var schedule = subscription.Schedule(TimeZoneInfo.FindSystemTimeZoneById(customer.TimeZone));
             var next = schedule.Periods().FirstOrDefault(p => p.Start > now);
+            var issuedUntil = (await BillingRecords.ReadAsync(c, t,
+                "SELECT max(period_end) FROM invoices WHERE subscription_id = @id AND status <> 'draft'",
+                r => r.IsDBNull(0) ? (DateOnly?)null : r.GetFieldValue<DateOnly>(0), ct, ("id", id))).Single();
             if (planKey is not null)
             {
+                // One pending change at a time; one that has taken effect for every issued period is folded in first,
+                // so the periods before it keep their version and a later change cannot reprice them.
+                if (subscription.NextPlanVersionId is { } pending && subscription.NextFrom is { } from)
+                {
+                    if (issuedUntil is null || issuedUntil < from)
+                    {
+                        return Conflict($"A change to another plan version from {from:yyyy-MM-dd} is pending: it must take effect (its first period issued) before another change.");
+                    }
+
+                    await BillingRecords.ExecuteAsync(c, t,
+                        "UPDATE subscriptions SET plan_version_id = @pending, next_plan_version_id = NULL, next_from = NULL WHERE id = @id", ct,
+                        ("pending", pending), ("id", id));
+                }
+
                 var versions = await BillingRecords.PlanVersionsAsync(c, t, ct, planKey);
                 var plan = version is null ? versions.LastOrDefault() : versions.FirstOrDefault(v => v.Version == version);
                 if (plan is null)
@@ -236,6 +255,17 @@ public static partial class PlansApi
                 if (end <= subscription.StartDate)
                 {
                     return Invalid("end_date", "'end_date' must be after the subscription's start date.");
+                }
+
+                if (issuedUntil is { } billed && end < billed)
+                {
+                    return Invalid("end_date", $"Periods up to {billed:yyyy-MM-dd} are invoiced: the subscription cannot end before that.");
+                }
+
+                var others = (await BillingRecords.SubscriptionsAsync(c, t, ct, customer.Id)).Where(s => s.Id != id);
+                if (others.FirstOrDefault(s => subscription.StartDate < (s.EndDate ?? DateOnly.MaxValue) && s.StartDate < end) is { } overlapping)
+                {
+                    return Invalid("end_date", $"Ending on {end:yyyy-MM-dd} would overlap subscription {overlapping.Id} from {overlapping.StartDate:yyyy-MM-dd}: subscriptions of a customer cannot overlap.");
                 }
 
                 await BillingRecords.ExecuteAsync(c, t, "UPDATE subscriptions SET end_date = @end WHERE id = @id", ct, ("end", end.Value), ("id", id));

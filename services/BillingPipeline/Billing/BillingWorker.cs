@@ -22,15 +22,24 @@ public sealed class BillingWorker(
 
         foreach (var tenant in tenants)
         {
-            // One tenant's failure leaves the others' invoices on time; the next pass tries again.
+            // One tenant's failure leaves the others' invoices on time, and its statements are closed all the same;
+            // the next pass tries again.
             try
             {
                 await invoices.RunAsync(tenant, time.GetUtcNow(), ct);
+            }
+            catch (Exception ex) when (!ct.IsCancellationRequested)
+            {
+                logger.LogWarning(ex, "Invoicing tenant {Tenant} failed; the next pass tries again.", tenant);
+            }
+
+            try
+            {
                 await statements.CloseDueAsync(tenant, time.GetUtcNow(), ct);
             }
             catch (Exception ex) when (!ct.IsCancellationRequested)
             {
-                logger.LogWarning(ex, "Billing tenant {Tenant} failed; the next pass tries again.", tenant);
+                logger.LogWarning(ex, "Closing the statements of tenant {Tenant} failed; the next pass tries again.", tenant);
             }
         }
     }

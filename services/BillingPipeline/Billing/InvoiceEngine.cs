@@ -85,8 +85,11 @@ public sealed class InvoiceEngine(
                     $"SELECT subscription_id, max(period_start) FROM invoices WHERE status <> 'draft' AND {ofCustomer} GROUP BY subscription_id",
                     r => (r.GetGuid(0), r.GetFieldValue<DateOnly>(1)), ct, only))
                 .ToDictionary(r => r.Item1, r => r.Item2);
-            // A day either side of the window for zones ahead of and behind UTC.
-            var lateFrom = DateOnly.FromDateTime((now - options.Value.LateUsageWindow - TimeSpan.FromDays(1)).UtcDateTime);
+            // Usage can reach a period until LateUsageWindow after its end; the invoice that carries its adjustment is issued
+            // up to a period (31 days) and the grace later. So every issued period that can still change is re-rated,
+            // with a day either side for zones ahead of and behind UTC.
+            var graceHours = (await BillingRecords.ReadAsync(connection, transaction, "SELECT grace_hours FROM billing_settings", r => r.GetInt32(0), ct)).DefaultIfEmpty(24).First();
+            var lateFrom = DateOnly.FromDateTime((now - options.Value.LateUsageWindow - TimeSpan.FromHours(graceHours) - TimeSpan.FromDays(32)).UtcDateTime);
             var recent = await BillingRecords.ReadAsync(connection, transaction,
                 "SELECT subscription_id, period_start, period_end, number, plan_version_id, period_subtotal_usd FROM invoices " +
                 $"WHERE status IN ('issued', 'paid') AND period_end >= @from AND {ofCustomer} ORDER BY period_start",
