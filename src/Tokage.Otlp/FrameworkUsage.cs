@@ -34,7 +34,7 @@ internal static class FrameworkUsage
     private const string VercelV6InputSplit = "ai.usage.inputTokenDetails.noCacheTokens";
 
     /// <summary>A span that carries none of the conventions' counts: its framework's own, or null.</summary>
-    public static UsageReport? Read(string spanName, SpanAttributes attributes) =>
+    public static UsageReport? Read(SpanAttributes attributes) =>
         Genkit(attributes) ?? Adk(attributes) ?? Langfuse(attributes);
 
     /// <summary>The conventions' counts, with what the framework's own attributes add where the conventions are silent.</summary>

@@ -40,7 +40,7 @@ public static class SpanUsageMapper
                     spans.Add(new(traceId, spanId, parentSpanId, scope));
 
                     var attributes = new SpanAttributes(SpanAttributes.Index(span.Attributes), resource);
-                    switch (ReadUsage(span.Name, attributes))
+                    switch (ReadUsage(attributes))
                     {
                         case null:
                             continue;
@@ -69,9 +69,9 @@ public static class SpanUsageMapper
     private sealed record UsageReading(TokenCounts Counts, UsageReport Report, IReadOnlyList<string> Notes, string? Error = null, string ErrorCode = "");
 
     /// <summary>The span's token counts; null when it carries none (or only a summary of its children's).</summary>
-    private static UsageReading? ReadUsage(string spanName, SpanAttributes attributes)
+    private static UsageReading? ReadUsage(SpanAttributes attributes)
     {
-        if (UsageReport.Read(spanName, attributes) is not { } report)
+        if (UsageReport.Read(attributes) is not { } report)
         {
             return null;
         }

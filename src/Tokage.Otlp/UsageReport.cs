@@ -33,7 +33,7 @@ internal sealed record UsageReport
     public UsageProblem? Error { get; init; }
 
     /// <summary>The span's usage; null when it carries none.</summary>
-    public static UsageReport? Read(string spanName, SpanAttributes attributes)
+    public static UsageReport? Read(SpanAttributes attributes)
     {
         var input = attributes.Count(GenAiAttributes.InputTokens);
         var output = attributes.Count(GenAiAttributes.OutputTokens);
@@ -46,7 +46,7 @@ internal sealed record UsageReport
         CountReading[] split = [input, output, cacheRead, cacheWrite, cacheWrite1h, reasoning];
         if (split.All(c => c.IsAbsent))
         {
-            return FrameworkUsage.Read(spanName, attributes) is { } framework ? framework with { ReportedCost = framework.ReportedCost || reportedCost } : null;
+            return FrameworkUsage.Read(attributes) is { } framework ? framework with { ReportedCost = framework.ReportedCost || reportedCost } : null;
         }
 
         if (split.Append(total).FirstOrDefault(c => c.Error is not null) is { Error: { } error, Code: var code })

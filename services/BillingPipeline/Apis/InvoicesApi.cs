@@ -1,7 +1,5 @@
 using System.Globalization;
-using System.Text;
 using System.Text.Json.Nodes;
-using CsvHelper;
 using Npgsql;
 using Tokage.Billing.Rendering;
 using Tokage.BillingPipeline.Billing;
@@ -195,27 +193,7 @@ public static class InvoicesApi
         var (closed, rows) = await statements.ReadAsync(tenant, start!.Value, end!.Value, context.RequestAborted);
         if (format == "csv" || context.Request.Headers.Accept.ToString().Contains("text/csv", StringComparison.OrdinalIgnoreCase))
         {
-            using var text = new StringWriter(CultureInfo.InvariantCulture);
-            using (var csv = CsvWriter.Create(text, new CsvWriterOptions(), leaveOpen: true))
-            {
-                foreach (var column in DailyStatements.Columns)
-                {
-                    csv.WriteField(column);
-                }
-
-                csv.EndRecord();
-                foreach (var row in rows)
-                {
-                    foreach (var field in DailyStatements.Fields(row))
-                    {
-                        csv.WriteField(field);
-                    }
-
-                    csv.EndRecord();
-                }
-            }
-
-            return Results.File(Encoding.UTF8.GetBytes(text.ToString()), "text/csv; charset=utf-8", $"statements-{from}-{to}.csv");
+            return Results.File(CsvTable.Render(DailyStatements.Columns, rows.Select(DailyStatements.Fields)), "text/csv; charset=utf-8", $"statements-{from}-{to}.csv");
         }
 
         return Results.Ok(new JsonObject

@@ -115,6 +115,32 @@ public static class BillingRecords
         return await command.ExecuteNonQueryAsync(ct);
     }
 
+    /// <summary>One statement of an <see cref="NpgsqlBatch"/>: many writes in one round trip.</summary>
+    public static NpgsqlBatchCommand BatchCommand(string sql, params (string Name, object Value)[] parameters)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+
+        return command;
+    }
+
+    /// <summary>The tenants whose budgets and bills are kept: the one read across tenants (the tenants table has no tenant scope).</summary>
+    public static async Task<List<Guid>> ActiveTenantsAsync(NpgsqlDataSource database, CancellationToken ct)
+    {
+        await using var command = database.CreateCommand("SELECT id FROM tenants WHERE status = 'Active' ORDER BY id");
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var tenants = new List<Guid>();
+        while (await reader.ReadAsync(ct))
+        {
+            tenants.Add(reader.GetGuid(0));
+        }
+
+        return tenants;
+    }
+
     public static NpgsqlCommand Command(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, params (string Name, object Value)[] parameters)
     {
         var command = new NpgsqlCommand(sql, connection, transaction);

@@ -10,17 +10,7 @@ public sealed class BillingWorker(
 {
     public async Task RunOnceAsync(CancellationToken ct)
     {
-        var tenants = new List<Guid>();
-        await using (var command = database.CreateCommand("SELECT id FROM tenants WHERE status = 'Active' ORDER BY id"))
-        await using (var reader = await command.ExecuteReaderAsync(ct))
-        {
-            while (await reader.ReadAsync(ct))
-            {
-                tenants.Add(reader.GetGuid(0));
-            }
-        }
-
-        foreach (var tenant in tenants)
+        foreach (var tenant in await BillingRecords.ActiveTenantsAsync(database, ct))
         {
             // One tenant's failure leaves the others' invoices on time, and its statements are closed all the same;
             // the next pass tries again.

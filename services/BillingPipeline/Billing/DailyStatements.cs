@@ -58,23 +58,15 @@ public sealed class DailyStatements(NpgsqlDataSource database, CustomerUsageQuer
             await using var batch = new NpgsqlBatch(connection, transaction);
             foreach (var row in rows)
             {
-                var command = new NpgsqlBatchCommand("""
+                var t = row.Totals;
+                batch.BatchCommands.Add(BillingRecords.BatchCommand("""
                     INSERT INTO daily_statements (tenant_id, day, customer, events, unpriced_events, input_tokens, output_tokens, cache_read_tokens,
                         cache_write_tokens, reasoning_tokens, cost_usd, closed_at)
                     VALUES (@tenant, @day, @customer, @events, @unpriced, @input, @output, @reads, @writes, @reasoning, @cost, @now)
-                    """);
-                var t = row.Totals;
-                foreach (var (name, value) in new (string, object)[]
-                {
+                    """,
                     ("tenant", tenant), ("day", day), ("customer", row.Customer), ("events", (long)t.Events), ("unpriced", (long)t.UnpricedEvents),
                     ("input", (long)t.InputTokens), ("output", (long)t.OutputTokens), ("reads", (long)t.CacheReadTokens),
-                    ("writes", (long)(t.CacheWriteTokens + t.CacheWrite1hTokens)), ("reasoning", (long)t.ReasoningTokens), ("cost", t.CostUsd ?? 0m), ("now", now),
-                })
-                {
-                    command.Parameters.AddWithValue(name, value);
-                }
-
-                batch.BatchCommands.Add(command);
+                    ("writes", (long)(t.CacheWriteTokens + t.CacheWrite1hTokens)), ("reasoning", (long)t.ReasoningTokens), ("cost", t.CostUsd ?? 0m), ("now", now)));
             }
 
             if (batch.BatchCommands.Count > 0)

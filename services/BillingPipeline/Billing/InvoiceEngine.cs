@@ -88,8 +88,7 @@ public sealed class InvoiceEngine(
             // Usage can reach a period until LateUsageWindow after its end; the invoice that carries its adjustment is issued
             // up to a period (31 days) and the grace later. So every issued period that can still change is re-rated,
             // with a day either side for zones ahead of and behind UTC.
-            var graceHours = (await BillingRecords.ReadAsync(connection, transaction, "SELECT grace_hours FROM billing_settings", r => r.GetInt32(0), ct)).DefaultIfEmpty(24).First();
-            var lateFrom = DateOnly.FromDateTime((now - options.Value.LateUsageWindow - TimeSpan.FromHours(graceHours) - TimeSpan.FromDays(32)).UtcDateTime);
+            var lateFrom = DateOnly.FromDateTime((now - options.Value.LateUsageWindow - TimeSpan.FromHours(grace) - TimeSpan.FromDays(32)).UtcDateTime);
             var recent = await BillingRecords.ReadAsync(connection, transaction,
                 "SELECT subscription_id, period_start, period_end, number, plan_version_id, period_subtotal_usd FROM invoices " +
                 $"WHERE status IN ('issued', 'paid') AND period_end >= @from AND {ofCustomer} ORDER BY period_start",
@@ -208,7 +207,7 @@ public sealed class InvoiceEngine(
                 commands.BatchCommands.Add(UpsertInvoice(tenant, id, work, Document(state, work, figures), figures, "issued", number, now));
                 foreach (var use in figures.Credits)
                 {
-                    commands.BatchCommands.Add(Batched(
+                    commands.BatchCommands.Add(BillingRecords.BatchCommand(
                         "INSERT INTO credit_drawdowns (tenant_id, grant_id, invoice_id, amount_usd) SELECT @tenant, @grant, id, @amount FROM invoices WHERE subscription_id = @subscription AND period_start = @start",
                         ("tenant", tenant), ("grant", use.GrantId), ("amount", use.AmountUsd), ("subscription", work.Subscription.Id), ("start", work.Period.StartDate)));
                     var drawn = credits.FindIndex(c => c.GrantId == use.GrantId);
@@ -217,7 +216,7 @@ public sealed class InvoiceEngine(
 
                 foreach (var line in figures.Lines.Where(l => l.Kind == LineKind.Adjustment))
                 {
-                    commands.BatchCommands.Add(Batched(
+                    commands.BatchCommands.Add(BillingRecords.BatchCommand(
                         "INSERT INTO invoice_adjustments (tenant_id, invoice_id, subscription_id, period_start, amount_usd) SELECT @tenant, id, @subscription, @adjusted, @amount FROM invoices WHERE subscription_id = @subscription AND period_start = @start",
                         ("tenant", tenant), ("subscription", work.Subscription.Id), ("adjusted", line.PeriodStart!.Value), ("amount", line.AmountUsd), ("start", work.Period.StartDate)));
                 }
@@ -230,7 +229,7 @@ public sealed class InvoiceEngine(
                 return 0;
             }
 
-            commands.BatchCommands.Add(Batched("UPDATE billing_settings SET last_invoice_number = @number WHERE tenant_id = @tenant", ("number", number), ("tenant", tenant)));
+            commands.BatchCommands.Add(BillingRecords.BatchCommand("UPDATE billing_settings SET last_invoice_number = @number WHERE tenant_id = @tenant", ("number", number), ("tenant", tenant)));
             await commands.ExecuteNonQueryAsync(ct);
             return issued;
         }, ct);
@@ -255,7 +254,7 @@ public sealed class InvoiceEngine(
     /// <summary>Inserts the period's invoice, or rewrites it while it is still a draft (an issued one is never touched).</summary>
     private static NpgsqlBatchCommand UpsertInvoice(Guid tenant, Guid id, InvoiceWork work, JsonObject document, InvoiceFigures figures, string status, long? number, DateTimeOffset now)
     {
-        var command = Batched("""
+        var command = BillingRecords.BatchCommand("""
             INSERT INTO invoices (id, tenant_id, customer_id, subscription_id, plan_version_id, period_start, period_end, status, number, document,
                 subtotal_usd, credits_usd, total_usd, total_unrounded_usd, period_subtotal_usd, created_at, updated_at, issued_at)
             VALUES (@id, @tenant, @customer, @subscription, @plan, @start, @end, @status, @number, @document::jsonb,
@@ -274,17 +273,6 @@ public sealed class InvoiceEngine(
             ("issued_at", status == "issued" ? now : DBNull.Value));
         command.Parameters["number"].NpgsqlDbType = NpgsqlDbType.Bigint;
         command.Parameters["issued_at"].NpgsqlDbType = NpgsqlDbType.TimestampTz;
-        return command;
-    }
-
-    private static NpgsqlBatchCommand Batched(string sql, params (string Name, object Value)[] parameters)
-    {
-        var command = new NpgsqlBatchCommand(sql);
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value);
-        }
-
         return command;
     }
 

@@ -31,7 +31,7 @@ public sealed class BudgetEvaluator(
 
     public async Task RunOnceAsync(CancellationToken cancellationToken)
     {
-        foreach (var tenant in await ActiveTenantsAsync(cancellationToken))
+        foreach (var tenant in await Billing.BillingRecords.ActiveTenantsAsync(database, cancellationToken))
         {
             // One tenant's failure (a bad zone, an unreachable store) leaves the others' alerts on time.
             try
@@ -52,19 +52,6 @@ public sealed class BudgetEvaluator(
                 logger.LogWarning(ex, "Delivering the alerts of tenant {Tenant} failed; the next pass tries again.", tenant);
             }
         }
-    }
-
-    private async Task<List<Guid>> ActiveTenantsAsync(CancellationToken cancellationToken)
-    {
-        await using var command = database.CreateCommand("SELECT id FROM tenants WHERE status = 'Active' ORDER BY id");
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var tenants = new List<Guid>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            tenants.Add(reader.GetGuid(0));
-        }
-
-        return tenants;
     }
 
     private async Task EvaluateAsync(Guid tenant, CancellationToken cancellationToken)
