@@ -1,4 +1,5 @@
 using ClickHouse.Driver;
+using ClickHouse.Driver.ADO;
 using ClickHouse.Driver.Diagnostic;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -26,7 +27,10 @@ public static class ClickHouseExtensions
 
         // The driver's own HttpClient: the standard resilience handler (30 s timeout, retries) that
         // service defaults put on factory clients is wrong for long queries and non-idempotent inserts.
-        builder.Services.AddSingleton(_ => new ClickHouseClient(settings.ConnectionString!));
+        // Query parameters travel in the request body (multipart form) rather than the URL, so a long id list
+        // (the processor asks for a whole batch) never meets a server's URL length limit.
+        var connection = new ClickHouseConnectionStringBuilder(settings.ConnectionString!) { UseFormDataParameters = true };
+        builder.Services.AddSingleton(_ => new ClickHouseClient(connection.ToString()));
 
         if (!settings.DisableHealthChecks)
         {

@@ -55,7 +55,8 @@ public sealed class ProcessorFixture : IAsyncLifetime
             await admin.ExecuteNonQueryAsync($"CREATE DATABASE {database}");
         }
 
-        var client = new ClickHouseClient($"{ClickHouse.ConnectionString};Database={database}");
+        // As AddClickHouseClient configures the services: parameters in the body.
+        var client = new ClickHouseClient($"{ClickHouse.ConnectionString};Database={database};UseFormDataParameters=true");
         var analytics = Options.Create(new AnalyticsOptions());
         await new AnalyticsMigrator(client, analytics, NullLogger<AnalyticsMigrator>.Instance).MigrateAsync();
 

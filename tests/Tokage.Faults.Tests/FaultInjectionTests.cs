@@ -61,6 +61,9 @@ public sealed class FaultInjectionTests(FaultInjectionTests.Suite suite, ITestOu
     [Fact]
     public Task IngestionKilledWithRequestsInFlightLosesNoAcknowledgedEvent() => RunAsync(s => s.IngestionKilledAsync());
 
+    [Fact]
+    public Task ClaimsWipedAndTheLogReplayedLeaveTheRollupsUnchanged() => RunAsync(s => s.ClaimsWipedAndLogReplayedAsync());
+
     private async Task RunAsync(Func<FaultScenarios, Task<FaultReport>> scenario)
     {
         var report = await scenario(suite.Scenarios);

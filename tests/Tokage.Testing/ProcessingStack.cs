@@ -145,6 +145,39 @@ public sealed class ProcessingStack : IAsyncLifetime
             && (await logConnection!.GetDatabase().StreamPendingAsync(new EventLogOptions().Topic, ConsumerGroup)).PendingMessageCount == 0,
             within, $"{events} events of tenant {tenantId} are stored and committed");
 
+    /// <summary>Until the processor's group has read the log to its end and has nothing pending.</summary>
+    public Task WaitUntilLogConsumedAsync(TimeSpan within) =>
+        ControlPlaneStack.EventuallyAsync(async () =>
+        {
+            var topic = new EventLogOptions().Topic;
+            var db = logConnection!.GetDatabase();
+            var last = (await db.StreamInfoAsync(topic)).LastGeneratedId;
+            var group = (await db.StreamGroupInfoAsync(topic)).Single(g => g.Name == ConsumerGroup);
+            return group.LastDeliveredId == last && group.PendingMessageCount == 0;
+        }, within, "the processor has read and committed the whole log");
+
+    /// <summary>Deletes every dedupe claim (as a Redis that lost its data has none); returns how many there were.</summary>
+    public async Task<int> WipeDedupeClaimsAsync()
+    {
+        var server = logConnection!.GetServers().Single();
+        var deleted = 0;
+        await foreach (var key in server.KeysAsync(pattern: DedupeClaims.Key("*", "*")))
+        {
+            deleted += await logConnection.GetDatabase().KeyDeleteAsync(key) ? 1 : 0;
+        }
+
+        return deleted;
+    }
+
+    /// <summary>Sets the processor's group back to the log's start: every record is delivered again. Returns the log's length.</summary>
+    public async Task<long> ReplayLogFromStartAsync()
+    {
+        var topic = new EventLogOptions().Topic;
+        var db = logConnection!.GetDatabase();
+        await db.ExecuteAsync("XGROUP", "SETID", topic, ConsumerGroup, "0");
+        return await db.StreamLengthAsync(topic);
+    }
+
     public async Task<ulong> CountAsync(string sql, string tenantId) => Convert.ToUInt64(await ScalarAsync(sql, tenantId));
 
     public async Task<decimal> SumAsync(string sql, string tenantId) => Convert.ToDecimal(await ScalarAsync(sql, tenantId));

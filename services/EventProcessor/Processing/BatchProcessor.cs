@@ -77,7 +77,7 @@ public sealed class BatchProcessor(
 
         var claimed = await claims.ClaimAsync(
             decoded.Select(d => (d.Logged.TenantId, d.Logged.Event.EventId, d.Record.Position)).ToList(), options.Value.DedupeWindow);
-        var stored = await StoredReplaysAsync(decoded, claimed, cancellationToken);
+        var stored = await StoredAlreadyAsync(decoded, claimed, cancellationToken);
 
         var rows = new List<UsageEventRow>(decoded.Count);
         var duplicates = new List<DuplicateRow>();
@@ -88,14 +88,21 @@ public sealed class BatchProcessor(
             switch (claimed[i].Result)
             {
                 case ClaimResult.Duplicate:
-                    duplicates.Add(new DuplicateRow
-                    {
-                        TenantId = logged.TenantId, EventId = logged.Event.EventId, ReceivedTime = logged.ReceivedAt.ToDateTime(),
-                        Source = logged.Source, LogPosition = record.Position, DuplicateOf = claimed[i].FirstPosition,
-                    });
+                    duplicates.Add(Duplicate(record, logged, claimed[i].FirstPosition));
                     break;
-                case ClaimResult.Replay when stored.Contains((logged.TenantId, logged.Event.EventId)):
-                    alreadyStored++;
+
+                // The claim store may have forgotten (a Redis without persistence, a failover, a replayed log): what
+                // ClickHouse holds decides. This very record again is already stored; another record is a duplicate.
+                case ClaimResult.New or ClaimResult.Replay when stored.TryGetValue(KeyOf(logged), out var storedAt):
+                    if (storedAt == record.Position)
+                    {
+                        alreadyStored++;
+                    }
+                    else
+                    {
+                        duplicates.Add(Duplicate(record, logged, storedAt));
+                    }
+
                     break;
                 default:
                     rows.Add(ToRow(record, logged));
@@ -126,20 +133,26 @@ public sealed class BatchProcessor(
         outcomes.Add(result.Quarantined.Count, new KeyValuePair<string, object?>("outcome", "quarantined"));
     }
 
-    /// <summary>Of the replayed records (their own earlier claim), the ones whose row ClickHouse already has.</summary>
-    private async Task<HashSet<(string Tenant, string EventId)>> StoredReplaysAsync(
+    /// <summary>
+    /// Of the records the claims let through (new, or their own earlier claim), the ones ClickHouse already has a row
+    /// for, with that row's log position. Asking ClickHouse for every one, not only for replays, is what keeps the
+    /// rollups exact when the claims are lost: the materialized views count every inserted row, FINAL or not.
+    /// </summary>
+    private async Task<Dictionary<StoredEventKey, string>> StoredAlreadyAsync(
         List<(ConsumedRecord Record, LoggedUsageEvent Logged)> decoded, Claim[] claimed, CancellationToken cancellationToken)
     {
-        var stored = new HashSet<(string, string)>();
-        var replays = decoded.Where((_, i) => claimed[i].Result == ClaimResult.Replay).GroupBy(d => d.Logged.TenantId);
-        foreach (var tenant in replays)
-        {
-            var found = await lookups.StoredPositionsAsync(tenant.Key, tenant.Select(d => d.Logged.Event.EventId).ToList(), cancellationToken);
-            stored.UnionWith(found.Keys.Select(id => (tenant.Key, id)));
-        }
-
-        return stored;
+        var keys = decoded.Where((_, i) => claimed[i].Result != ClaimResult.Duplicate).Select(d => KeyOf(d.Logged)).ToList();
+        return await lookups.StoredPositionsAsync(keys, cancellationToken);
     }
+
+    private static DuplicateRow Duplicate(ConsumedRecord record, LoggedUsageEvent logged, string duplicateOf) => new()
+    {
+        TenantId = logged.TenantId, EventId = logged.Event.EventId, ReceivedTime = logged.ReceivedAt.ToDateTime(),
+        Source = logged.Source, LogPosition = record.Position, DuplicateOf = duplicateOf,
+    };
+
+    private static StoredEventKey KeyOf(LoggedUsageEvent logged) =>
+        StoredEventKey.Of(logged.TenantId, logged.Event.Timestamp.ToDateTime(), logged.Event.EventId);
 
     private UsageEventRow ToRow(ConsumedRecord record, LoggedUsageEvent logged)
     {

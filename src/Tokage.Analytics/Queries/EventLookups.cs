@@ -1,6 +1,14 @@
 using ClickHouse.Driver;
+using ClickHouse.Driver.ADO.Parameters;
+using ClickHouse.Driver.Utility;
 
 namespace Tokage.Analytics.Queries;
+
+/// <summary>Where a raw row sits in the table's sorting key: its tenant, its event's UTC day, its event id.</summary>
+public readonly record struct StoredEventKey(string TenantId, DateOnly Day, string EventId)
+{
+    public static StoredEventKey Of(string tenantId, DateTime eventTimeUtc, string eventId) => new(tenantId, DateOnly.FromDateTime(eventTimeUtc), eventId);
+}
 
 /// <summary>What became of one event id: stored (with its cost and price version), repeated, quarantined.</summary>
 public sealed record EventRecords(StoredEvent? Processed, IReadOnlyList<DuplicateRecord> Duplicates, IReadOnlyList<QuarantinedRecord> Quarantined)
@@ -28,27 +36,28 @@ public sealed record RecentEvent(
 /// <summary>Tenant-scoped lookups of single events by id (event status; the processor's replay reconciliation).</summary>
 public sealed class EventLookups(ClickHouseClient client, Privacy.PersonalValues? personal = null)
 {
-    private const int IdsPerQuery = 100;
+    // Parameters travel in the request body (form data, see AddClickHouseClient): a batch's worth fits one query.
+    private const int KeysPerQuery = 10_000;
 
-    /// <summary>The log positions stored for each of the event ids (of one tenant) that are in the raw table.</summary>
-    public async Task<Dictionary<string, string>> StoredPositionsAsync(string tenantId, IReadOnlyCollection<string> eventIds, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// The log positions of the raw rows stored under each key, across tenants (the processor asks for a whole batch).
+    /// The key is the raw table's sorting key, so ClickHouse reads only the granules that can hold one of them; an
+    /// event sent again under the same id but another day is another row, as it is for <c>FINAL</c>.
+    /// </summary>
+    public async Task<Dictionary<StoredEventKey, string>> StoredPositionsAsync(IReadOnlyCollection<StoredEventKey> keys, CancellationToken cancellationToken = default)
     {
-        var stored = new Dictionary<string, string>(StringComparer.Ordinal);
-        if (eventIds.Count == 0)
+        var stored = new Dictionary<StoredEventKey, string>();
+        foreach (var chunk in keys.Distinct().Chunk(KeysPerQuery))
         {
-            return stored;
-        }
-
-        // Parameters travel in the URL: a few hundred ids per query keep it within any server's limit.
-        foreach (var chunk in eventIds.Chunk(IdsPerQuery))
-        {
-            var scope = new TenantScopedQuery(tenantId);
-            scope.And($"event_id IN {scope.Bind(chunk, "Array(String)")}");
+            var parameters = new ClickHouseParameterCollection();
+            parameters.AddParameter("keys", chunk.Select(k => Tuple.Create(k.TenantId, k.Day, k.EventId)).ToArray());
             using var reader = await client.ExecuteReaderAsync(
-                $"SELECT event_id, any(log_position) FROM usage_events {scope.WhereClause} GROUP BY event_id", scope.Parameters, cancellationToken: cancellationToken);
+                "SELECT tenant_id, toDate(event_time) AS day, event_id, any(log_position) FROM usage_events " +
+                "WHERE (tenant_id, toDate(event_time), event_id) IN {keys:Array(Tuple(String, Date, String))} GROUP BY tenant_id, day, event_id",
+                parameters, cancellationToken: cancellationToken);
             while (reader.Read())
             {
-                stored[reader.GetString(0)] = reader.GetString(1);
+                stored[new StoredEventKey(reader.GetString(0), DateOnly.FromDateTime(reader.GetDateTime(1)), reader.GetString(2))] = reader.GetString(3);
             }
         }
 

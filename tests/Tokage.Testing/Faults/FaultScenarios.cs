@@ -132,6 +132,28 @@ public sealed class FaultScenarios(ProcessingStack stack, FaultIntensity intensi
         return await Reconciliation.ReconcileAsync(stack, "ingestion killed", $"kill -9 ×{intensity.IngestionKills} in flight, restart", tenant, result, "", SettleWithin);
     }
 
+    /// <summary>
+    /// The dedupe claims lost (Redis without persistence, a failover) and the whole log read again from its start,
+    /// with client resends among it: what ClickHouse holds, not what the claims remember, keeps the rollups exact.
+    /// </summary>
+    public async Task<FaultReport> ClaimsWipedAndLogReplayedAsync()
+    {
+        var (tenant, key) = await NewTenantAsync("claims-wiped");
+        var options = intensity.Traffic with { ResendEvery = 3 };
+        await using var traffic = UsageTraffic.Start(() => stack.Ingestion.HttpUri, key, options);
+        await traffic.WaitForAcknowledgedAsync(intensity.Traffic.BatchSize * 10, TimeSpan.FromSeconds(30));
+        var result = await traffic.StopAsync();
+        await stack.WaitUntilLogConsumedAsync(SettleWithin);
+
+        await stack.KillProcessorAsync();
+        var wiped = await stack.WipeDedupeClaimsAsync();
+        var replayed = await stack.ReplayLogFromStartAsync();
+        await stack.StartProcessorAsync();
+        await stack.WaitUntilLogConsumedAsync(SettleWithin);
+        return await Reconciliation.ReconcileAsync(stack, "claims wiped, log replayed", "every dedupe claim deleted, consumer group reset to the log's start", tenant, result,
+            $"{wiped:N0} claims deleted; {replayed:N0} log records read again; {result.Resent:N0} acknowledged batches resent", SettleWithin);
+    }
+
     /// <summary>Every scenario, one after another.</summary>
     public async Task<IReadOnlyList<FaultReport>> AllAsync() =>
     [
@@ -140,6 +162,7 @@ public sealed class FaultScenarios(ProcessingStack stack, FaultIntensity intensi
         await RedisRestartedAsync(),
         await ClientsRetryAsync(),
         await IngestionKilledAsync(),
+        await ClaimsWipedAndLogReplayedAsync(),
     ];
 
     private async Task<(string TenantId, string ApiKey)> NewTenantAsync(string scenario)
