@@ -35,6 +35,14 @@ public interface IEventLogConsumer : IAsyncDisposable
     /// <summary>Up to <paramref name="max"/> records, waiting at most <paramref name="wait"/> for the first.</summary>
     Task<IReadOnlyList<ConsumedRecord>> ReadAsync(int max, TimeSpan wait, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Holds this consumer's place for about <paramref name="wait"/> while its caller cannot take more records (a
+    /// sink is down, the pipeline is full): Kafka polls with its partitions paused, so the group does not evict a
+    /// consumer that stopped reading (<c>max.poll.interval.ms</c>). A record that still arrives (a partition assigned
+    /// meanwhile) is kept for the next <see cref="ReadAsync"/>; the next read resumes the paused partitions.
+    /// </summary>
+    Task KeepAliveAsync(TimeSpan wait, CancellationToken cancellationToken = default);
+
     /// <summary>Marks records done: they are not delivered again to this group.</summary>
     Task AckAsync(IReadOnlyList<ConsumedRecord> records, CancellationToken cancellationToken = default);
 

@@ -45,6 +45,10 @@ public sealed class KafkaEventLog(IProducer<string, byte[]> producer, string boo
         private readonly EventLogOptions options;
         private readonly ILogger logger;
 
+        // Used by the reading thread only (ReadAsync and KeepAliveAsync are never concurrent).
+        private readonly HashSet<TopicPartition> paused = [];
+        private readonly Queue<ConsumedRecord> held = new();
+
         public Consumer(string bootstrapServers, IProducer<string, byte[]> producer, EventLogOptions options, string group, string name, ILogger logger)
         {
             this.producer = producer;
@@ -71,8 +75,14 @@ public sealed class KafkaEventLog(IProducer<string, byte[]> producer, string boo
         public Task<IReadOnlyList<ConsumedRecord>> ReadAsync(int max, TimeSpan wait, CancellationToken cancellationToken = default) =>
             Task.Run<IReadOnlyList<ConsumedRecord>>(() =>
             {
+                ResumePaused();
                 var records = new List<ConsumedRecord>();
                 var deadline = DateTime.UtcNow + wait;
+                while (records.Count < max && held.TryDequeue(out var kept))
+                {
+                    records.Add(kept);
+                }
+
                 while (records.Count < max)
                 {
                     var left = deadline - DateTime.UtcNow;
@@ -82,28 +92,76 @@ public sealed class KafkaEventLog(IProducer<string, byte[]> producer, string boo
                         break;
                     }
 
-                    records.Add(new ConsumedRecord(result.Message.Key, result.Message.Value, $"{result.Topic}/{result.Partition.Value}@{result.Offset.Value}", 1)
-                    {
-                        Handle = result.TopicPartitionOffset,
-                    });
+                    records.Add(ToRecord(result));
                 }
 
                 return records;
             }, cancellationToken);
 
+        public Task KeepAliveAsync(TimeSpan wait, CancellationToken cancellationToken = default) =>
+            Task.Run(() =>
+            {
+                var unpaused = consumer.Assignment.Where(p => !paused.Contains(p)).ToList();
+                if (unpaused.Count > 0)
+                {
+                    consumer.Pause(unpaused);
+                    paused.UnionWith(unpaused);
+                }
+
+                // Consume serves the group (heartbeats, rebalances) and resets the poll interval; paused partitions fetch nothing.
+                if (consumer.Consume(wait) is { IsPartitionEOF: false } result)
+                {
+                    held.Enqueue(ToRecord(result));
+                }
+            }, cancellationToken);
+
         public Task AckAsync(IReadOnlyList<ConsumedRecord> records, CancellationToken cancellationToken = default)
         {
-            // The next offset to read, per partition: everything before it is done.
+            // The next offset to read, per partition: everything before it is done. A partition taken away by a
+            // rebalance is not committed here: its new owner reads it again from the last commit, and the processor
+            // finds those events already stored (it asks ClickHouse), so they count once.
+            var assigned = consumer.Assignment.ToHashSet();
             var offsets = records.Select(r => (TopicPartitionOffset)r.Handle!)
                 .GroupBy(o => o.TopicPartition)
                 .Select(g => new TopicPartitionOffset(g.Key, g.Max(o => o.Offset.Value) + 1))
                 .ToList();
-            if (offsets.Count > 0)
+            var lost = offsets.Where(o => !assigned.Contains(o.TopicPartition)).ToList();
+            if (lost.Count > 0)
             {
-                consumer.Commit(offsets);
+                logger.LogInformation("Not committing {Partitions}: no longer assigned to this consumer; their new owner reads them again.",
+                    string.Join(", ", lost.Select(o => o.TopicPartition.ToString())));
+            }
+
+            var owned = offsets.Except(lost).ToList();
+            if (owned.Count > 0)
+            {
+                consumer.Commit(owned);
             }
 
             return Task.CompletedTask;
+        }
+
+        private static ConsumedRecord ToRecord(ConsumeResult<string, byte[]> result) =>
+            new(result.Message.Key, result.Message.Value, $"{result.Topic}/{result.Partition.Value}@{result.Offset.Value}", 1)
+            {
+                Handle = result.TopicPartitionOffset,
+            };
+
+        /// <summary>Resumes what <see cref="KeepAliveAsync"/> paused and is still assigned (a rebalance may have moved it).</summary>
+        private void ResumePaused()
+        {
+            if (paused.Count == 0)
+            {
+                return;
+            }
+
+            var assigned = consumer.Assignment.Where(paused.Contains).ToList();
+            if (assigned.Count > 0)
+            {
+                consumer.Resume(assigned);
+            }
+
+            paused.Clear();
         }
 
         public async Task DeadLetterAsync(ConsumedRecord record, string reason, CancellationToken cancellationToken = default)

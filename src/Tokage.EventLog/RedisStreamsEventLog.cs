@@ -195,6 +195,9 @@ public sealed class RedisStreamsEventLog(IConnectionMultiplexer redis, EventLogO
             }
         }
 
+        // A stream group has no liveness to keep: an entry read and not acknowledged waits in the pending list.
+        public Task KeepAliveAsync(TimeSpan wait, CancellationToken cancellationToken = default) => Task.Delay(wait, cancellationToken);
+
         public async Task AckAsync(IReadOnlyList<ConsumedRecord> records, CancellationToken cancellationToken = default)
         {
             if (records.Count > 0)

@@ -76,6 +76,36 @@ public sealed class KafkaEventLogTests : IDisposable
     }
 
     [Fact]
+    public async Task AConsumerKeptAlivePastThePollIntervalStaysInItsGroupAndReadsOnWithoutGapOrRepeat()
+    {
+        var log = new KafkaEventLog(producer, cluster.BootstrapServers, new EventLogOptions
+        {
+            Topic = "usage-keepalive",
+            Consumer = { ["session.timeout.ms"] = "3000", ["heartbeat.interval.ms"] = "500", ["max.poll.interval.ms"] = "4000" },
+        }, NullLogger<KafkaEventLog>.Instance);
+        var records = Records(3_000, "k");
+        await log.AppendAsync(records);
+        await using var consumer = log.CreateConsumer("processor", "p-1");
+        var first = await DrainAsync(consumer, 1, ack: false);
+
+        // A sink is down for twice the poll interval; records are appended meanwhile. Then reading resumes.
+        var until = DateTime.UtcNow.AddSeconds(8);
+        while (DateTime.UtcNow < until)
+        {
+            await consumer.KeepAliveAsync(TimeSpan.FromSeconds(1));
+        }
+
+        await consumer.AckAsync(first);
+        await log.AppendAsync(Records(500, "during"));
+        var rest = await DrainAsync(consumer, records.Count + 500 - first.Count, ack: true);
+
+        // An evicted consumer rejoins and is handed its partitions from the last commit: the first read would come again.
+        var all = first.Concat(rest).Select(r => System.Text.Encoding.UTF8.GetString(r.Value)).ToList();
+        Assert.Equal(all.Count, all.Distinct().Count());
+        Assert.Equal(records.Count + 500, all.Count);
+    }
+
+    [Fact]
     public async Task WhatWasReadButNotAcknowledgedIsReadAgain()
     {
         var log = Log("usage-redeliver");

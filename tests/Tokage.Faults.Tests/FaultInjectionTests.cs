@@ -64,6 +64,9 @@ public sealed class FaultInjectionTests(FaultInjectionTests.Suite suite, ITestOu
     [Fact]
     public Task ClaimsWipedAndTheLogReplayedLeaveTheRollupsUnchanged() => RunAsync(s => s.ClaimsWipedAndLogReplayedAsync());
 
+    [Fact]
+    public Task OnKafkaClickHouseDownPastThePollIntervalNeitherWedgesNorEvictsTheConsumer() => RunAsync(s => s.ClickHouseDownPastThePollIntervalOnKafkaAsync());
+
     private async Task RunAsync(Func<FaultScenarios, Task<FaultReport>> scenario)
     {
         var report = await scenario(suite.Scenarios);

@@ -82,6 +82,17 @@ public sealed class ProcessingStack : IAsyncLifetime
     /// <summary>An event processor on this stack (its consumer name kept across restarts, as a pod's would be).</summary>
     public async Task<ServiceProcess> StartProcessorAsync(IReadOnlyDictionary<string, string>? settings = null)
     {
+        var processor = await StartAnotherProcessorAsync(settings);
+        Processor = processor;
+        return processor;
+    }
+
+    /// <summary>
+    /// An event processor beside the stack's own (e.g. on another log, with <c>ConnectionStrings__events</c> and a
+    /// consumer group of its own in <paramref name="settings"/>); stopped with the stack.
+    /// </summary>
+    public async Task<ServiceProcess> StartAnotherProcessorAsync(IReadOnlyDictionary<string, string>? settings = null)
+    {
         var environment = new Dictionary<string, string>
         {
             ["ConnectionStrings__events"] = Core.EventLogConnectionString,
@@ -101,7 +112,6 @@ public sealed class ProcessingStack : IAsyncLifetime
         var processor = await ServiceProcess.StartAsync("EventProcessor", Core.Environment.Concat(environment)
             .GroupBy(p => p.Key).ToDictionary(g => g.Key, g => g.Last().Value));
         owned.Add(processor);
-        Processor = processor;
         return processor;
     }
 

@@ -12,7 +12,8 @@ namespace Tokage.EventProcessor.Processing;
 /// of the first) and prepares it (claims, prices, archive) while the other writes the previous batch to ClickHouse
 /// and commits it — dead letters for the quarantined records, an acknowledgement for the rest — only once every sink
 /// took it. A step that fails (ClickHouse or Redis down) is retried as it is, with backoff and jitter, never skipped:
-/// the records wait in the log. Starts once the analytics schema is migrated and the first price snapshot is loaded.
+/// the records wait in the log, and the reading side keeps polling meanwhile (partitions paused) so that a Kafka
+/// group never evicts the processor for an outage longer than <c>max.poll.interval.ms</c>. Starts once the analytics schema is migrated and the first price snapshot is loaded.
 /// </summary>
 public sealed class EventProcessorWorker(
     IEventLog log,
@@ -22,6 +23,8 @@ public sealed class EventProcessorWorker(
     IOptions<ProcessorOptions> options,
     ILogger<EventProcessorWorker> logger) : BackgroundService
 {
+    private static readonly TimeSpan KeepAliveStep = TimeSpan.FromSeconds(1);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await Task.WhenAll(priceFeed.Loaded, schema.Done).WaitAsync(stoppingToken);
@@ -39,8 +42,13 @@ public sealed class EventProcessorWorker(
                 var batch = await ReadBatchAsync(consumer, settings, stoppingToken);
                 if (batch.Count > 0)
                 {
-                    var ready = await RetryAsync(() => processor.PrepareAsync(batch, stoppingToken), "prepared (claims, prices, archive)", batch.Count, settings, stoppingToken);
-                    await prepared.Writer.WriteAsync(ready, stoppingToken);
+                    // While a step waits (a retry, a full pipeline) the consumer keeps its place in the group.
+                    var ready = await RetryAsync(() => processor.PrepareAsync(batch, stoppingToken), "prepared (claims, prices, archive)", batch.Count, settings,
+                        pause => KeepAliveAsync(consumer, pause, stoppingToken), stoppingToken);
+                    while (!prepared.Writer.TryWrite(ready) && !writing.IsCompleted)
+                    {
+                        await consumer.KeepAliveAsync(KeepAliveStep, stoppingToken);
+                    }
                 }
             }
         }
@@ -59,7 +67,7 @@ public sealed class EventProcessorWorker(
             {
                 await processor.WriteAsync(batch, stoppingToken);
                 return true;
-            }, "stored in ClickHouse", batch.Records.Count, settings, stoppingToken);
+            }, "stored in ClickHouse", batch.Records.Count, settings, pause => Task.Delay(pause, stoppingToken), stoppingToken);
 
             if (settings.PauseBeforeFirstCommit)
             {
@@ -77,7 +85,7 @@ public sealed class EventProcessorWorker(
                 var quarantined = batch.Result.Quarantined.Select(q => q.Record).ToHashSet();
                 await consumer.AckAsync(batch.Records.Where(r => !quarantined.Contains(r)).ToList(), stoppingToken);
                 return true;
-            }, "committed", batch.Records.Count, settings, stoppingToken);
+            }, "committed", batch.Records.Count, settings, pause => Task.Delay(pause, stoppingToken), stoppingToken);
         }
     }
 
@@ -123,8 +131,21 @@ public sealed class EventProcessorWorker(
         return batch;
     }
 
-    /// <summary>Runs a step until it succeeds (or the service stops), with backoff and jitter between attempts.</summary>
-    private async Task<T> RetryAsync<T>(Func<Task<T>> step, string what, int records, ProcessorOptions settings, CancellationToken stoppingToken)
+    /// <summary>Keeps the consumer's place for <paramref name="duration"/>, a second at a time.</summary>
+    private static async Task KeepAliveAsync(IEventLogConsumer consumer, TimeSpan duration, CancellationToken stoppingToken)
+    {
+        var until = DateTime.UtcNow + duration;
+        for (var left = duration; left > TimeSpan.Zero; left = until - DateTime.UtcNow)
+        {
+            await consumer.KeepAliveAsync(left < KeepAliveStep ? left : KeepAliveStep, stoppingToken);
+        }
+    }
+
+    /// <summary>
+    /// Runs a step until it succeeds (or the service stops), with backoff and jitter between attempts, spent in
+    /// <paramref name="wait"/> (the reading side keeps the consumer alive there; the writing side just waits).
+    /// </summary>
+    private async Task<T> RetryAsync<T>(Func<Task<T>> step, string what, int records, ProcessorOptions settings, Func<TimeSpan, Task> wait, CancellationToken stoppingToken)
     {
         for (var attempt = 0; ; attempt++)
         {
@@ -144,7 +165,7 @@ public sealed class EventProcessorWorker(
                 // The stack once; a long outage then logs one line per retry.
                 logger.LogWarning(attempt == 0 ? ex : null, "Batch of {Count} records not {What} (attempt {Attempt}: {Message}); it stays in the log and is retried in {Wait:0.0} s.",
                     records, what, attempt + 1, ex.Message, pause.TotalSeconds);
-                await Task.Delay(pause, stoppingToken);
+                await wait(pause);
             }
         }
     }

@@ -6,11 +6,14 @@ using System.Text;
 namespace Tokage.Testing.Faults;
 
 /// <summary>How hard the scenarios push: <see cref="Quick"/> for CI (seconds each), <see cref="Full"/> as the issue sets them.</summary>
-public sealed record FaultIntensity(string Name, TrafficOptions Traffic, int ProcessorKills, TimeSpan BetweenKills, TimeSpan ClickHouseDown, TimeSpan RedisDown, int IngestionKills)
+public sealed record FaultIntensity(
+    string Name, TrafficOptions Traffic, int ProcessorKills, TimeSpan BetweenKills, TimeSpan ClickHouseDown, TimeSpan RedisDown, int IngestionKills, TimeSpan PollInterval)
 {
-    public static FaultIntensity Quick { get; } = new("quick", new TrafficOptions { Clients = 2, BatchSize = 50 }, 2, TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(8), TimeSpan.FromSeconds(3), 1);
+    public static FaultIntensity Quick { get; } = new(
+        "quick", new TrafficOptions { Clients = 2, BatchSize = 50 }, 2, TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(8), TimeSpan.FromSeconds(3), 1, TimeSpan.FromSeconds(7));
 
-    public static FaultIntensity Full { get; } = new("full", new TrafficOptions { Clients = 4, BatchSize = 100 }, 5, TimeSpan.FromSeconds(6), TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(10), 3);
+    public static FaultIntensity Full { get; } = new(
+        "full", new TrafficOptions { Clients = 4, BatchSize = 100 }, 5, TimeSpan.FromSeconds(6), TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(10), 3, TimeSpan.FromSeconds(10));
 
     /// <summary><c>TOKAGE_FAULTS=full</c> selects the full run; anything else the quick one.</summary>
     public static FaultIntensity FromEnvironment() =>
@@ -133,6 +136,51 @@ public sealed class FaultScenarios(ProcessingStack stack, FaultIntensity intensi
     }
 
     /// <summary>
+    /// On Kafka (librdkafka's mock cluster): ClickHouse down for longer than the consumer's <c>max.poll.interval.ms</c>.
+    /// A consumer that stops polling while it retries the write is evicted from its group and its commits refused;
+    /// the processor must keep its membership (and its partitions) and carry on once ClickHouse is back.
+    /// </summary>
+    public async Task<FaultReport> ClickHouseDownPastThePollIntervalOnKafkaAsync()
+    {
+        using var cluster = new KafkaMockCluster();
+        var log = $"Transport=Kafka;BootstrapServers={cluster.BootstrapServers}";
+        var ingestion = await stack.Core.StartIngestionAsync(log);
+        var pollInterval = (int)intensity.PollInterval.TotalMilliseconds;
+        var processor = await stack.StartAnotherProcessorAsync(new Dictionary<string, string>
+        {
+            ["ConnectionStrings__events"] = log,
+            ["Tokage__Processor__ConsumerGroup"] = "event-processor-kafka",
+            ["Tokage__Processor__ConsumerName"] = "processor-on-kafka",
+            ["Tokage__EventLog__Consumer__max.poll.interval.ms"] = pollInterval.ToString(CultureInfo.InvariantCulture),
+            ["Tokage__EventLog__Consumer__session.timeout.ms"] = (pollInterval - 1000).ToString(CultureInfo.InvariantCulture),
+            ["Tokage__EventLog__Consumer__heartbeat.interval.ms"] = "500",
+        });
+        try
+        {
+            var (tenant, key) = await NewTenantAsync("clickhouse-down-kafka");
+            await using var traffic = UsageTraffic.Start(() => ingestion.HttpUri, key, intensity.Traffic);
+            await traffic.WaitForAcknowledgedAsync(intensity.Traffic.BatchSize * 10, TimeSpan.FromSeconds(30));
+            var down = intensity.PollInterval * 2;
+            await stack.StopClickHouseAsync();
+            await Task.Delay(down);
+            await stack.StartClickHouseAgainAsync();
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            var result = await traffic.StopAsync();
+            var report = await Reconciliation.ReconcileAsync(stack, "ClickHouse down past the poll interval (Kafka)",
+                $"stopped {down.TotalSeconds:0} s, max.poll.interval.ms {pollInterval}", tenant, result,
+                $"processor backed off {processor.CountInOutput("is retried in")}×", SettleWithin);
+            var evicted = processor.CountInOutput("maximum poll interval");
+            return evicted == 0 ? report : report with { Violations = [$"the consumer was evicted from its group {evicted}× (max.poll.interval.ms exceeded)"] };
+        }
+        finally
+        {
+            // Before the mock cluster goes: their clients would otherwise retry a vanished broker until the stack stops.
+            await processor.KillAsync();
+            await ingestion.KillAsync();
+        }
+    }
+
+    /// <summary>
     /// The dedupe claims lost (Redis without persistence, a failover) and the whole log read again from its start,
     /// with client resends among it: what ClickHouse holds, not what the claims remember, keeps the rollups exact.
     /// </summary>
@@ -163,6 +211,7 @@ public sealed class FaultScenarios(ProcessingStack stack, FaultIntensity intensi
         await ClientsRetryAsync(),
         await IngestionKilledAsync(),
         await ClaimsWipedAndLogReplayedAsync(),
+        await ClickHouseDownPastThePollIntervalOnKafkaAsync(),
     ];
 
     private async Task<(string TenantId, string ApiKey)> NewTenantAsync(string scenario)
