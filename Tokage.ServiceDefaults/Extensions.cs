@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
@@ -34,11 +35,35 @@ public static class Extensions
         builder.Services.AddServiceDiscovery();
         builder.Services.ConfigureHttpClientDefaults(http =>
         {
-            http.AddStandardResilienceHandler();
+            // A generic handler never sends a POST twice (every gRPC call and webhook is one): only the caller
+            // knows whether a repeat is safe. Streaming clients remove the handler (see WithoutRequestTimeouts).
+            http.AddStandardResilienceHandler(resilience => resilience.Retry.DisableForUnsafeHttpMethods());
             http.AddServiceDiscovery();
         });
 
         return builder;
+    }
+
+    /// <summary>
+    /// For a client whose calls live as long as they need (a gRPC stream, a long poll): without the standard
+    /// resilience handler, whose 30 s total timeout would cut such a call every 30 s. HTTP/2 keep-alive pings
+    /// notice a dead connection instead, and the caller's own loop reconnects.
+    /// </summary>
+    public static IHttpClientBuilder WithoutRequestTimeouts(this IHttpClientBuilder client)
+    {
+        // Experimental in Microsoft.Extensions.Http.Resilience, and the one way to take off a handler that
+        // ConfigureHttpClientDefaults put on every client; this is its only call site.
+#pragma warning disable EXTEXP0001
+        client.RemoveAllResilienceHandlers();
+#pragma warning restore EXTEXP0001
+        client.ConfigurePrimaryHttpMessageHandler(() => new System.Net.Http.SocketsHttpHandler
+        {
+            KeepAlivePingDelay = TimeSpan.FromSeconds(30),
+            KeepAlivePingTimeout = TimeSpan.FromSeconds(10),
+            KeepAlivePingPolicy = System.Net.Http.HttpKeepAlivePingPolicy.Always,
+            EnableMultipleHttp2Connections = true,
+        });
+        return client;
     }
 
     public static TBuilder ConfigureOpenTelemetry<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
@@ -78,6 +103,15 @@ public static class Extensions
     {
         builder.Services.AddHealthChecks()
             .AddCheck("self", () => HealthCheckResult.Healthy(), [LiveTag]);
+
+        // Readiness is logged when it changes (HealthTransitions), not as an error per failed probe.
+        builder.Logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks.DefaultHealthCheckService", LogLevel.None);
+        builder.Services.AddSingleton<IHealthCheckPublisher, HealthTransitions>();
+        builder.Services.Configure<HealthCheckPublisherOptions>(options =>
+        {
+            options.Delay = TimeSpan.FromSeconds(1);
+            options.Period = TimeSpan.FromSeconds(10);
+        });
         return builder;
     }
 

@@ -27,8 +27,10 @@ internal static class Extensions
                 $"{ProcessorOptions.SectionName}: BatchSize 1..100000, BatchWait ≥ 0, a ConsumerName and a positive DedupeWindow are required.")
             .ValidateOnStart();
 
+        // The price feed is one stream held open for the service's life.
         builder.Services.AddGrpcClient<PriceRegistryService.PriceRegistryServiceClient>((sp, o) =>
-            o.Address = new Uri(sp.GetRequiredService<IOptions<ProcessorOptions>>().Value.PriceRegistryAddress));
+            o.Address = new Uri(sp.GetRequiredService<IOptions<ProcessorOptions>>().Value.PriceRegistryAddress))
+            .WithoutRequestTimeouts();
 
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<PriceBook>();
