@@ -1,3 +1,5 @@
+// WithoutHttpsCertificate() is marked experimental (ASPIRECERTIFICATES001).
+#pragma warning disable ASPIRECERTIFICATES001
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Aspire.Hosting.ApplicationModel;
@@ -35,6 +37,9 @@ public static class ServiceExtensions
         this IDistributedApplicationBuilder builder, string name, int? httpPort = null, int? grpcPort = null)
         where TProject : IProjectMetadata, new() =>
         builder.AddProject<TProject>(name, launchProfileName: null)
+            // Every endpoint is plain HTTP/h2c: without this, Aspire counts the project as a TLS user and, on a
+            // machine without a trusted development certificate, starts with a warning and a red dashboard banner.
+            .WithoutHttpsCertificate()
             .WithEndpoint("http", httpPort, http2: false)
             .WithEndpoint("grpc", grpcPort, http2: true)
             // Healthy means ready (its engines answer, its migrations ran), so WaitFor on a service waits for that.

@@ -35,5 +35,7 @@ if [ ! -f "$data_dir/PG_VERSION" ]; then
 fi
 [ "$(id -u)" -eq 0 ] && rm -f "$password_file"
 
+# PostgreSQL writes its whole log, LOG lines included, to stderr; on stdout the dashboard shows it as the
+# ordinary log it is, and its own ERROR/FATAL levels still say what is wrong.
 exec "${as_owner[@]}" "$bin/postgres" -D "$data_dir" -p "$port" -h 127.0.0.1 \
-  -c unix_socket_directories='' -c fsync=on
+  -c unix_socket_directories='' -c fsync=on 2>&1

@@ -1,3 +1,5 @@
+// WithoutHttpsCertificate() is marked experimental (ASPIRECERTIFICATES001).
+#pragma warning disable ASPIRECERTIFICATES001
 using Aspire.Hosting.ApplicationModel;
 
 namespace Tokage.AppHost.Engines;
@@ -50,6 +52,7 @@ public static class ClickHouseEngine
 
         var localPassword = builder.AddParameter($"{name}-password", state.Secret($"{name}-password"), secret: true);
         var host = builder.AddProject<Projects.ClickHouseLocal>($"{name}-host")
+            .WithoutHttpsCertificate()
             .WithHttpEndpoint(name: "http");
         var endpoint = host.GetEndpoint("http");
         host.WithArgs(context =>

@@ -76,7 +76,26 @@ public static class PostgresEngine
             }
         });
 
-        return database.WithConnectionHealthCheck(OpenConnectionAsync);
+        return database.WithConnectionHealthCheck(DatabaseExistsAsync);
+    }
+
+    /// <summary>
+    /// Ready means the database exists, asked of the server's own <c>postgres</c> database: opening a database
+    /// that is not created yet would make the server log a FATAL on every probe until it is.
+    /// </summary>
+    private static async Task DatabaseExistsAsync(string connectionString, CancellationToken cancellationToken)
+    {
+        var server = new NpgsqlConnectionStringBuilder(connectionString) { Timeout = 3 };
+        var database = server.Database ?? throw new InvalidOperationException("The connection string names no database.");
+        server.Database = "postgres";
+        await using var connection = new NpgsqlConnection(server.ConnectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var exists = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = $1", connection);
+        exists.Parameters.AddWithValue(database);
+        if (await exists.ExecuteScalarAsync(cancellationToken) is null)
+        {
+            throw new InvalidOperationException($"The database '{database}' is not created yet.");
+        }
     }
 
     /// <summary>Ready means a session opens (and, for the database, that it exists).</summary>

@@ -1,3 +1,5 @@
+// WithoutHttpsCertificate() is marked experimental (ASPIRECERTIFICATES001).
+#pragma warning disable ASPIRECERTIFICATES001
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Aspire.Hosting.ApplicationModel;
@@ -35,7 +37,7 @@ public static class RedisEngine
 
         if (provider.Kind == EngineProviderKind.Containers)
         {
-            return builder.AddRedis(name)
+            return builder.AddRedis(name).WithoutHttpsCertificate()
                 .WithEnvironment(EngineResourceProperties.ProviderEnvironmentVariable, provider.DisplayName);
         }
 

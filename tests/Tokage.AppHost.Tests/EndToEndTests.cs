@@ -3,6 +3,7 @@ using Grpc.Health.V1;
 using Grpc.Net.Client;
 using Tokage.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Tokage.AppHost.Tests;
 
@@ -29,11 +30,15 @@ public class EndToEndTests
 
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Tokage_AppHost>(
             ["Tokage:Engines=local", $"Tokage:StateDirectory={state.FullName}"], cancellationToken);
+        var startLog = new StartLog();
+        builder.Services.AddLogging(logging => logging.AddProvider(startLog));
         var app = await builder.BuildAsync(cancellationToken);
         var processes = new HashSet<int>();
+        var started = DateTime.UtcNow;
         try
         {
             await app.StartAsync(cancellationToken);
+            startLog.Watch(app, cancellationToken);
 
             var model = app.Services.GetRequiredService<DistributedApplicationModel>();
             // Parameters have no process, and resources started only on demand (Aspire's project rebuilders) never start here.
@@ -122,6 +127,16 @@ public class EndToEndTests
                 }
             }
 
+            // A clean first screen: in its first two minutes no resource and not the AppHost logs an error, and the
+            // AppHost warns of nothing a newcomer cannot act on (the development certificate, above all).
+            var firstMinutes = started + TimeSpan.FromMinutes(2) - DateTime.UtcNow;
+            if (firstMinutes > TimeSpan.Zero)
+            {
+                await Task.Delay(firstMinutes, cancellationToken);
+            }
+
+            Assert.True(startLog.Problems.IsEmpty, "logged in the first two minutes:\n" + string.Join('\n', startLog.Problems));
+
             Assert.Contains(processes, pid => ProcessTable.CommandLine(pid).Contains("redis-server"));
             processes.UnionWith(processes.SelectMany(ProcessTable.Descendants).ToList());
             processes.UnionWith(ProcessTable.WithCommandLineContaining(state.FullName));
@@ -209,6 +224,64 @@ public class EndToEndTests
         Assert.Equal("2.00", (string)lines["input"]["amount_usd"]!); // 2,000 tokens at $1,000 per million
         Assert.Equal(decimal.Parse(cost!, System.Globalization.CultureInfo.InvariantCulture) * 2, decimal.Parse((string)lines["resale"]["amount_unrounded_usd"]!, System.Globalization.CultureInfo.InvariantCulture));
         Assert.Equal(1L, (long)invoice["number"]!);
+    }
+}
+
+/// <summary>
+/// What a newcomer would see as trouble on a fresh start: the AppHost's own warnings and errors (through a logger
+/// provider), and every resource's console lines at error level — .NET's <c>fail:</c>/<c>crit:</c>, PostgreSQL's
+/// <c>ERROR</c>/<c>FATAL</c>/<c>PANIC</c>, Redis's <c># WARNING</c>.
+/// </summary>
+internal sealed partial class StartLog : ILoggerProvider
+{
+    public System.Collections.Concurrent.ConcurrentQueue<string> Problems { get; } = new();
+
+    public void Watch(DistributedApplication app, CancellationToken cancellationToken)
+    {
+        var logs = app.Services.GetRequiredService<ResourceLoggerService>();
+        foreach (var resource in app.Services.GetRequiredService<DistributedApplicationModel>().Resources)
+        {
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await foreach (var batch in logs.WatchAsync(resource.Name).WithCancellation(cancellationToken))
+                    {
+                        foreach (var line in batch.Where(l => ErrorLine().IsMatch(l.Content)))
+                        {
+                            Problems.Enqueue($"{resource.Name}: {line.Content}");
+                        }
+                    }
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }, CancellationToken.None);
+        }
+    }
+
+    public ILogger CreateLogger(string categoryName) => new Collector(this, categoryName);
+
+    public void Dispose()
+    {
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^\s*(fail|crit):|\b(ERROR|FATAL|PANIC):|# WARNING")]
+    private static partial System.Text.RegularExpressions.Regex ErrorLine();
+
+    private sealed class Collector(StartLog log, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel))
+            {
+                log.Problems.Enqueue($"AppHost {logLevel} {category}: {formatter(state, exception)}");
+            }
+        }
     }
 }
 

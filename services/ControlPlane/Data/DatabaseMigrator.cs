@@ -1,5 +1,7 @@
 using System.Text.RegularExpressions;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
 using Npgsql;
 
 namespace Tokage.ControlPlane.Data;
@@ -44,7 +46,11 @@ internal sealed partial class DatabaseMigrator(IConfiguration configuration, ILo
         var options = new DbContextOptionsBuilder<ControlPlaneDbContext>().UseNpgsql(owner).UseSnakeCaseNamingConvention().Options;
         await using (var db = new ControlPlaneDbContext(options))
         {
-            var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
+            // On a new database the history table does not exist yet, and asking it for the applied migrations
+            // would make the server log an ERROR: then everything is pending.
+            var pending = await db.GetService<IHistoryRepository>().ExistsAsync(cancellationToken)
+                ? (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList()
+                : db.Database.GetMigrations().ToList();
             await db.Database.MigrateAsync(cancellationToken);
             logger.LogInformation("Control plane database migrated ({Pending}).", pending.Count == 0 ? "nothing pending" : string.Join(", ", pending));
         }
