@@ -18,6 +18,8 @@ var adminToken = builder.AddSharedSecret("admin-token", engines);
 var appRolePassword = builder.AddSharedSecret("tokage-app-password", engines);
 // The key that pseudonymises personal values: the processor stores users with it, readers look users up with it.
 var piiKey = builder.AddSharedSecret("pii-key", engines);
+// What the processor shows the price registry to read its feed (which carries tenants' negotiated prices).
+var priceFeedToken = builder.AddSharedSecret("price-feed-token", engines);
 
 // The nine services.
 var controlPlane = builder.AddService<Projects.ControlPlane>("control-plane", httpPort: 8070)
@@ -35,7 +37,8 @@ var auth = builder.AddService<Projects.Auth>("auth")
 // Its gRPC feed (snapshot + changes) is what the processor prices from, discovered as http://_grpc.price-registry.
 var priceRegistry = builder.AddService<Projects.PriceRegistry>("price-registry", httpPort: 8060)
     .WithEngine(database)
-    .WithEnvironment("Tokage__PriceRegistry__AdminToken", adminToken);
+    .WithEnvironment("Tokage__PriceRegistry__AdminToken", adminToken)
+    .WithEnvironment("Tokage__PriceRegistry__FeedToken", priceFeedToken);
 
 var ingestion = builder.AddService<Projects.Ingestion>("ingestion", httpPort: 8080, grpcPort: 8081)
     .WithEndpoint("otlp-grpc", 4317, http2: true)
@@ -46,6 +49,7 @@ var ingestion = builder.AddService<Projects.Ingestion>("ingestion", httpPort: 80
 builder.AddService<Projects.EventProcessor>("event-processor")
     .WithEngine(redis).WithEngine(events).WithEngine(analytics).WithEngine(archive)
     .WithEnvironment("Tokage__DataPolicy__PiiHashKey", piiKey)
+    .WithEnvironment("Tokage__Processor__PriceFeedToken", priceFeedToken)
     .WithService(priceRegistry);
 
 var queryApi = builder.AddService<Projects.QueryApi>("query-api", httpPort: 8090)

@@ -31,6 +31,9 @@ public sealed class ProcessorOptions
     /// <summary>The price registry's gRPC address (service discovery resolves <c>_grpc.price-registry</c>).</summary>
     public string PriceRegistryAddress { get; set; } = "http://_grpc.price-registry";
 
+    /// <summary>The price registry's feed token (<c>Tokage:PriceRegistry:FeedToken</c> there), sent as a bearer token.</summary>
+    public string PriceFeedToken { get; set; } = "";
+
     /// <summary>Whether the Parquet archive is written (every batch, before ClickHouse).</summary>
     public bool Archive { get; set; } = true;
 

@@ -10,4 +10,10 @@ public sealed class PriceRegistryOptions
     /// Unset, those answer 503; the public reads work either way. The AppHost passes the shared admin token.
     /// </summary>
     public string AdminToken { get; set; } = "";
+
+    /// <summary>
+    /// The bearer token the gRPC feed (snapshot and changes) asks of its readers, the services that price events:
+    /// the feed carries tenants' negotiated prices. Unset, the feed answers UNAVAILABLE to everyone.
+    /// </summary>
+    public string FeedToken { get; set; } = "";
 }

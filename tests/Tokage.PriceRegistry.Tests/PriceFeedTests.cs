@@ -42,6 +42,24 @@ public sealed class PriceFeedTests(Registry registry)
         Assert.Equal(ids[^3..], first);
     }
 
+    [Theory]
+    [InlineData(null)]
+    [InlineData("not-the-feed-token-0123456789")]
+    [InlineData(Registry.AdminToken)]
+    public async Task TheFeedCarriesNegotiatedPricesSoItAnswersOnlyTheFeedToken(string? token)
+    {
+        using var channel = GrpcChannel.ForAddress(registry.Service.GrpcUri);
+        var client = registry.Grpc(channel, token);
+
+        var snapshot = await Assert.ThrowsAsync<RpcException>(async () => await client.GetSnapshotAsync(new GetPriceSnapshotRequest()));
+        using var watch = client.WatchChanges(new WatchPriceChangesRequest());
+        var changes = await Assert.ThrowsAsync<RpcException>(() => watch.ResponseStream.MoveNext(CancellationToken.None));
+
+        Assert.Equal(StatusCode.Unauthenticated, snapshot.StatusCode);
+        Assert.Equal(StatusCode.Unauthenticated, changes.StatusCode);
+        Assert.Contains("feed token", snapshot.Status.Detail);
+    }
+
     [Fact]
     public async Task AStreamOnAnotherReplicaReceivesAVersionPostedToThisOne()
     {

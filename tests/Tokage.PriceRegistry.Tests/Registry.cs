@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
 using Npgsql;
 using Tokage.Contracts.V1;
@@ -19,6 +20,8 @@ public sealed class Registry : IAsyncLifetime
 {
     public const string AdminToken = "test-price-admin-token-0123456789";
 
+    public const string FeedToken = "test-price-feed-token-0123456789";
+
     public PostgresProcess Postgres { get; private set; } = null!;
 
     public ServiceProcess Service { get; private set; } = null!;
@@ -27,6 +30,7 @@ public sealed class Registry : IAsyncLifetime
     {
         ["ConnectionStrings__tokage"] = Postgres.ConnectionString("tokage"),
         ["Tokage__PriceRegistry__AdminToken"] = AdminToken,
+        ["Tokage__PriceRegistry__FeedToken"] = FeedToken,
     };
 
     public async Task InitializeAsync()
@@ -65,7 +69,17 @@ public sealed class Registry : IAsyncLifetime
         }
     }
 
-    public PriceRegistryService.PriceRegistryServiceClient Grpc(GrpcChannel channel) => new(channel);
+    /// <summary>A feed client that presents <paramref name="token"/> (the feed token unless told otherwise; null: none).</summary>
+    public PriceRegistryService.PriceRegistryServiceClient Grpc(GrpcChannel channel, string? token = FeedToken) =>
+        new(channel.Intercept(metadata =>
+        {
+            if (token is not null)
+            {
+                metadata.Add("authorization", "Bearer " + token);
+            }
+
+            return metadata;
+        }));
 
     public async Task<long> CountAsync()
     {

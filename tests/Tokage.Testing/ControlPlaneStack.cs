@@ -25,6 +25,10 @@ public sealed class ControlPlaneStack : IAsyncLifetime
 
     /// <summary>The pseudonym key every service of the stack shares, as the AppHost gives them one.</summary>
     public const string PiiHashKey = "test-pii-key-0123456789abcdef";
+
+    /// <summary>The price registry's feed token, which the processor presents.</summary>
+    public const string PriceFeedToken = "test-price-feed-token-0123456789";
+
     public const string Database = "tokage";
 
     private GrpcChannel? channel;
@@ -55,6 +59,8 @@ public sealed class ControlPlaneStack : IAsyncLifetime
         ["Tokage__Database__AppRolePassword"] = AppRolePassword,
         ["Tokage__ControlPlane__AdminToken"] = AdminToken,
         ["Tokage__DataPolicy__PiiHashKey"] = PiiHashKey,
+        ["Tokage__PriceRegistry__FeedToken"] = PriceFeedToken,
+        ["Tokage__Processor__PriceFeedToken"] = PriceFeedToken,
     };
 
     public async Task InitializeAsync()

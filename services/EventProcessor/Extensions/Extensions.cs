@@ -25,11 +25,21 @@ internal static class Extensions
             .BindConfiguration(ProcessorOptions.SectionName)
             .Validate(o => o.BatchSize is > 0 and <= 100_000 && o.BatchWait >= TimeSpan.Zero && o.ConsumerName.Length > 0 && o.DedupeWindow > TimeSpan.Zero,
                 $"{ProcessorOptions.SectionName}: BatchSize 1..100000, BatchWait ≥ 0, a ConsumerName and a positive DedupeWindow are required.")
+            .Validate(o => o.PriceFeedToken.Length >= Tokage.Integrations.AdminToken.MinimumLength,
+                $"{ProcessorOptions.SectionName}:PriceFeedToken must be set: the price registry's feed asks for it (the AppHost passes the shared price-feed-token; " +
+                "deployments set Tokage__Processor__PriceFeedToken and Tokage__PriceRegistry__FeedToken from one secret).")
             .ValidateOnStart();
 
         // The price feed is one stream held open for the service's life.
         builder.Services.AddGrpcClient<PriceRegistryService.PriceRegistryServiceClient>((sp, o) =>
             o.Address = new Uri(sp.GetRequiredService<IOptions<ProcessorOptions>>().Value.PriceRegistryAddress))
+            .AddCallCredentials((_, metadata, sp) =>
+            {
+                metadata.Add("authorization", "Bearer " + sp.GetRequiredService<IOptions<ProcessorOptions>>().Value.PriceFeedToken);
+                return Task.CompletedTask;
+            })
+            // The services speak h2c inside the deployment's network; the token still travels with every call.
+            .ConfigureChannel(channel => channel.UnsafeUseInsecureChannelCallCredentials = true)
             .WithoutRequestTimeouts();
 
         builder.Services.AddSingleton(TimeProvider.System);

@@ -16,6 +16,8 @@ internal static class Extensions
             .BindConfiguration(PriceRegistryOptions.SectionName)
             .Validate(o => o.AdminToken.Length is 0 or >= AdminToken.MinimumLength,
                 $"{PriceRegistryOptions.SectionName}:AdminToken must be {AdminToken.MinimumLength} characters or more (or unset, which disables the write endpoints).")
+            .Validate(o => o.FeedToken.Length is 0 or >= AdminToken.MinimumLength,
+                $"{PriceRegistryOptions.SectionName}:FeedToken must be {AdminToken.MinimumLength} characters or more (or unset, which closes the gRPC feed).")
             .ValidateOnStart();
         builder.Services.AddSingleton(sp => new AdminToken(sp.GetRequiredService<IOptions<PriceRegistryOptions>>().Value.AdminToken, "The price registry's admin API"));
 
