@@ -31,6 +31,7 @@ var controlPlane = builder.AddService<Projects.ControlPlane>("control-plane", ht
 // Starts once the control plane has migrated the database it reads keys from.
 var auth = builder.AddService<Projects.Auth>("auth")
     .WithEngine(redis).WithEngine(database)
+    .WithEnvironment("Tokage__Auth__CacheSigningKey", builder.AddSharedSecret("key-cache-signing-key", engines))
     .WithEnvironment("Tokage__Database__AppRolePassword", appRolePassword)
     .WaitFor(controlPlane);
 

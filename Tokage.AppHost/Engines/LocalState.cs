@@ -33,17 +33,31 @@ public sealed class LocalState(string root)
         return path;
     }
 
-    /// <summary>A random secret created on first use and kept (0600) under <c>.tokage/secrets</c>.</summary>
+    /// <summary>
+    /// A random secret created on first use and kept under <c>.tokage/secrets</c> (0700): the file is created 0600,
+    /// never readable by others even for an instant.
+    /// </summary>
     public string Secret(string name)
     {
-        var path = Path.Combine(Directory("secrets"), name);
+        var directory = Directory("secrets");
+        var path = Path.Combine(directory, name);
         if (!File.Exists(path))
         {
-            var value = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
-            File.WriteAllText(path, value);
+            var owner = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
             if (!OperatingSystem.IsWindows())
             {
-                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+                File.SetUnixFileMode(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                owner.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            }
+
+            try
+            {
+                using var file = new StreamWriter(path, System.Text.Encoding.ASCII, owner);
+                file.Write(Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)));
+            }
+            catch (IOException) when (File.Exists(path))
+            {
+                // Another AppHost process created it first: theirs is the secret.
             }
         }
 

@@ -55,6 +55,15 @@ public static class ApiKeyCache
     /// <summary>Pub/sub channel: each message is the hex SHA-256 of a key whose resolution changed (revoked, rotated, tenant changed).</summary>
     public const string InvalidationChannel = "tokage:apikeys:invalidated";
 
-    /// <summary>The auth service's cached resolution of a key.</summary>
+    /// <summary>The auth service's cached resolution of a key (signed by the auth service; see its KeyCache).</summary>
     public static string EntryKey(string hashHex) => $"tokage:apikey:{hashHex}";
+
+    /// <summary>
+    /// What the control plane writes over a changed key's entry (not a delete): the auth service caches only where no
+    /// entry is (SET NX), so a resolution it read from PostgreSQL before the change cannot be cached after it.
+    /// </summary>
+    public const string Tombstone = "changed";
+
+    /// <summary>How long a tombstone lives: longer than any entry the auth service caches (its CacheTtl).</summary>
+    public static readonly TimeSpan TombstoneTtl = TimeSpan.FromSeconds(60);
 }

@@ -55,7 +55,7 @@ public sealed class KeyLifecycleTests(ControlPlaneStack stack) : IClassFixture<C
         var revoked = await stack.PostAsync($"/v1/tenants/{tenantId}/keys/{created["api_key_id"]}/revoke", new { });
         Assert.Equal("revoked", (string)revoked["status"]!);
 
-        // Every cache forgets it within 5 s: the auth service's Redis entry is deleted, the caller's LRU told.
+        // Every cache forgets it within 5 s: the auth service's Redis entry becomes a tombstone, the caller's LRU told.
         var took = await ControlPlaneStack.EventuallyAsync(async () => (await caller.ResolveAsync(key)).Status == KeyResolutionStatus.Invalid,
             TimeSpan.FromSeconds(5), "the revoked key refused by a caller with a warm cache");
         Assert.True(took < TimeSpan.FromSeconds(5));

@@ -60,6 +60,7 @@ public sealed class ControlPlaneStack : IAsyncLifetime
         ["Tokage__ControlPlane__AdminToken"] = AdminToken,
         ["Tokage__DataPolicy__PiiHashKey"] = PiiHashKey,
         ["Tokage__PriceRegistry__FeedToken"] = PriceFeedToken,
+        ["Tokage__Auth__CacheSigningKey"] = "test-key-cache-signing-key-0123456789abcdef",
         ["Tokage__Processor__PriceFeedToken"] = PriceFeedToken,
     };
 

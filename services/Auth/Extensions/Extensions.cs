@@ -11,7 +11,13 @@ internal static class Extensions
         builder.AddRedisClient("redis");
         builder.AddAppRoleDataSource("tokage");
 
-        builder.Services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.SectionName);
+        builder.Services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.SectionName)
+            .Validate(o => o.CacheSigningKey.Length >= AuthOptions.MinimumSigningKeyLength,
+                $"{AuthOptions.SectionName}:CacheSigningKey must be set ({AuthOptions.MinimumSigningKeyLength}+ characters): the key cache in Redis is signed with it " +
+                "(the AppHost generates one; deployments set Tokage__Auth__CacheSigningKey from a secret only the auth service has).")
+            .Validate(o => o.CacheTtl < Tokage.ApiKeys.ApiKeyCache.TombstoneTtl,
+                $"{AuthOptions.SectionName}:CacheTtl must be shorter than a revocation's tombstone ({Tokage.ApiKeys.ApiKeyCache.TombstoneTtl.TotalSeconds:0} s).")
+            .ValidateOnStart();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<KeyCache>();
         builder.Services.AddSingleton<KeyStore>();

@@ -5,6 +5,15 @@ public sealed class AuthOptions
 {
     public const string SectionName = "Tokage:Auth";
 
+    /// <summary>
+    /// The key the auth service signs its Redis entries with (HMAC-SHA-256; 22+ characters). Redis never sees it, so
+    /// whoever can write to Redis cannot make up an entry that resolves a key. The AppHost generates one.
+    /// </summary>
+    public string CacheSigningKey { get; set; } = "";
+
+    /// <summary>As long as the secrets a manifest deployment generates (22 letters and digits, 130 bits).</summary>
+    public const int MinimumSigningKeyLength = 22;
+
     /// <summary>How long a key's resolution stays in Redis (never past the key's own expiry).</summary>
     public TimeSpan CacheTtl { get; set; } = TimeSpan.FromSeconds(30);
 

@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using Polly;
@@ -9,7 +11,8 @@ namespace Tokage.Auth.Keys;
 
 /// <summary>
 /// The auth service's Redis cache of key resolutions, behind a circuit breaker: when Redis is slow or gone,
-/// calls fail fast (<see cref="CacheUnavailable"/>) and the database answers instead.
+/// calls fail fast (<see cref="CacheUnavailable"/>) and the database answers instead. Entries are signed with a key
+/// Redis never sees, so writing to Redis forges no key; a changed key's tombstone keeps a stale answer out.
 /// </summary>
 internal sealed class KeyCache
 {
@@ -17,12 +20,14 @@ internal sealed class KeyCache
     private readonly AuthOptions options;
     private readonly ILogger<KeyCache> logger;
     private readonly ResiliencePipeline breaker;
+    private readonly byte[] signingKey;
 
     public KeyCache(IConnectionMultiplexer redis, IOptions<AuthOptions> options, ILogger<KeyCache> logger)
     {
         this.redis = redis;
         this.options = options.Value;
         this.logger = logger;
+        signingKey = Encoding.UTF8.GetBytes(this.options.CacheSigningKey);
         breaker = new ResiliencePipelineBuilder()
             .AddCircuitBreaker(new CircuitBreakerStrategyOptions
             {
@@ -48,11 +53,27 @@ internal sealed class KeyCache
     /// <summary>Thrown when Redis cannot be asked; the caller goes to the database.</summary>
     public sealed class CacheUnavailable(Exception inner) : Exception("The key cache is unavailable.", inner);
 
-    /// <summary>The cached entry, null when there is none.</summary>
+    /// <summary>
+    /// The cached entry, null when there is none, when the key changed lately (a tombstone) or when the entry is not
+    /// one this service signed for this very key (forged, or copied from another key's): then the database answers.
+    /// </summary>
     public async Task<CachedKey?> GetAsync(string hashHex, CancellationToken cancellationToken)
     {
         var value = await RunAsync(db => db.StringGetAsync(ApiKeyCache.EntryKey(hashHex)), cancellationToken);
-        return value.IsNullOrEmpty ? null : JsonSerializer.Deserialize<CachedKey>(value.ToString());
+        if (value.IsNullOrEmpty || value == ApiKeyCache.Tombstone)
+        {
+            return null;
+        }
+
+        var text = value.ToString();
+        var cut = text.LastIndexOf('\n');
+        if (cut > 0 && CryptographicOperations.FixedTimeEquals(Convert.FromBase64String(Base64OrEmpty(text[(cut + 1)..])), Sign(hashHex, text[..cut])))
+        {
+            return JsonSerializer.Deserialize<CachedKey>(text[..cut]);
+        }
+
+        logger.LogWarning("Ignored a key-cache entry in Redis that this service did not sign for its key (key hash {Prefix}…); resolving from PostgreSQL.", hashHex[..12]);
+        return null;
     }
 
     /// <summary>Caches an entry; a failure only costs the next lookup a database read.</summary>
@@ -72,12 +93,26 @@ internal sealed class KeyCache
 
         try
         {
-            await RunAsync(db => db.StringSetAsync(ApiKeyCache.EntryKey(hashHex), JsonSerializer.Serialize(entry), ttl), cancellationToken);
+            // Only where no entry is: a tombstone (the key changed since) or a forged entry is never overwritten by
+            // an answer that may predate the change; it expires on its own.
+            var json = JsonSerializer.Serialize(entry);
+            var signed = json + "\n" + Convert.ToBase64String(Sign(hashHex, json));
+            await RunAsync(db => db.StringSetAsync(ApiKeyCache.EntryKey(hashHex), signed, ttl, When.NotExists), cancellationToken);
         }
         catch (CacheUnavailable ex)
         {
             logger.LogDebug(ex, "Could not cache a key resolution.");
         }
+    }
+
+    /// <summary>HMAC-SHA-256 over the key's hash and the entry, so an entry is good for its own key only.</summary>
+    private byte[] Sign(string hashHex, string json) =>
+        HMACSHA256.HashData(signingKey, Encoding.UTF8.GetBytes(hashHex + "\n" + json));
+
+    private static string Base64OrEmpty(string text)
+    {
+        Span<byte> scratch = stackalloc byte[64];
+        return Convert.TryFromBase64String(text, scratch, out _) ? text : "";
     }
 
     private async Task<T> RunAsync<T>(Func<IDatabase, Task<T>> command, CancellationToken cancellationToken)

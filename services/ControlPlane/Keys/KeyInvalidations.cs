@@ -5,8 +5,9 @@ using Tokage.ApiKeys;
 namespace Tokage.ControlPlane.Keys;
 
 /// <summary>
-/// Tells every cache that keys changed (revoked, rotated, tenant suspended or changed): deletes the auth
-/// service's Redis entries and publishes the hashes, which callers drop from their LRUs at once. A change
+/// Tells every cache that keys changed (revoked, rotated, tenant suspended or changed): writes a tombstone over the
+/// auth service's Redis entries (which it cannot overwrite with an answer read before the change) and publishes the
+/// hashes, which callers drop from their LRUs at once. A change
 /// that cannot reach Redis now is retried every second until it does; meanwhile the caches' TTLs bound
 /// how long the old answer lives (30 s in Redis, 3 s in callers).
 /// </summary>
@@ -45,7 +46,8 @@ internal sealed class KeyInvalidations(IConnectionMultiplexer redis, ILogger<Key
         try
         {
             var db = redis.GetDatabase();
-            await db.KeyDeleteAsync(hex.Select(h => (RedisKey)ApiKeyCache.EntryKey(h)).ToArray()).WaitAsync(TimeSpan.FromSeconds(2));
+            await Task.WhenAll(hex.Select(h => db.StringSetAsync(ApiKeyCache.EntryKey(h), ApiKeyCache.Tombstone, ApiKeyCache.TombstoneTtl)))
+                .WaitAsync(TimeSpan.FromSeconds(2));
             foreach (var hash in hex)
             {
                 await db.PublishAsync(RedisChannel.Literal(ApiKeyCache.InvalidationChannel), hash).WaitAsync(TimeSpan.FromSeconds(2));
