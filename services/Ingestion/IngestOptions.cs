@@ -31,4 +31,26 @@ public sealed class IngestOptions
     /// as their wrapper first. Model calls never wait.
     /// </summary>
     public TimeSpan WrapperSettle { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// The longest the shared rate limiter (Redis) may take before the fallback decides: a Redis that is gone would
+    /// otherwise hold every request for the client library's whole timeout.
+    /// </summary>
+    public TimeSpan RateLimiterTimeout { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>What the tenants' rate limits do while Redis (where the shared buckets live) cannot be reached.</summary>
+    public RateLimitFallback RateLimitWhenRedisDown { get; set; } = RateLimitFallback.LocalBucket;
+}
+
+/// <summary>The rate limiter's behaviour without Redis.</summary>
+public enum RateLimitFallback
+{
+    /// <summary>Each ingestion instance enforces each tenant's limit in memory: with N instances a tenant gets at most N× its limit.</summary>
+    LocalBucket,
+
+    /// <summary>No limit is enforced (usage is never refused for want of a limiter).</summary>
+    FailOpen,
+
+    /// <summary>Every request is refused with 503 and Retry-After until Redis answers (a limit is never exceeded).</summary>
+    FailClosed,
 }

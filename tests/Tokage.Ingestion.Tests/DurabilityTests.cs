@@ -67,6 +67,69 @@ public sealed class DurabilityTests(ControlPlaneStack stack) : IClassFixture<Con
         Assert.Contains("kafka-after", ids);
     }
 
+    /// <summary>
+    /// On Kafka, Redis (the shared rate-limit buckets) gone: the configured fallback decides. Each request carries the
+    /// tenant's whole burst, so a second one within the second is over the limit.
+    /// </summary>
+    [Fact]
+    public async Task WithRedisDownTheRateLimitFallsBackAsConfigured()
+    {
+        using var cluster = new KafkaMockCluster();
+        var log = $"Transport=Kafka;BootstrapServers={cluster.BootstrapServers}";
+        var modes = new[] { "LocalBucket", "FailOpen", "FailClosed" };
+        var ingestions = new Dictionary<string, ServiceProcess>();
+        foreach (var mode in modes)
+        {
+            ingestions[mode] = await stack.StartIngestionAsync(log, new Dictionary<string, string>
+            {
+                ["Tokage__Ingest__RateLimitWhenRedisDown"] = mode,
+                ["Tokage__EventLog__AckTimeout"] = "00:00:05",
+            });
+        }
+
+        var tenant = await stack.PostAsync("/v1/tenants", new { name = "limits-without-redis", rate_limit = new { events_per_second = 1, burst = 5 } });
+        var key = (string)tenant["api_key"]!;
+        // Each ingestion resolves the key once while Redis is up (auth answers from PostgreSQL either way).
+        foreach (var ingestion in ingestions.Values)
+        {
+            using var warm = await SendAsync(ingestion, key, 1, "warm");
+            Assert.Equal(HttpStatusCode.Accepted, warm.StatusCode);
+        }
+
+        await stack.Redis.StopAsync();
+        var answers = new Dictionary<string, (HttpStatusCode First, HttpStatusCode Second, string Detail)>();
+        try
+        {
+            foreach (var (mode, ingestion) in ingestions)
+            {
+                using var first = await SendAsync(ingestion, key, 5, mode + "-1");
+                using var second = await SendAsync(ingestion, key, 5, mode + "-2");
+                answers[mode] = (first.StatusCode, second.StatusCode, await first.Content.ReadAsStringAsync() + await second.Content.ReadAsStringAsync());
+                Assert.True(first.StatusCode == HttpStatusCode.Accepted || first.Headers.RetryAfter is not null, $"{mode}: a refusal without Retry-After");
+            }
+        }
+        finally
+        {
+            await stack.Redis.RestartAsync();
+        }
+
+        // In memory, this instance still holds the tenant to its burst; open admits both; closed admits nothing and says why.
+        Assert.Equal((HttpStatusCode.Accepted, HttpStatusCode.TooManyRequests), (answers["LocalBucket"].First, answers["LocalBucket"].Second));
+        Assert.Equal((HttpStatusCode.Accepted, HttpStatusCode.Accepted), (answers["FailOpen"].First, answers["FailOpen"].Second));
+        Assert.Equal((HttpStatusCode.ServiceUnavailable, HttpStatusCode.ServiceUnavailable), (answers["FailClosed"].First, answers["FailClosed"].Second));
+        Assert.Contains("RateLimitWhenRedisDown", answers["FailClosed"].Detail);
+    }
+
+    private static async Task<HttpResponseMessage> SendAsync(ServiceProcess ingestion, string key, int events, string prefix)
+    {
+        using var http = new HttpClient { BaseAddress = ingestion.HttpUri, Timeout = TimeSpan.FromSeconds(30) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        var batch = string.Join(",", Enumerable.Range(0, events).Select(i =>
+            $"{{\"event_id\": \"{prefix}-{i}-{Guid.NewGuid():N}\", \"timestamp\": \"{DateTimeOffset.UtcNow:O}\", \"provider\": \"openai\", \"model\": \"gpt-4o\", " +
+            "\"usage\": {\"input_tokens\": 10, \"output_tokens\": 1}}"));
+        return await http.PostAsync("/v1/events/batch", new StringContent($"{{\"events\": [{batch}]}}", Encoding.UTF8, "application/json"));
+    }
+
     [Fact]
     public async Task OnRedisStreamsALogThatIsGoneGives503()
     {

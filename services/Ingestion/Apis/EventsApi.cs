@@ -107,6 +107,9 @@ public static class EventsApi
             case IngestFailure.LogUnavailable:
                 context.Response.Headers.RetryAfter = Seconds(outcome.RetryAfter);
                 return Problem(StatusCodes.Status503ServiceUnavailable, "The event log did not acknowledge in time; nothing was accepted. Retry with the same event ids.");
+            case IngestFailure.LimiterUnavailable:
+                context.Response.Headers.RetryAfter = Seconds(outcome.RetryAfter);
+                return Problem(StatusCodes.Status503ServiceUnavailable, outcome.FailureDetail!);
             case IngestFailure.ExceedsBurst:
                 return Problem(StatusCodes.Status400BadRequest, outcome.FailureDetail!);
         }

@@ -87,6 +87,8 @@ internal sealed class IngestGrpcService(IngestPipeline pipeline, IApiKeyResolver
                 throw GrpcCaller.Retryable(StatusCode.ResourceExhausted, "The tenant's rate limit is reached; nothing was accepted.", (int)Math.Ceiling(outcome.RetryAfter.TotalSeconds));
             case IngestFailure.LogUnavailable:
                 throw GrpcCaller.Retryable(StatusCode.Unavailable, "The event log did not acknowledge in time; nothing was accepted. Retry with the same event ids.", 1);
+            case IngestFailure.LimiterUnavailable:
+                throw GrpcCaller.Retryable(StatusCode.Unavailable, outcome.FailureDetail!, (int)Math.Ceiling(outcome.RetryAfter.TotalSeconds));
             case IngestFailure.ExceedsBurst:
                 throw new RpcException(new Status(StatusCode.InvalidArgument, outcome.FailureDetail!));
         }

@@ -26,6 +26,9 @@ public enum IngestFailure
     /// <summary>OTLP: the store of which spans have usage below them (Redis) could not be read; nothing was accepted (503), rather than risk billing a wrapper.</summary>
     AncestryUnavailable,
 
+    /// <summary>The rate limiter cannot be reached and the deployment refuses unlimited ingestion (503, see <see cref="IngestOutcome.FailureDetail"/>).</summary>
+    LimiterUnavailable,
+
     /// <summary>More valid events than the tenant's burst: no wait would ever let the request through (400, never an endless 429).</summary>
     ExceedsBurst,
 }
@@ -86,6 +89,15 @@ public sealed class IngestPipeline(EventValidator validator, TenantRateLimiter l
         }
 
         var decision = await limiter.TryTakeAsync(identity.TenantId, identity.EventsPerSecond, identity.Burst, valid.Count);
+        if (decision.LimiterUnavailable)
+        {
+            return new IngestOutcome(0, rejected, warnings, IngestFailure.LimiterUnavailable, decision.RetryAfter)
+            {
+                FailureDetail = "The rate limiter (Redis) cannot be reached, and this deployment admits no usage it cannot limit " +
+                    "(Tokage:Ingest:RateLimitWhenRedisDown = FailClosed); nothing was accepted. Retry with the same ids.",
+            };
+        }
+
         if (!decision.Allowed)
         {
             return new IngestOutcome(0, rejected, warnings, IngestFailure.RateLimited, decision.RetryAfter);

@@ -69,6 +69,9 @@ public static class OtlpHttpApi
             case IngestFailure.LogUnavailable:
                 context.Response.Headers.RetryAfter = EventsApi.Seconds(outcome.RetryAfter);
                 return Status(context, json, StatusCodes.Status503ServiceUnavailable, "The event log did not acknowledge in time; nothing was accepted. Retry the export.");
+            case IngestFailure.LimiterUnavailable:
+                context.Response.Headers.RetryAfter = EventsApi.Seconds(outcome.RetryAfter);
+                return Status(context, json, StatusCodes.Status503ServiceUnavailable, outcome.FailureDetail!);
             case IngestFailure.ExceedsBurst:
                 return Status(context, json, StatusCodes.Status400BadRequest, outcome.FailureDetail!);
             case IngestFailure.AncestryUnavailable:

@@ -27,6 +27,7 @@ internal sealed class OtlpTraceGrpcService(OtlpIngest ingest, IApiKeyResolver ke
         {
             IngestFailure.RateLimited => throw GrpcCaller.Retryable(StatusCode.ResourceExhausted, "The tenant's rate limit is reached; nothing was accepted.", (int)Math.Ceiling(outcome.RetryAfter.TotalSeconds)),
             IngestFailure.LogUnavailable => throw GrpcCaller.Retryable(StatusCode.Unavailable, "The event log did not acknowledge in time; nothing was accepted. Retry the export.", 1),
+            IngestFailure.LimiterUnavailable => throw GrpcCaller.Retryable(StatusCode.Unavailable, outcome.FailureDetail!, (int)Math.Ceiling(outcome.RetryAfter.TotalSeconds)),
             IngestFailure.ExceedsBurst => throw new RpcException(new Status(StatusCode.InvalidArgument, outcome.FailureDetail!)),
             IngestFailure.AncestryUnavailable => throw GrpcCaller.Retryable(StatusCode.Unavailable,
                 "Which spans have usage below them cannot be read (Redis); nothing was accepted. Retry the export.", (int)outcome.RetryAfter.TotalSeconds),
