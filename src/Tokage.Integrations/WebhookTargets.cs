@@ -14,6 +14,13 @@ public sealed class WebhookTargetsOptions
     /// receiver runs on the same machine. Off in every deployment — a tenant's URL must not reach our own network.
     /// </summary>
     public bool AllowPrivateNetworks { get; set; }
+
+    /// <summary>
+    /// An egress proxy for webhook calls (e.g. <c>http://egress:3128</c>). Unset, webhooks never use a proxy, whatever
+    /// <c>HTTP_PROXY</c>/<c>HTTPS_PROXY</c> say: the address guard must see the real target, not a proxy's address.
+    /// Set, the proxy connects for us and must enforce the same rule itself (only the URL's host is checked here).
+    /// </summary>
+    public Uri? Proxy { get; set; }
 }
 
 /// <summary>
@@ -93,12 +100,17 @@ public static class WebhookTargets
         }
     }
 
-    /// <summary>The handler for webhook calls: no redirects (a 3xx cannot lead elsewhere) and, unless allowed, public addresses only.</summary>
+    /// <summary>
+    /// The handler for webhook calls: no redirects (a 3xx cannot lead elsewhere), no proxy from the environment, and,
+    /// unless allowed or an explicit egress proxy connects instead, public addresses only.
+    /// </summary>
     public static SocketsHttpHandler Handler(WebhookTargetsOptions options) => new()
     {
         PooledConnectionLifetime = TimeSpan.FromMinutes(5),
         AllowAutoRedirect = false,
-        ConnectCallback = options.AllowPrivateNetworks ? null : ConnectPublicOnlyAsync,
+        UseProxy = options.Proxy is not null,
+        Proxy = options.Proxy is { } proxy ? new WebProxy(proxy) : null,
+        ConnectCallback = options.AllowPrivateNetworks || options.Proxy is not null ? null : ConnectPublicOnlyAsync,
     };
 }
 

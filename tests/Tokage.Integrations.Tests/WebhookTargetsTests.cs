@@ -87,4 +87,29 @@ public sealed class WebhookTargetsTests
         accepted.Close();
         await Assert.ThrowsAnyAsync<Exception>(() => request);
     }
+
+    [Fact]
+    public void TheEnvironmentsProxyIsNeverUsedSoTheGuardSeesTheRealTarget()
+    {
+        // Were HTTP_PROXY honoured, the guard would check the proxy's address and the proxy would reach any target.
+        using var handler = WebhookTargets.Handler(new WebhookTargetsOptions());
+        Assert.False(handler.UseProxy);
+        Assert.NotNull(handler.ConnectCallback);
+    }
+
+    [Fact]
+    public async Task AnExplicitEgressProxyCarriesTheCall()
+    {
+        using var proxy = new TcpListener(IPAddress.Loopback, 0);
+        proxy.Start();
+        var port = ((IPEndPoint)proxy.LocalEndpoint).Port;
+        using var client = new HttpClient(WebhookTargets.Handler(new WebhookTargetsOptions { Proxy = new Uri($"http://127.0.0.1:{port}") })) { Timeout = TimeSpan.FromSeconds(5) };
+
+        var request = client.GetAsync("http://hooks.example.com/alert");
+        using var accepted = await proxy.AcceptTcpClientAsync();
+        using var reader = new StreamReader(accepted.GetStream());
+        Assert.Equal("GET http://hooks.example.com/alert HTTP/1.1", await reader.ReadLineAsync());
+        accepted.Close();
+        await Assert.ThrowsAnyAsync<Exception>(() => request);
+    }
 }
