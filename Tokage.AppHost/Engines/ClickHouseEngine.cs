@@ -61,9 +61,9 @@ public static class ClickHouseEngine
                 context.Args.Add(endpoint.Property(EndpointProperty.TargetPort));
                 context.Args.Add("--data-path");
                 context.Args.Add(Path.Combine(state.Root, name));
-                context.Args.Add("--password");
-                context.Args.Add(localPassword.Resource);
             })
+            // In the environment (its configuration binds ClickHouseLocal:Password), never on the command line.
+            .WithEnvironment("ClickHouseLocal__Password", localPassword)
             .WithEnvironment(EngineResourceProperties.ProviderEnvironmentVariable, $"{provider.DisplayName} ({provider.Reason})")
             .WithHttpHealthCheck("/ping");
 

@@ -39,21 +39,12 @@ public sealed class LocalState(string root)
     /// </summary>
     public string Secret(string name)
     {
-        var directory = Directory("secrets");
-        var path = Path.Combine(directory, name);
+        var path = Path.Combine(Directory("secrets"), name);
         if (!File.Exists(path))
         {
-            var owner = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-            if (!OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-                owner.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-            }
-
             try
             {
-                using var file = new StreamWriter(path, System.Text.Encoding.ASCII, owner);
-                file.Write(Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)));
+                WriteOwnerOnly(path, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), FileMode.CreateNew);
             }
             catch (IOException) when (File.Exists(path))
             {
@@ -62,6 +53,27 @@ public sealed class LocalState(string root)
         }
 
         return File.ReadAllText(path).Trim();
+    }
+
+    /// <summary>A file under <c>.tokage/secrets</c> holding <paramref name="content"/> (0600), e.g. a server's config with its password; returns its path.</summary>
+    public string SecretFile(string name, string content)
+    {
+        var path = Path.Combine(Directory("secrets"), name);
+        WriteOwnerOnly(path, content, FileMode.Create);
+        return path;
+    }
+
+    private static void WriteOwnerOnly(string path, string content, FileMode mode)
+    {
+        var options = new FileStreamOptions { Mode = mode, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(Path.GetDirectoryName(path)!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        using var file = new StreamWriter(path, new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false), options);
+        file.Write(content);
     }
 
     public string SecretPath(string name)

@@ -42,17 +42,18 @@ public static class RedisEngine
         }
 
         var password = builder.AddParameter($"{name}-password", state.Secret($"{name}-password"), secret: true);
+        // The password in a 0600 config file, not on the command line where every user's ps shows it.
+        var config = state.SecretFile($"{name}.conf", $"requirepass \"{state.Secret($"{name}-password")}\"\n");
         var redis = builder.AddResource(new LocalRedisResource(name, state.Directory(name), password.Resource))
             .WithEndpoint(name: LocalRedisResource.EndpointName, scheme: "tcp", isProxied: false)
             .WithArgs(context =>
             {
                 var resource = (LocalRedisResource)context.Resource;
+                context.Args.Add(config);
                 context.Args.Add("--port");
                 context.Args.Add(resource.PrimaryEndpoint.Property(EndpointProperty.TargetPort));
                 context.Args.Add("--bind");
                 context.Args.Add("127.0.0.1");
-                context.Args.Add("--requirepass");
-                context.Args.Add(resource.Password);
                 // Durable enough to acknowledge events: every write is fsynced to the AOF before the reply.
                 context.Args.Add("--appendonly");
                 context.Args.Add("yes");

@@ -139,6 +139,34 @@ public sealed class AppModelTests : IDisposable
         Assert.Equal("Http1", environment["Kestrel__Endpoints__http__Protocols"]);
     }
 
+    /// <summary>No local engine or service gets a secret on its command line (where any user's ps reads it).</summary>
+    [Fact]
+    public async Task No_secret_is_passed_on_a_command_line()
+    {
+        var builder = await BuildModelAsync("Tokage:Engines=local");
+        var secrets = builder.Resources.OfType<ParameterResource>().Where(p => p.Secret).Select(p => $"{{{p.Name}.value}}").ToList();
+        Assert.Contains("{redis-password.value}", secrets);
+
+        var context = new DistributedApplicationExecutionContext(DistributedApplicationOperation.Publish);
+        foreach (var resource in builder.Resources.OfType<IResourceWithArgs>())
+        {
+            var configuration = await ExecutionConfigurationBuilder.Create(resource)
+                .WithArgumentsConfig()
+                .BuildAsync(context, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, TestContext.Token);
+            var arguments = configuration.Arguments.Select(a => a.Value).ToList();
+            Assert.DoesNotContain(arguments, a => secrets.Any(a.Contains));
+        }
+
+        var redisConfig = Path.Combine(_state.FullName, "secrets", "redis.conf");
+        // Plain text without a byte-order mark: redis-server reads the first directive byte for byte.
+        Assert.StartsWith("requirepass \"", System.Text.Encoding.ASCII.GetString(File.ReadAllBytes(redisConfig)));
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(redisConfig));
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.GetDirectoryName(redisConfig)!));
+        }
+    }
+
     /// <summary>Environment as the manifest would write it: references stay expressions, nothing has to be running.</summary>
     private static async Task<Dictionary<string, string>> EnvironmentOf(IResourceWithEnvironment resource)
     {
