@@ -3,7 +3,7 @@ using Confluent.Kafka;
 
 namespace Tokage.AppHost.Engines;
 
-/// <summary>Redpanda (Kafka protocol) in a container, one node, for runs with a container runtime.</summary>
+/// <summary>Redpanda (Kafka protocol) in a container: one node in dev mode for runs with a container runtime, three in production mode when published.</summary>
 public sealed class RedpandaResource(string name) : ContainerResource(name), IResourceWithConnectionString
 {
     public const string KafkaEndpointName = "kafka";
@@ -19,6 +19,12 @@ public static class EventLogEngine
     public const string RedpandaImage = "docker.redpanda.com/redpandadata/redpanda";
     public const string RedpandaTag = "v25.2.4";
     public const int KafkaPort = 9092;
+
+    /// <summary>Redpanda's internal RPC port, on which brokers of a cluster talk to each other.</summary>
+    public const int RpcPort = 33145;
+
+    /// <summary>Brokers in the published (production) cluster; topics get this many replicas.</summary>
+    public const int ProductionBrokers = 3;
 
     /// <summary>
     /// The durable event log: the configured connection string, Redpanda when containers run, else Redis
@@ -42,16 +48,29 @@ public static class EventLogEngine
             .WithImage(RedpandaImage, RedpandaTag)
             // Clients must be told the address they reach the broker at, so the port is fixed and unproxied.
             .WithEndpoint(port: KafkaPort, targetPort: KafkaPort, name: RedpandaResource.KafkaEndpointName, isProxied: false)
+            .WithEndpoint(port: RpcPort, targetPort: RpcPort, name: "rpc", isProxied: false)
             .WithArgs(context =>
             {
                 var endpoint = ((RedpandaResource)context.Resource).KafkaEndpoint;
                 context.Args.Add("redpanda");
                 context.Args.Add("start");
-                context.Args.Add("--mode=dev-container");
                 context.Args.Add("--smp=1");
                 context.Args.Add($"--kafka-addr=PLAINTEXT://0.0.0.0:{KafkaPort}");
-                context.Args.Add(ReferenceExpression.Create(
-                    $"--advertise-kafka-addr=PLAINTEXT://{endpoint.Property(EndpointProperty.Host)}:{endpoint.Property(EndpointProperty.Port)}"));
+                if (context.ExecutionContext.IsPublishMode)
+                {
+                    // Production: three brokers (a StatefulSet, see KubernetesPublishing) in production mode (not
+                    // dev-container: fsync, no write caching), each advertising its own pod.
+                    context.Args.Add($"--advertise-kafka-addr=PLAINTEXT://$(POD_NAME).redpanda:{KafkaPort}");
+                    context.Args.Add($"--rpc-addr=0.0.0.0:{RpcPort}");
+                    context.Args.Add($"--advertise-rpc-addr=$(POD_NAME).redpanda:{RpcPort}");
+                    context.Args.Add("--seeds=" + string.Join(',', Enumerable.Range(0, ProductionBrokers).Select(i => $"redpanda-{i}.redpanda:{RpcPort}")));
+                }
+                else
+                {
+                    context.Args.Add("--mode=dev-container");
+                    context.Args.Add(ReferenceExpression.Create(
+                        $"--advertise-kafka-addr=PLAINTEXT://{endpoint.Property(EndpointProperty.Host)}:{endpoint.Property(EndpointProperty.Port)}"));
+                }
             })
             .WithVolume("redpanda-data", "/var/lib/redpanda/data")
             .WithEnvironment(EngineResourceProperties.ProviderEnvironmentVariable, provider.DisplayName);

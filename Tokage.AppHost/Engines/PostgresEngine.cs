@@ -38,6 +38,7 @@ public static class PostgresEngine
         if (provider.Kind == EngineProviderKind.Containers)
         {
             return builder.AddPostgres(serverName)
+                .WithDataVolume($"{serverName}-data")
                 .WithEnvironment(EngineResourceProperties.ProviderEnvironmentVariable, provider.DisplayName)
                 .AddDatabase(databaseName);
         }

@@ -37,7 +37,11 @@ public static class RedisEngine
 
         if (provider.Kind == EngineProviderKind.Containers)
         {
+            // On a volume, every write fsynced to the AOF before the reply: the dedupe claims, the key cache and, on
+            // Redis Streams, the log itself survive a restart.
             return builder.AddRedis(name).WithoutHttpsCertificate()
+                .WithDataVolume($"{name}-data")
+                .WithArgs(AppendOnlyAlways)
                 .WithEnvironment(EngineResourceProperties.ProviderEnvironmentVariable, provider.DisplayName);
         }
 
@@ -73,6 +77,20 @@ public static class RedisEngine
         });
 
         return redis;
+    }
+
+    /// <summary>
+    /// Aspire starts its Redis container as <c>/bin/sh -c "redis-server …"</c>; the AOF settings join that command.
+    /// </summary>
+    private static void AppendOnlyAlways(CommandLineArgsCallbackContext context)
+    {
+        var command = context.Args.IndexOf("-c") + 1;
+        if (command == 0 || command >= context.Args.Count || context.Args[command] is not string redisServer || !redisServer.StartsWith("redis-server", StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException("Aspire's Redis container no longer starts as '/bin/sh -c \"redis-server …\"': the AOF settings need a new home.");
+        }
+
+        context.Args[command] = redisServer + " --appendonly yes --appendfsync always";
     }
 
     /// <summary>A <c>ConnectionStrings:{name}</c> entry always wins: it names a real server the AppHost doesn't run.</summary>

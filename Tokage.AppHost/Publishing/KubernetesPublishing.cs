@@ -41,6 +41,7 @@ public static class KubernetesPublishing
             {
                 ImagePrefix = configuration["Tokage:Kubernetes:ImagePrefix"] ?? defaults.ImagePrefix,
                 ImageTag = configuration["Tokage:Kubernetes:ImageTag"] ?? defaults.ImageTag,
+                EngineReplicas = new Dictionary<string, int> { ["redpanda"] = Engines.EventLogEngine.ProductionBrokers },
             };
 
             var directory = Directory.CreateDirectory(Path.Combine(outputPath, "kubernetes"));

@@ -16,15 +16,34 @@ public sealed record KubernetesOptions
     /// <summary>Size of each persistent volume claim the stateful engines get.</summary>
     public string VolumeSize { get; init; } = "10Gi";
 
+    /// <summary>Replicas of each service (a project): two, so a node drain or a rollout never takes one away.</summary>
+    public int ServiceReplicas { get; init; } = 2;
+
+    /// <summary>Replicas of stateful engines that form a cluster of their own (e.g. Redpanda: 3); the rest run one.</summary>
+    public IReadOnlyDictionary<string, int> EngineReplicas { get; init; } = new Dictionary<string, int>();
+
+    /// <summary>What each service's pod asks of a node, and the most memory it may use.</summary>
+    public string ServiceCpuRequest { get; init; } = "100m";
+
+    public string ServiceMemoryRequest { get; init; } = "256Mi";
+
+    public string ServiceMemoryLimit { get; init; } = "1Gi";
+
+    /// <summary>What each engine's pod asks of a node.</summary>
+    public string EngineCpuRequest { get; init; } = "250m";
+
+    public string EngineMemoryRequest { get; init; } = "512Mi";
+
     /// <summary>Makes generated secrets (passwords the manifest asks to generate); tests pass a fixed one.</summary>
     public Func<int, string> GenerateSecret { get; init; } = length =>
         RandomNumberGenerator.GetString("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", length);
 }
 
 /// <summary>
-/// Generates Kubernetes objects from an Aspire manifest: a Deployment and Service per service, a
-/// StatefulSet (with volume claims) and Service per engine that keeps data, and Secrets for every value
-/// that carries a secret parameter. Labels and selectors are <c>app.kubernetes.io/name</c>.
+/// Generates Kubernetes objects from an Aspire manifest: a Deployment (two replicas, readiness on <c>/health</c>,
+/// liveness on <c>/alive</c>, resource requests), a PodDisruptionBudget and a Service per service; a StatefulSet
+/// (with volume claims, its pod name in <c>POD_NAME</c>) and a headless Service per engine that keeps data; and
+/// Secrets for every value that carries a secret parameter. Labels and selectors are <c>app.kubernetes.io/name</c>.
 /// Binding expressions become in-cluster DNS names and ports; parameters without a value and without a
 /// generate rule must be supplied by the operator and are left as <c>REQUIRED</c> in the parameters Secret.
 /// </summary>
@@ -60,8 +79,8 @@ public sealed partial class KubernetesManifests
             var resource = node!.AsObject();
             var documents = (string?)resource["type"] switch
             {
-                "project.v0" => Workload(name, resource, image: $"{_options.ImagePrefix}{name}:{_options.ImageTag}"),
-                "container.v0" or "container.v1" => Workload(name, resource, image: (string)resource["image"]!),
+                "project.v0" => Workload(name, resource, image: $"{_options.ImagePrefix}{name}:{_options.ImageTag}", service: true),
+                "container.v0" or "container.v1" => Workload(name, resource, image: (string)resource["image"]!, service: false),
                 _ => null, // parameters, values and annotated strings are folded into the workloads that use them
             };
             if (documents is not null)
@@ -80,7 +99,7 @@ public sealed partial class KubernetesManifests
         return files;
     }
 
-    private List<object> Workload(string name, JsonObject resource, string image)
+    private List<object> Workload(string name, JsonObject resource, string image, bool service)
     {
         var bindings = resource["bindings"]?.AsObject() ?? [];
         var volumes = resource["volumes"]?.AsArray().Select(v => v!.AsObject()).ToList() ?? [];
@@ -142,22 +161,54 @@ public sealed partial class KubernetesManifests
             }).ToList();
         }
 
+        var stateful = volumes.Count > 0;
+        container["resources"] = service
+            ? new Dictionary<string, object>
+            {
+                ["requests"] = new Dictionary<string, object> { ["cpu"] = _options.ServiceCpuRequest, ["memory"] = _options.ServiceMemoryRequest },
+                ["limits"] = new Dictionary<string, object> { ["memory"] = _options.ServiceMemoryLimit },
+            }
+            : new Dictionary<string, object>
+            {
+                ["requests"] = new Dictionary<string, object> { ["cpu"] = _options.EngineCpuRequest, ["memory"] = _options.EngineMemoryRequest },
+            };
+        if (service && bindings.ContainsKey("http"))
+        {
+            // Ready once its engines answer and its migrations ran; alive while the process serves at all.
+            var http = TargetPort(bindings["http"]!.AsObject());
+            container["readinessProbe"] = Probe("/health", http, periodSeconds: 5, failureThreshold: 3);
+            container["livenessProbe"] = Probe("/alive", http, periodSeconds: 10, failureThreshold: 6);
+        }
+
+        if (stateful)
+        {
+            // A clustered engine advertises its own pod's address (e.g. $(POD_NAME).redpanda).
+            environment.Insert(0, new Dictionary<string, object>
+            {
+                ["name"] = "POD_NAME",
+                ["valueFrom"] = new Dictionary<string, object> { ["fieldRef"] = new Dictionary<string, object> { ["fieldPath"] = "metadata.name" } },
+            });
+            container["env"] = environment;
+        }
+
         var labels = Labels(name);
         var podSpec = new Dictionary<string, object>
         {
             ["metadata"] = new Dictionary<string, object> { ["labels"] = labels },
             ["spec"] = new Dictionary<string, object> { ["containers"] = new List<object> { container } },
         };
+        var replicas = service ? _options.ServiceReplicas : _options.EngineReplicas.GetValueOrDefault(name, 1);
         var spec = new Dictionary<string, object>
         {
-            ["replicas"] = 1,
+            ["replicas"] = replicas,
             ["selector"] = new Dictionary<string, object> { ["matchLabels"] = Selector(name) },
             ["template"] = podSpec,
         };
 
-        var stateful = volumes.Count > 0;
         if (stateful)
         {
+            // Pods start together: a cluster's members must see each other before any is ready.
+            spec["podManagementPolicy"] = "Parallel";
             spec["serviceName"] = name;
             spec["volumeClaimTemplates"] = volumes.Select(v => (object)new Dictionary<string, object>
             {
@@ -186,20 +237,44 @@ public sealed partial class KubernetesManifests
 
         if (bindings.Count > 0)
         {
+            var serviceSpec = new Dictionary<string, object>
+            {
+                ["selector"] = Selector(name),
+                ["ports"] = bindings.Select(b => (object)new Dictionary<string, object>
+                {
+                    ["name"] = PortName(b.Key),
+                    ["port"] = Port(b.Value!.AsObject()),
+                    ["targetPort"] = TargetPort(b.Value!.AsObject()),
+                }).ToList(),
+            };
+            if (stateful)
+            {
+                // Headless: each pod has its own name (redpanda-0.redpanda), known before it is ready.
+                serviceSpec["clusterIP"] = "None";
+                serviceSpec["publishNotReadyAddresses"] = true;
+            }
+
             documents.Add(new Dictionary<string, object>
             {
                 ["apiVersion"] = "v1",
                 ["kind"] = "Service",
                 ["metadata"] = new Dictionary<string, object> { ["name"] = name, ["labels"] = labels },
+                ["spec"] = serviceSpec,
+            });
+        }
+
+        if (replicas > 1)
+        {
+            documents.Add(new Dictionary<string, object>
+            {
+                ["apiVersion"] = "policy/v1",
+                ["kind"] = "PodDisruptionBudget",
+                ["metadata"] = new Dictionary<string, object> { ["name"] = name, ["labels"] = labels },
                 ["spec"] = new Dictionary<string, object>
                 {
-                    ["selector"] = Selector(name),
-                    ["ports"] = bindings.Select(b => (object)new Dictionary<string, object>
-                    {
-                        ["name"] = PortName(b.Key),
-                        ["port"] = Port(b.Value!.AsObject()),
-                        ["targetPort"] = TargetPort(b.Value!.AsObject()),
-                    }).ToList(),
+                    // A cluster of three keeps its quorum; a pair of services keeps one serving.
+                    ["maxUnavailable"] = 1,
+                    ["selector"] = new Dictionary<string, object> { ["matchLabels"] = Selector(name) },
                 },
             });
         }
@@ -211,6 +286,13 @@ public sealed partial class KubernetesManifests
 
         return documents;
     }
+
+    private static Dictionary<string, object> Probe(string path, int port, int periodSeconds, int failureThreshold) => new()
+    {
+        ["httpGet"] = new Dictionary<string, object> { ["path"] = path, ["port"] = port },
+        ["periodSeconds"] = periodSeconds,
+        ["failureThreshold"] = failureThreshold,
+    };
 
     private static Dictionary<string, object> Secret(string name, IDictionary<string, string> values) => new()
     {

@@ -42,7 +42,7 @@ public class KubernetesManifestsTests
         var db = Documents(files["db.yaml"]);
         Assert.Equal(["StatefulSet", "Service", "Secret"], db.Select(d => (string)d["kind"]));
         var api = Documents(files["api.yaml"]);
-        Assert.Equal(["Deployment", "Service", "Secret"], api.Select(d => (string)d["kind"]));
+        Assert.Equal(["Deployment", "Service", "PodDisruptionBudget", "Secret"], api.Select(d => (string)d["kind"]));
     }
 
     [Fact]
