@@ -65,6 +65,9 @@ public sealed class FaultInjectionTests(FaultInjectionTests.Suite suite, ITestOu
     public Task ClaimsWipedAndTheLogReplayedLeaveTheRollupsUnchanged() => RunAsync(s => s.ClaimsWipedAndLogReplayedAsync());
 
     [Fact]
+    public Task OnKafkaTwoProcessorsInOneGroupWithARebalanceMidStreamStoreEveryEventOnce() => RunAsync(s => s.ProcessorsRebalancedOnKafkaAsync());
+
+    [Fact]
     public Task OnKafkaClickHouseDownPastThePollIntervalNeitherWedgesNorEvictsTheConsumer() => RunAsync(s => s.ClickHouseDownPastThePollIntervalOnKafkaAsync());
 
     private async Task RunAsync(Func<FaultScenarios, Task<FaultReport>> scenario)

@@ -21,6 +21,7 @@ public sealed unsafe class KafkaMockCluster : IDisposable
     private readonly delegate* unmanaged<nint, short, void> clearRequestErrors;
     private readonly delegate* unmanaged<nint, int, int> brokerSetDown;
     private readonly delegate* unmanaged<nint, int, int> brokerSetUp;
+    private readonly delegate* unmanaged<nint, byte*, int, int, int> topicCreate;
 
     public KafkaMockCluster()
     {
@@ -36,6 +37,7 @@ public sealed unsafe class KafkaMockCluster : IDisposable
         clearRequestErrors = (delegate* unmanaged<nint, short, void>)NativeLibrary.GetExport(library, "rd_kafka_mock_clear_request_errors");
         brokerSetDown = (delegate* unmanaged<nint, int, int>)NativeLibrary.GetExport(library, "rd_kafka_mock_broker_set_down");
         brokerSetUp = (delegate* unmanaged<nint, int, int>)NativeLibrary.GetExport(library, "rd_kafka_mock_broker_set_up");
+        topicCreate = (delegate* unmanaged<nint, byte*, int, int, int>)NativeLibrary.GetExport(library, "rd_kafka_mock_topic_create");
         cluster = handleMockCluster(safeHandle.DangerousGetHandle());
         if (cluster == 0)
         {
@@ -55,6 +57,20 @@ public sealed unsafe class KafkaMockCluster : IDisposable
         fixed (int* pointer = errors)
         {
             pushRequestErrors(cluster, ProduceApiKey, (nuint)count, pointer);
+        }
+    }
+
+    /// <summary>Creates a topic with <paramref name="partitions"/> partitions (the mock's auto-created topics have its default count).</summary>
+    public void CreateTopic(string name, int partitions, int replicationFactor = 3)
+    {
+        var bytes = System.Text.Encoding.UTF8.GetBytes(name + "\0");
+        fixed (byte* pointer = bytes)
+        {
+            var error = topicCreate(cluster, pointer, partitions, replicationFactor);
+            if (error != 0)
+            {
+                throw new InvalidOperationException($"The mock cluster did not create topic '{name}' (error {error}).");
+            }
         }
     }
 

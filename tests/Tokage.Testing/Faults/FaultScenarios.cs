@@ -181,6 +181,54 @@ public sealed class FaultScenarios(ProcessingStack stack, FaultIntensity intensi
     }
 
     /// <summary>
+    /// On Kafka, the processor scaled out and in under load: a second processor joins the group mid-stream (the
+    /// partitions are split between them), then the first is killed -9 (the second takes them all). Every event is
+    /// stored once: a partition's new owner reads from the last commit, and ClickHouse already holds what the old
+    /// owner wrote.
+    /// </summary>
+    public async Task<FaultReport> ProcessorsRebalancedOnKafkaAsync()
+    {
+        using var cluster = new KafkaMockCluster();
+        var log = $"Transport=Kafka;BootstrapServers={cluster.BootstrapServers}";
+        cluster.CreateTopic(new EventLog.EventLogOptions().Topic, partitions: 6);
+
+        var ingestion = await stack.Core.StartIngestionAsync(log);
+        Task<ServiceProcess> ProcessorAsync(string name) => stack.StartAnotherProcessorAsync(new Dictionary<string, string>
+        {
+            ["ConnectionStrings__events"] = log,
+            ["Tokage__Processor__ConsumerGroup"] = "event-processor-scaled",
+            ["Tokage__Processor__ConsumerName"] = name,
+            ["Tokage__EventLog__Consumer__session.timeout.ms"] = "6000",
+            ["Tokage__EventLog__Consumer__heartbeat.interval.ms"] = "500",
+        });
+        var first = await ProcessorAsync("processor-a");
+        ServiceProcess? second = null;
+        try
+        {
+            var (tenant, key) = await NewTenantAsync("rebalanced-kafka");
+            await using var traffic = UsageTraffic.Start(() => ingestion.HttpUri, key, intensity.Traffic);
+            await traffic.WaitForAcknowledgedAsync(intensity.Traffic.BatchSize * 10, TimeSpan.FromSeconds(30));
+            second = await ProcessorAsync("processor-b");
+            await traffic.WaitForAcknowledgedAsync(traffic.AcknowledgedCount + intensity.Traffic.BatchSize * 20, TimeSpan.FromSeconds(60));
+            await first.KillAsync();
+            await traffic.WaitForAcknowledgedAsync(traffic.AcknowledgedCount + intensity.Traffic.BatchSize * 20, TimeSpan.FromSeconds(60));
+            var result = await traffic.StopAsync();
+            return await Reconciliation.ReconcileAsync(stack, "processors rebalanced (Kafka)", "6 partitions; a second processor joins mid-stream, then the first is killed -9",
+                tenant, result, $"partitions not committed by a former owner: {first.CountInOutput("no longer assigned") + second.CountInOutput("no longer assigned")}", SettleWithin);
+        }
+        finally
+        {
+            await first.KillAsync();
+            if (second is not null)
+            {
+                await second.KillAsync();
+            }
+
+            await ingestion.KillAsync();
+        }
+    }
+
+    /// <summary>
     /// The dedupe claims lost (Redis without persistence, a failover) and the whole log read again from its start,
     /// with client resends among it: what ClickHouse holds, not what the claims remember, keeps the rollups exact.
     /// </summary>
@@ -212,6 +260,7 @@ public sealed class FaultScenarios(ProcessingStack stack, FaultIntensity intensi
         await IngestionKilledAsync(),
         await ClaimsWipedAndLogReplayedAsync(),
         await ClickHouseDownPastThePollIntervalOnKafkaAsync(),
+        await ProcessorsRebalancedOnKafkaAsync(),
     ];
 
     private async Task<(string TenantId, string ApiKey)> NewTenantAsync(string scenario)
