@@ -36,23 +36,45 @@ public static class KubernetesPublishing
                 ?? throw new InvalidOperationException("--output-path is required for the kubernetes publisher.");
             var manifest = await File.ReadAllTextAsync(Path.Combine(outputPath, "aspire-manifest.json"), context.CancellationToken);
             var configuration = context.Services.GetRequiredService<IConfiguration>();
+            var directory = Directory.CreateDirectory(Path.Combine(outputPath, "kubernetes"));
+            var parametersFile = Path.Combine(directory.FullName, $"{KubernetesManifests.ParametersSecret}.yaml");
             var defaults = new KubernetesOptions();
             var options = defaults with
             {
                 ImagePrefix = configuration["Tokage:Kubernetes:ImagePrefix"] ?? defaults.ImagePrefix,
                 ImageTag = configuration["Tokage:Kubernetes:ImageTag"] ?? defaults.ImageTag,
                 EngineReplicas = new Dictionary<string, int> { ["redpanda"] = Engines.EventLogEngine.ProductionBrokers },
+                // Publishing again keeps the passwords a running deployment already has.
+                ExistingParameters = File.Exists(parametersFile)
+                    ? KubernetesManifests.ReadParameters(await File.ReadAllTextAsync(parametersFile, context.CancellationToken))
+                    : new Dictionary<string, string>(),
             };
 
-            var directory = Directory.CreateDirectory(Path.Combine(outputPath, "kubernetes"));
             foreach (var (file, yaml) in KubernetesManifests.FromAspireManifest(manifest, options))
             {
-                await File.WriteAllTextAsync(Path.Combine(directory.FullName, file), yaml, context.CancellationToken);
+                await WriteOwnerOnlyAsync(Path.Combine(directory.FullName, file), yaml, context.CancellationToken);
             }
 
             context.Logger.LogInformation("Kubernetes manifests written to {Directory} (kubectl apply -k {Directory})", directory.FullName, directory.FullName);
         }, dependsOn: ManifestStepName);
 
         return builder;
+    }
+
+    /// <summary>Secrets are among these files: each is 0600 from its first byte (and made so if it was not).</summary>
+    private static async Task WriteOwnerOnlyAsync(string path, string content, CancellationToken cancellationToken)
+    {
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            if (File.Exists(path))
+            {
+                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
+        }
+
+        await using var file = new StreamWriter(path, new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false), options);
+        await file.WriteAsync(content.AsMemory(), cancellationToken);
     }
 }

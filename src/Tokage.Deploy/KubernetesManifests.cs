@@ -34,6 +34,12 @@ public sealed record KubernetesOptions
 
     public string EngineMemoryRequest { get; init; } = "512Mi";
 
+    /// <summary>
+    /// Parameter values of an earlier publish (its <c>tokage-parameters</c> Secret): kept, so publishing again never
+    /// changes a password a running deployment already uses. A value still <c>REQUIRED</c> is asked for again.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> ExistingParameters { get; init; } = new Dictionary<string, string>();
+
     /// <summary>Makes generated secrets (passwords the manifest asks to generate); tests pass a fixed one.</summary>
     public Func<int, string> GenerateSecret { get; init; } = length =>
         RandomNumberGenerator.GetString("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", length);
@@ -61,6 +67,15 @@ public sealed partial class KubernetesManifests
     {
         _resources = resources;
         _options = options;
+    }
+
+    /// <summary>The values of a parameters Secret this generator wrote (to pass as <see cref="KubernetesOptions.ExistingParameters"/>).</summary>
+    public static IReadOnlyDictionary<string, string> ReadParameters(string parametersYaml)
+    {
+        var secret = new DeserializerBuilder().Build().Deserialize<Dictionary<string, object>>(parametersYaml);
+        return secret.TryGetValue("stringData", out var data) && data is Dictionary<object, object> values
+            ? values.ToDictionary(kv => (string)kv.Key, kv => Convert.ToString(kv.Value, System.Globalization.CultureInfo.InvariantCulture) ?? "")
+            : new Dictionary<string, string>();
     }
 
     /// <summary>File name → YAML (multi-document) for every workload, plus the parameters Secret and a kustomization.</summary>
@@ -375,7 +390,8 @@ public sealed partial class KubernetesManifests
         var secret = (bool?)input?["secret"] ?? false;
         if (!_parameterValues.TryGetValue(name, out var value))
         {
-            value = input?["default"]?["generate"]?["minLength"] is { } length
+            value = _options.ExistingParameters.TryGetValue(name, out var kept) && kept != "REQUIRED" ? kept
+                : input?["default"]?["generate"]?["minLength"] is { } length
                 ? _options.GenerateSecret((int)length)
                 : (string?)input?["default"]?["value"] ?? "REQUIRED";
             _parameterValues[name] = value;

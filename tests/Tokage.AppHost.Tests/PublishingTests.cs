@@ -59,6 +59,29 @@ public class PublishingTests
     }
 
     [Fact]
+    public async Task Publishing_again_keeps_the_secrets_and_every_file_is_owner_only()
+    {
+        var output = Directory.CreateTempSubdirectory("tokage-republish-").FullName;
+        var parameters = Path.Combine(output, "kubernetes", $"{KubernetesManifests.ParametersSecret}.yaml");
+
+        await RunAppHostAsync("--publisher", "kubernetes", "--output-path", output);
+        var first = await File.ReadAllTextAsync(parameters);
+        await RunAppHostAsync("--publisher", "kubernetes", "--output-path", output);
+
+        Assert.Equal(first, await File.ReadAllTextAsync(parameters));
+        Assert.Contains("redis-password", first);
+        if (!OperatingSystem.IsWindows())
+        {
+            foreach (var file in Directory.EnumerateFiles(Path.Combine(output, "kubernetes")))
+            {
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+            }
+        }
+
+        Directory.Delete(output, recursive: true);
+    }
+
+    [Fact]
     public async Task Manifest_describes_production_with_every_service_and_engine()
     {
         var output = Directory.CreateTempSubdirectory("tokage-manifest-").FullName;

@@ -46,11 +46,10 @@ internal sealed partial class DatabaseMigrator(IConfiguration configuration, ILo
         var options = new DbContextOptionsBuilder<ControlPlaneDbContext>().UseNpgsql(owner).UseSnakeCaseNamingConvention().Options;
         await using (var db = new ControlPlaneDbContext(options))
         {
-            // On a new database the history table does not exist yet, and asking it for the applied migrations
-            // would make the server log an ERROR: then everything is pending.
-            var pending = await db.GetService<IHistoryRepository>().ExistsAsync(cancellationToken)
-                ? (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList()
-                : db.Database.GetMigrations().ToList();
+            // EF's own history table, made first (its own idempotent script): on a new database the migrator would
+            // otherwise read a table that does not exist yet, and the server logs that as an ERROR.
+            await db.Database.ExecuteSqlRawAsync(db.GetService<IHistoryRepository>().GetCreateIfNotExistsScript(), cancellationToken);
+            var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
             await db.Database.MigrateAsync(cancellationToken);
             logger.LogInformation("Control plane database migrated ({Pending}).", pending.Count == 0 ? "nothing pending" : string.Join(", ", pending));
         }
