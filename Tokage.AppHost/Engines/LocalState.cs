@@ -42,13 +42,17 @@ public sealed class LocalState(string root)
         var path = Path.Combine(Directory("secrets"), name);
         if (!File.Exists(path))
         {
+            // Written whole under another name, then moved in without replacing: a reader never sees half a secret,
+            // and of two AppHosts racing, the first one's secret stays.
+            var written = $"{path}.{Environment.ProcessId}.tmp";
+            WriteOwnerOnly(written, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), FileMode.Create);
             try
             {
-                WriteOwnerOnly(path, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), FileMode.CreateNew);
+                File.Move(written, path, overwrite: false);
             }
             catch (IOException) when (File.Exists(path))
             {
-                // Another AppHost process created it first: theirs is the secret.
+                File.Delete(written);
             }
         }
 

@@ -99,19 +99,29 @@ public sealed class KafkaEventLog(IProducer<string, byte[]> producer, string boo
             }, cancellationToken);
 
         public Task KeepAliveAsync(TimeSpan wait, CancellationToken cancellationToken = default) =>
-            Task.Run(() =>
+            Task.Run(async () =>
             {
-                var unpaused = consumer.Assignment.Where(p => !paused.Contains(p)).ToList();
-                if (unpaused.Count > 0)
+                try
                 {
-                    consumer.Pause(unpaused);
-                    paused.UnionWith(unpaused);
-                }
+                    // The whole assignment each time: a rebalance may have handed partitions back unpaused.
+                    var assignment = consumer.Assignment;
+                    if (assignment.Count > 0)
+                    {
+                        consumer.Pause(assignment);
+                        paused.UnionWith(assignment);
+                    }
 
-                // Consume serves the group (heartbeats, rebalances) and resets the poll interval; paused partitions fetch nothing.
-                if (consumer.Consume(wait) is { IsPartitionEOF: false } result)
+                    // Consume serves the group (heartbeats, rebalances) and resets the poll interval; paused partitions fetch nothing.
+                    if (consumer.Consume(wait) is { IsPartitionEOF: false } result)
+                    {
+                        held.Enqueue(ToRecord(result));
+                    }
+                }
+                catch (KafkaException ex)
                 {
-                    held.Enqueue(ToRecord(result));
+                    // Keeping alive must not end the caller's retry: the next call (or read) tries again.
+                    logger.LogWarning("Keeping the consumer alive failed ({Error}); trying again.", ex.Message);
+                    await Task.Delay(wait, cancellationToken);
                 }
             }, cancellationToken);
 

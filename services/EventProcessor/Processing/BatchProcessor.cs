@@ -57,6 +57,8 @@ public sealed class BatchProcessor(
     /// </summary>
     public async Task<PreparedBatch> PrepareAsync(IReadOnlyList<ConsumedRecord> records, CancellationToken cancellationToken)
     {
+        // A rebalance in the middle of a read can hand the same offset back: one record per log position.
+        records = records.DistinctBy(r => r.Position).ToList();
         var now = time.GetUtcNow().UtcDateTime;
         var decoded = new List<(ConsumedRecord Record, LoggedUsageEvent Logged)>(records.Count);
         var quarantine = new List<QuarantineRow>();

@@ -36,8 +36,9 @@ public sealed record RecentEvent(
 /// <summary>Tenant-scoped lookups of single events by id (event status; the processor's replay reconciliation).</summary>
 public sealed class EventLookups(ClickHouseClient client, Privacy.PersonalValues? personal = null)
 {
-    // Parameters travel in the request body (form data, see AddClickHouseClient): a batch's worth fits one query.
-    private const int KeysPerQuery = 10_000;
+    // Parameters travel in the request body (form data, see AddClickHouseClient), where a ClickHouse server takes a
+    // field of up to 128 KiB (http_max_field_value_size): a query's keys stay well under that.
+    private const int KeyBytesPerQuery = 96 * 1024;
 
     /// <summary>
     /// The log positions of the raw rows stored under each key, across tenants (the processor asks for a whole batch).
@@ -47,7 +48,7 @@ public sealed class EventLookups(ClickHouseClient client, Privacy.PersonalValues
     public async Task<Dictionary<StoredEventKey, string>> StoredPositionsAsync(IReadOnlyCollection<StoredEventKey> keys, CancellationToken cancellationToken = default)
     {
         var stored = new Dictionary<StoredEventKey, string>();
-        foreach (var chunk in keys.Distinct().Chunk(KeysPerQuery))
+        foreach (var chunk in BySize(keys.Distinct()))
         {
             var parameters = new ClickHouseParameterCollection();
             parameters.AddParameter("keys", chunk.Select(k => Tuple.Create(k.TenantId, k.Day, k.EventId)).ToArray());
@@ -62,6 +63,30 @@ public sealed class EventLookups(ClickHouseClient client, Privacy.PersonalValues
         }
 
         return stored;
+    }
+
+    /// <summary>The keys in runs whose text form (roughly <c>('tenant','2026-01-01','id'),</c>) stays under <see cref="KeyBytesPerQuery"/>.</summary>
+    private static IEnumerable<List<StoredEventKey>> BySize(IEnumerable<StoredEventKey> keys)
+    {
+        var run = new List<StoredEventKey>();
+        var bytes = 0;
+        foreach (var key in keys)
+        {
+            var size = System.Text.Encoding.UTF8.GetByteCount(key.TenantId) + System.Text.Encoding.UTF8.GetByteCount(key.EventId) * 2 + 32;
+            if (run.Count > 0 && bytes + size > KeyBytesPerQuery)
+            {
+                yield return run;
+                (run, bytes) = ([], 0);
+            }
+
+            run.Add(key);
+            bytes += size;
+        }
+
+        if (run.Count > 0)
+        {
+            yield return run;
+        }
     }
 
     public async Task<EventRecords> FindAsync(string tenantId, string eventId, CancellationToken cancellationToken = default)
