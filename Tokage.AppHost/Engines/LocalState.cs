@@ -39,13 +39,13 @@ public sealed class LocalState(string root)
     /// </summary>
     public string Secret(string name)
     {
-        var path = Path.Combine(Directory("secrets"), name);
+        var path = Path.Combine(SecretsDirectory(), name);
         if (!File.Exists(path))
         {
             // Written whole under another name, then moved in without replacing: a reader never sees half a secret,
             // and of two AppHosts racing, the first one's secret stays.
             var written = $"{path}.{Environment.ProcessId}.tmp";
-            WriteOwnerOnly(written, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), FileMode.Create);
+            OwnerOnlyFile.Write(written, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)));
             try
             {
                 File.Move(written, path, overwrite: false);
@@ -62,22 +62,21 @@ public sealed class LocalState(string root)
     /// <summary>A file under <c>.tokage/secrets</c> holding <paramref name="content"/> (0600), e.g. a server's config with its password; returns its path.</summary>
     public string SecretFile(string name, string content)
     {
-        var path = Path.Combine(Directory("secrets"), name);
-        WriteOwnerOnly(path, content, FileMode.Create);
+        var path = Path.Combine(SecretsDirectory(), name);
+        OwnerOnlyFile.Write(path, content);
         return path;
     }
 
-    private static void WriteOwnerOnly(string path, string content, FileMode mode)
+    /// <summary><c>.tokage/secrets</c>, readable by its owner only (0700).</summary>
+    private string SecretsDirectory()
     {
-        var options = new FileStreamOptions { Mode = mode, Access = FileAccess.Write };
+        var directory = Directory("secrets");
         if (!OperatingSystem.IsWindows())
         {
-            File.SetUnixFileMode(Path.GetDirectoryName(path)!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            File.SetUnixFileMode(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
 
-        using var file = new StreamWriter(path, new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false), options);
-        file.Write(content);
+        return directory;
     }
 
     public string SecretPath(string name)

@@ -52,29 +52,12 @@ public static class KubernetesPublishing
 
             foreach (var (file, yaml) in KubernetesManifests.FromAspireManifest(manifest, options))
             {
-                await WriteOwnerOnlyAsync(Path.Combine(directory.FullName, file), yaml, context.CancellationToken);
+                OwnerOnlyFile.Write(Path.Combine(directory.FullName, file), yaml);
             }
 
             context.Logger.LogInformation("Kubernetes manifests written to {Directory} (kubectl apply -k {Directory})", directory.FullName, directory.FullName);
         }, dependsOn: ManifestStepName);
 
         return builder;
-    }
-
-    /// <summary>Secrets are among these files: each is 0600 from its first byte (and made so if it was not).</summary>
-    private static async Task WriteOwnerOnlyAsync(string path, string content, CancellationToken cancellationToken)
-    {
-        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-            if (File.Exists(path))
-            {
-                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            }
-        }
-
-        await using var file = new StreamWriter(path, new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false), options);
-        await file.WriteAsync(content.AsMemory(), cancellationToken);
     }
 }

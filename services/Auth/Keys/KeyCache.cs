@@ -67,7 +67,9 @@ internal sealed class KeyCache
 
         var text = value.ToString();
         var cut = text.LastIndexOf('\n');
-        if (cut > 0 && CryptographicOperations.FixedTimeEquals(Convert.FromBase64String(Base64OrEmpty(text[(cut + 1)..])), Sign(hashHex, text[..cut])))
+        Span<byte> signature = stackalloc byte[HMACSHA256.HashSizeInBytes];
+        if (cut > 0 && Convert.TryFromBase64String(text[(cut + 1)..], signature, out var length) && length == signature.Length
+            && CryptographicOperations.FixedTimeEquals(signature, Sign(hashHex, text[..cut])))
         {
             return JsonSerializer.Deserialize<CachedKey>(text[..cut]);
         }
@@ -108,12 +110,6 @@ internal sealed class KeyCache
     /// <summary>HMAC-SHA-256 over the key's hash and the entry, so an entry is good for its own key only.</summary>
     private byte[] Sign(string hashHex, string json) =>
         HMACSHA256.HashData(signingKey, Encoding.UTF8.GetBytes(hashHex + "\n" + json));
-
-    private static string Base64OrEmpty(string text)
-    {
-        Span<byte> scratch = stackalloc byte[64];
-        return Convert.TryFromBase64String(text, scratch, out _) ? text : "";
-    }
 
     private async Task<T> RunAsync<T>(Func<IDatabase, Task<T>> command, CancellationToken cancellationToken)
     {

@@ -42,13 +42,13 @@ public sealed class EventClassifier(IOptions<DataPolicyOptions> options)
         var personal = false;
         string Keep(string value)
         {
-            if (!LooksPersonal(value))
+            if (!PersonalValues.LooksPersonal(value))
             {
                 return value;
             }
 
             personal = true;
-            return policy.AllowRawPii ? value : Pseudonym(settings.PiiHashKey, tenantId, value);
+            return policy.AllowRawPii ? value : PersonalValues.Pseudonym(settings.PiiHashKey, tenantId, value);
         }
 
         var storedUser = Keep(userId);
@@ -82,8 +82,4 @@ public sealed class EventClassifier(IOptions<DataPolicyOptions> options)
 
         return copy;
     }
-
-    public static bool LooksPersonal(string value) => PersonalValues.LooksPersonal(value);
-
-    public static string Pseudonym(string key, string tenantId, string value) => PersonalValues.Pseudonym(key, tenantId, value);
 }

@@ -46,13 +46,15 @@ public sealed class TenantRateLimiter(IConnectionMultiplexer redis, IOptions<Ing
     public async Task<RateDecision> TryTakeAsync(string tenantId, int eventsPerSecond, int burst, int events)
     {
         var rate = Math.Max(eventsPerSecond, 1);
+        // The bucket holds at least a second's events, in Redis and in the fallback alike.
+        burst = Math.Max(burst, rate);
         try
         {
             var result = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(TakeScript, new
             {
                 bucket = (RedisKey)$"tokage:ratelimit:{tenantId}",
                 rate,
-                burst = Math.Max(burst, rate),
+                burst,
                 wanted = events,
             }).WaitAsync(options.Value.RateLimiterTimeout))!;
             return new RateDecision((long)result[0] == 1, TimeSpan.FromMilliseconds((long)result[1]));
@@ -72,7 +74,7 @@ public sealed class TenantRateLimiter(IConnectionMultiplexer redis, IOptions<Ing
             {
                 RateLimitFallback.FailOpen => new RateDecision(true, TimeSpan.Zero),
                 RateLimitFallback.FailClosed => new RateDecision(false, TimeSpan.FromSeconds(1), LimiterUnavailable: true),
-                _ => localBuckets.GetOrAdd(tenantId, _ => new LocalBucket()).Take(rate, Math.Max(burst, rate), events, time.GetUtcNow()),
+                _ => localBuckets.GetOrAdd(tenantId, _ => new LocalBucket()).Take(rate, burst, events, time.GetUtcNow()),
             };
         }
     }
