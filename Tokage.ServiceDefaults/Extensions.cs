@@ -23,6 +23,13 @@ public static class Extensions
     /// <summary>Tag on health checks that only say the process is alive (served at /alive).</summary>
     public const string LiveTag = "live";
 
+    /// <summary>
+    /// Tag on health checks of dependencies the service can do without for a while (it has a fallback): left out of
+    /// readiness (/health and gRPC health), or a Redis outage would take every pod out of its
+    /// Service before the fallback could serve.
+    /// </summary>
+    public const string OptionalTag = "optional";
+
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         builder.ConfigureOpenTelemetry();
@@ -30,7 +37,7 @@ public static class Extensions
 
         // Every Tokage service speaks gRPC, and answers grpc.health.v1 from the same checks as /health.
         builder.Services.AddGrpc();
-        builder.Services.AddGrpcHealthChecks();
+        builder.Services.AddGrpcHealthChecks(grpc => grpc.Services.Map("", check => !check.Tags.Contains(OptionalTag)));
 
         builder.Services.AddServiceDiscovery();
         builder.Services.ConfigureHttpClientDefaults(http =>
@@ -115,10 +122,29 @@ public static class Extensions
         return builder;
     }
 
-    /// <summary>/health: every check must pass (ready). /alive: only the liveness checks.</summary>
+    /// <summary>
+    /// Marks the health checks registered under <paramref name="checkName"/> as optional for readiness (see
+    /// <see cref="OptionalTag"/>); call it where the service has a fallback for that dependency.
+    /// </summary>
+    public static TBuilder MarkHealthCheckOptional<TBuilder>(this TBuilder builder, string checkName) where TBuilder : IHostApplicationBuilder
+    {
+        builder.Services.Configure<HealthCheckServiceOptions>(options =>
+        {
+            foreach (var registration in options.Registrations.Where(r => r.Name == checkName))
+            {
+                registration.Tags.Add(OptionalTag);
+            }
+        });
+        return builder;
+    }
+
+    /// <summary>/health: every check but the optional ones must pass (ready). /alive: only the liveness checks.</summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
-        app.MapHealthChecks(HealthEndpointPath);
+        app.MapHealthChecks(HealthEndpointPath, new HealthCheckOptions
+        {
+            Predicate = check => !check.Tags.Contains(OptionalTag),
+        });
         app.MapHealthChecks(AlivenessEndpointPath, new HealthCheckOptions
         {
             Predicate = check => check.Tags.Contains(LiveTag),

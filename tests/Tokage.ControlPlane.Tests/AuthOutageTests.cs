@@ -30,6 +30,13 @@ public sealed class AuthOutageTests(ControlPlaneStack stack) : IClassFixture<Con
                 Assert.Equal(resolved.TenantId, (await stack.AuthClient.ResolveKeyAsync(new ResolveKeyRequest { Key = key })).TenantId);
             }
 
+            // Ready all the while: a load balancer keeps sending it requests it can answer.
+            using (var http = new HttpClient { BaseAddress = stack.Auth.HttpUri })
+            using (var health = await http.GetAsync("health"))
+            {
+                Assert.Equal(System.Net.HttpStatusCode.OK, health.StatusCode);
+            }
+
             await stack.Postgres.StopAsync();
             try
             {

@@ -98,10 +98,17 @@ public sealed class DurabilityTests(ControlPlaneStack stack) : IClassFixture<Con
 
         await stack.Redis.StopAsync();
         var answers = new Dictionary<string, (HttpStatusCode First, HttpStatusCode Second, string Detail)>();
+        var readiness = new Dictionary<string, HttpStatusCode>();
         try
         {
             foreach (var (mode, ingestion) in ingestions)
             {
+                using (var http = new HttpClient { BaseAddress = ingestion.HttpUri })
+                using (var health = await http.GetAsync("health"))
+                {
+                    readiness[mode] = health.StatusCode;
+                }
+
                 using var first = await SendAsync(ingestion, key, 5, mode + "-1");
                 using var second = await SendAsync(ingestion, key, 5, mode + "-2");
                 answers[mode] = (first.StatusCode, second.StatusCode, await first.Content.ReadAsStringAsync() + await second.Content.ReadAsStringAsync());
@@ -118,6 +125,11 @@ public sealed class DurabilityTests(ControlPlaneStack stack) : IClassFixture<Con
         Assert.Equal((HttpStatusCode.Accepted, HttpStatusCode.Accepted), (answers["FailOpen"].First, answers["FailOpen"].Second));
         Assert.Equal((HttpStatusCode.ServiceUnavailable, HttpStatusCode.ServiceUnavailable), (answers["FailClosed"].First, answers["FailClosed"].Second));
         Assert.Contains("RateLimitWhenRedisDown", answers["FailClosed"].Detail);
+
+        // Ready while a fallback serves; not ready when the limiter refuses everything without Redis.
+        Assert.Equal(HttpStatusCode.OK, readiness["LocalBucket"]);
+        Assert.Equal(HttpStatusCode.OK, readiness["FailOpen"]);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, readiness["FailClosed"]);
     }
 
     private static async Task<HttpResponseMessage> SendAsync(ServiceProcess ingestion, string key, int events, string prefix)

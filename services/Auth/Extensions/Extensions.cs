@@ -9,7 +9,9 @@ internal static class Extensions
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.AddRedisClient("redis");
-        builder.AddAppRoleDataSource("tokage");
+        // The key cache: without Redis, keys resolve from PostgreSQL, so Redis is not part of readiness.
+        builder.MarkHealthCheckOptional("StackExchange.Redis");
+        builder.AddNpgsqlDataSource("tokage");
 
         builder.Services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.SectionName)
             .Validate(o => o.CacheSigningKey.Length >= AuthOptions.MinimumSigningKeyLength,

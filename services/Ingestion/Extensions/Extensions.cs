@@ -11,6 +11,13 @@ internal static class Extensions
     {
         builder.AddRedisClient("redis");
         builder.AddEventLog("events");
+        // Redis holds the shared rate-limit buckets and OTLP's usage ancestry: while it is away the configured fallback
+        // limits (native events are still accepted) and OTLP answers a retryable 503, so readiness leaves it out unless
+        // the limiter fails closed. A Redis Streams event log has its own (required) check.
+        if (builder.Configuration.GetValue<RateLimitFallback>($"{IngestOptions.SectionName}:{nameof(IngestOptions.RateLimitWhenRedisDown)}") != RateLimitFallback.FailClosed)
+        {
+            builder.MarkHealthCheckOptional("StackExchange.Redis");
+        }
         builder.AddApiKeyResolver();
 
         builder.Services.AddOptions<IngestOptions>().BindConfiguration(IngestOptions.SectionName);
