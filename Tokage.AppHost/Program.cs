@@ -12,33 +12,35 @@ var events = builder.AddEventLogEngine("events", engines.Provider, redis);
 var analytics = builder.AddClickHouseEngine("analytics", engines.Provider, engines.State);
 var archive = builder.AddObjectStoreEngine("archive", engines.Provider, engines.State);
 
-// Secrets the services share: the admin API's token (locally in .tokage/secrets/admin-token, where the CLI
-// finds it) and the password of the database role the services run as (it owns nothing; RLS binds it).
+// Secrets the services share: the admin APIs' token (locally one, in .tokage/secrets/admin-token where the CLI finds
+// it; in a deployment one per service), the pseudonym key and the price feed's token.
 var adminToken = builder.AddSharedSecret("admin-token", engines);
-var appRolePassword = builder.AddSharedSecret("tokage-app-password", engines);
 // The key that pseudonymises personal values: the processor stores users with it, readers look users up with it.
 var piiKey = builder.AddSharedSecret("pii-key", engines);
 // What the processor shows the price registry to read its feed (which carries tenants' negotiated prices).
 var priceFeedToken = builder.AddSharedSecret("price-feed-token", engines);
 
+// The database's owner is the migrator's alone: it makes the roles and the schema, then exits. Each service connects as
+// a role that owns nothing: the application role (RLS binds it), the price registry's and the audit log's.
+var appRole = new DatabaseRole("tokage_app", builder.AddSharedSecret("tokage-app-password", engines));
+var pricesRole = new DatabaseRole("tokage_prices", builder.AddSharedSecret("tokage-prices-password", engines));
+var auditRole = new DatabaseRole("tokage_audit", builder.AddSharedSecret("tokage-audit-password", engines));
+var migrator = builder.AddDatabaseMigrator<Projects.DatabaseMigrator>("database-migrator", database, appRole, pricesRole, auditRole);
+
 // The nine services.
 var controlPlane = builder.AddService<Projects.ControlPlane>("control-plane", httpPort: 8070)
-    .WithEngine(redis).WithEngine(database)
-    .WithEnvironment("Tokage__ControlPlane__AdminToken", adminToken)
-    .WithEnvironment("Tokage__Database__AppRolePassword", appRolePassword)
+    .WithEngine(redis).WithDatabase(database, appRole, migrator)
+    .WithEnvironment("Tokage__ControlPlane__AdminToken", builder.AddAdminToken("control-plane", adminToken))
     .WithWebhookTargets();
 
-// Starts once the control plane has migrated the database it reads keys from.
 var auth = builder.AddService<Projects.Auth>("auth")
-    .WithEngine(redis).WithEngine(database)
-    .WithEnvironment("Tokage__Auth__CacheSigningKey", builder.AddSharedSecret("key-cache-signing-key", engines))
-    .WithEnvironment("Tokage__Database__AppRolePassword", appRolePassword)
-    .WaitFor(controlPlane);
+    .WithEngine(redis).WithDatabase(database, appRole, migrator)
+    .WithEnvironment("Tokage__Auth__CacheSigningKey", builder.AddSharedSecret("key-cache-signing-key", engines));
 
 // Its gRPC feed (snapshot + changes) is what the processor prices from, discovered as http://_grpc.price-registry.
 var priceRegistry = builder.AddService<Projects.PriceRegistry>("price-registry", httpPort: 8060)
-    .WithEngine(database)
-    .WithEnvironment("Tokage__PriceRegistry__AdminToken", adminToken)
+    .WithDatabase(database, pricesRole, migrator)
+    .WithEnvironment("Tokage__PriceRegistry__AdminToken", builder.AddAdminToken("price-registry", adminToken))
     .WithEnvironment("Tokage__PriceRegistry__FeedToken", priceFeedToken);
 
 var ingestion = builder.AddService<Projects.Ingestion>("ingestion", httpPort: 8080, grpcPort: 8081)
@@ -54,26 +56,21 @@ builder.AddService<Projects.EventProcessor>("event-processor")
     .WithService(priceRegistry);
 
 var queryApi = builder.AddService<Projects.QueryApi>("query-api", httpPort: 8090)
-    .WithEngine(redis).WithEngine(database).WithEngine(analytics)
-    .WithEnvironment("Tokage__QueryApi__AdminToken", adminToken)
+    .WithEngine(redis).WithDatabase(database, appRole, migrator).WithEngine(analytics)
+    .WithEnvironment("Tokage__QueryApi__AdminToken", builder.AddAdminToken("query-api", adminToken))
     .WithEnvironment("Tokage__DataPolicy__PiiHashKey", piiKey)
-    .WithEnvironment("Tokage__Database__AppRolePassword", appRolePassword)
-    .WithService(auth)
-    .WaitFor(controlPlane);
+    .WithService(auth);
 
-// Budgets and billing (customers, plans, invoices) as the application role, so it starts once the control plane has
-// migrated and created the role; its API takes tenant keys (through auth) and the admin token.
+// Budgets and billing (customers, plans, invoices); its API takes tenant keys (through auth) and its admin token.
 builder.AddService<Projects.BillingPipeline>("billing-pipeline", httpPort: 8075)
-    .WithEngine(redis).WithEngine(database).WithEngine(analytics).WithEngine(archive)
-    .WithEnvironment("Tokage__Billing__AdminToken", adminToken)
+    .WithEngine(redis).WithDatabase(database, appRole, migrator).WithEngine(analytics).WithEngine(archive)
+    .WithEnvironment("Tokage__Billing__AdminToken", builder.AddAdminToken("billing-pipeline", adminToken))
     .WithEnvironment("Tokage__DataPolicy__PiiHashKey", piiKey)
-    .WithEnvironment("Tokage__Database__AppRolePassword", appRolePassword)
     .WithWebhookTargets()
-    .WithService(auth)
-    .WaitFor(controlPlane);
+    .WithService(auth);
 
 builder.AddService<Projects.AuditLog>("audit-log")
-    .WithEngine(database).WithEngine(archive);
+    .WithDatabase(database, auditRole, migrator).WithEngine(archive);
 
 builder.AddService<Projects.SyntheticMonitor>("synthetic-monitor")
     .WithService(ingestion).WithService(queryApi).WithService(controlPlane);

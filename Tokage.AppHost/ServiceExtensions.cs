@@ -12,6 +12,9 @@ namespace Tokage.AppHost;
 /// <summary>The engine provider chosen for this run, and where local engines keep their data.</summary>
 public sealed record EngineSetup(EngineProvider Provider, LocalState State);
 
+/// <summary>A PostgreSQL login role the services run as, and its password (a shared secret of the migrator and those services).</summary>
+public sealed record DatabaseRole(string Name, IResourceBuilder<ParameterResource> Password);
+
 /// <summary>How the AppHost declares engines and services, so Program.cs reads as the system's picture.</summary>
 public static class ServiceExtensions
 {
@@ -76,6 +79,36 @@ public static class ServiceExtensions
         engines.Provider.Kind == EngineProviderKind.LocalProcesses && !builder.ExecutionContext.IsPublishMode
             ? builder.AddParameter(name, engines.State.Secret(name), secret: true)
             : builder.AddGeneratedPassword(name);
+
+    /// <summary>
+    /// The admin token of one service's API: in a deployment each service gets its own (a leaked one opens one API);
+    /// on a developer's machine they share <paramref name="local"/>, which the CLI reads.
+    /// </summary>
+    public static IResourceBuilder<ParameterResource> AddAdminToken(this IDistributedApplicationBuilder builder, string service, IResourceBuilder<ParameterResource> local) =>
+        builder.ExecutionContext.IsPublishMode ? builder.AddGeneratedPassword($"{service}-admin-token") : local;
+
+    /// <summary>
+    /// The database migrator: as the database's owner (the only process given the owner's credentials) it creates the
+    /// roles, applies the migrations and grants, then exits; services that use the database wait for it to complete.
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> AddDatabaseMigrator<TProject>(
+        this IDistributedApplicationBuilder builder, string name, PostgresDatabase database, DatabaseRole app, DatabaseRole prices, DatabaseRole audit)
+        where TProject : IProjectMetadata, new() =>
+        builder.AddProject<TProject>(name, launchProfileName: null)
+            .WithoutHttpsCertificate()
+            .WithReference(database.Owner).WaitFor(database.Owner)
+            .WithEnvironment("Tokage__Database__AppRole", app.Name)
+            .WithEnvironment("Tokage__Database__AppRolePassword", app.Password)
+            .WithEnvironment("Tokage__Database__PricesRole", prices.Name)
+            .WithEnvironment("Tokage__Database__PricesRolePassword", prices.Password)
+            .WithEnvironment("Tokage__Database__AuditRole", audit.Name)
+            .WithEnvironment("Tokage__Database__AuditRolePassword", audit.Password);
+
+    /// <summary>Connects a service to the database as <paramref name="role"/> (never as the owner), once the migrator has run.</summary>
+    public static IResourceBuilder<ProjectResource> WithDatabase(
+        this IResourceBuilder<ProjectResource> service, PostgresDatabase database, DatabaseRole role, IResourceBuilder<ProjectResource> migrator) =>
+        service.WithEnvironment("ConnectionStrings__tokage", database.RoleConnectionString(role.Name, role.Password))
+            .WaitForCompletion(migrator);
 
     /// <summary>
     /// For the services that accept or call tenants' webhook URLs: whether those may reach private networks, from

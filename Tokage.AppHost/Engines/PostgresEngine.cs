@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Aspire.Hosting.ApplicationModel;
 using Npgsql;
 
@@ -21,26 +22,43 @@ public sealed class LocalPostgresResource(string name, string workingDirectory, 
         $"Host={PrimaryEndpoint.Property(EndpointProperty.Host)};Port={PrimaryEndpoint.Property(EndpointProperty.Port)};Username={UserName};Password={Password}");
 }
 
+/// <summary>
+/// The database: the owner's connection (only the database migrator gets it) and the connection string of each login
+/// role the services run as, built from the server's address so that it never carries the owner's password.
+/// </summary>
+public sealed class PostgresDatabase(IResourceBuilder<IResourceWithConnectionString> owner, Func<string, ParameterResource, ReferenceExpression> roleConnection)
+{
+    public IResourceBuilder<IResourceWithConnectionString> Owner { get; } = owner;
+
+    public ReferenceExpression RoleConnectionString(string role, IResourceBuilder<ParameterResource> password) => roleConnection(role, password.Resource);
+}
+
 public static class PostgresEngine
 {
     /// <summary>
     /// The <paramref name="databaseName"/> database: the configured connection string, Aspire's
     /// PostgreSQL container with a database, or a local PostgreSQL server (the database created when it is ready).
     /// </summary>
-    public static IResourceBuilder<IResourceWithConnectionString> AddPostgresEngine(
+    public static PostgresDatabase AddPostgresEngine(
         this IDistributedApplicationBuilder builder, string serverName, string databaseName, EngineProvider provider, LocalState state)
     {
         if (builder.HasConfiguredConnectionString(databaseName))
         {
-            return builder.AddConnectionString(databaseName);
+            var configured = builder.Configuration.GetConnectionString(databaseName)!;
+            return new(builder.AddConnectionString(databaseName), (role, password) =>
+            {
+                var server = new NpgsqlConnectionStringBuilder(configured) { Username = role };
+                server.Remove("Password");
+                return ReferenceExpression.Create($"{server.ConnectionString};Password={password}");
+            });
         }
 
         if (provider.Kind == EngineProviderKind.Containers)
         {
-            return builder.AddPostgres(serverName)
+            var container = builder.AddPostgres(serverName)
                 .WithDataVolume($"{serverName}-data")
-                .WithEnvironment(EngineResourceProperties.ProviderEnvironmentVariable, provider.DisplayName)
-                .AddDatabase(databaseName);
+                .WithEnvironment(EngineResourceProperties.ProviderEnvironmentVariable, provider.DisplayName);
+            return new(container.AddDatabase(databaseName), (role, password) => RoleConnection(container.Resource.PrimaryEndpoint, databaseName, role, password));
         }
 
         var password = builder.AddParameter($"{serverName}-password", state.Secret($"{serverName}-password"), secret: true);
@@ -77,8 +95,13 @@ public static class PostgresEngine
             }
         });
 
-        return database.WithConnectionHealthCheck(DatabaseExistsAsync);
+        return new(database.WithConnectionHealthCheck(DatabaseExistsAsync),
+            (role, password) => RoleConnection(server.Resource.PrimaryEndpoint, databaseName, role, password));
     }
+
+    private static ReferenceExpression RoleConnection(EndpointReference endpoint, string databaseName, string role, ParameterResource password) =>
+        ReferenceExpression.Create(
+            $"Host={endpoint.Property(EndpointProperty.Host)};Port={endpoint.Property(EndpointProperty.Port)};Username={role};Password={password};Database={databaseName}");
 
     /// <summary>
     /// Ready means the database exists, asked of the server's own <c>postgres</c> database: opening a database

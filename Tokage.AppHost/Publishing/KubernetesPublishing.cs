@@ -44,6 +44,7 @@ public static class KubernetesPublishing
                 ImagePrefix = configuration["Tokage:Kubernetes:ImagePrefix"] ?? defaults.ImagePrefix,
                 ImageTag = configuration["Tokage:Kubernetes:ImageTag"] ?? defaults.ImageTag,
                 EngineReplicas = new Dictionary<string, int> { ["redpanda"] = Engines.EventLogEngine.ProductionBrokers },
+                Jobs = new HashSet<string> { "database-migrator" },
                 // Publishing again keeps the passwords a running deployment already has.
                 ExistingParameters = File.Exists(parametersFile)
                     ? KubernetesManifests.ReadParameters(await File.ReadAllTextAsync(parametersFile, context.CancellationToken))

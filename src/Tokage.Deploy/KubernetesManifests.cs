@@ -22,6 +22,12 @@ public sealed record KubernetesOptions
     /// <summary>Replicas of stateful engines that form a cluster of their own (e.g. Redpanda: 3); the rest run one.</summary>
     public IReadOnlyDictionary<string, int> EngineReplicas { get; init; } = new Dictionary<string, int>();
 
+    /// <summary>
+    /// Projects that run to completion once per rollout (the database migrator): a Job, retried on failure, instead of a
+    /// Deployment. The services that need its work stay not-ready until it has run.
+    /// </summary>
+    public IReadOnlySet<string> Jobs { get; init; } = new HashSet<string>();
+
     /// <summary>What each service's pod asks of a node, and the most memory it may use.</summary>
     public string ServiceCpuRequest { get; init; } = "100m";
 
@@ -212,6 +218,10 @@ public sealed partial class KubernetesManifests
             ["metadata"] = new Dictionary<string, object> { ["labels"] = labels },
             ["spec"] = new Dictionary<string, object> { ["containers"] = new List<object> { container } },
         };
+        if (_options.Jobs.Contains(name))
+        {
+            return Job(name, labels, podSpec, secretEnvironment);
+        }
         var replicas = service ? _options.ServiceReplicas : _options.EngineReplicas.GetValueOrDefault(name, 1);
         var spec = new Dictionary<string, object>
         {
@@ -294,6 +304,36 @@ public sealed partial class KubernetesManifests
             });
         }
 
+        if (secretEnvironment.Count > 0)
+        {
+            documents.Add(Secret($"{name}-env", secretEnvironment));
+        }
+
+        return documents;
+    }
+
+    /// <summary>
+    /// A run-to-completion project: retried on failure, removed a while after it succeeds so that the next
+    /// <c>kubectl apply -k</c> (a rollout) runs it again rather than failing on an immutable finished Job.
+    /// </summary>
+    private static List<object> Job(string name, Dictionary<string, object> labels, Dictionary<string, object> podSpec, SortedDictionary<string, string> secretEnvironment)
+    {
+        ((Dictionary<string, object>)podSpec["spec"])["restartPolicy"] = "OnFailure";
+        var documents = new List<object>
+        {
+            new Dictionary<string, object>
+            {
+                ["apiVersion"] = "batch/v1",
+                ["kind"] = "Job",
+                ["metadata"] = new Dictionary<string, object> { ["name"] = name, ["labels"] = labels },
+                ["spec"] = new Dictionary<string, object>
+                {
+                    ["backoffLimit"] = 10,
+                    ["ttlSecondsAfterFinished"] = 600,
+                    ["template"] = podSpec,
+                },
+            },
+        };
         if (secretEnvironment.Count > 0)
         {
             documents.Add(Secret($"{name}-env", secretEnvironment));

@@ -112,6 +112,12 @@ public sealed class AppModelTests : IDisposable
         { "synthetic-monitor", [], ["ingestion", "query-api", "control-plane"] },
     };
 
+    private static readonly Dictionary<string, string> DatabaseRoles = new()
+    {
+        ["auth"] = "tokage_app", ["control-plane"] = "tokage_app", ["query-api"] = "tokage_app", ["billing-pipeline"] = "tokage_app",
+        ["price-registry"] = "tokage_prices", ["audit-log"] = "tokage_audit",
+    };
+
     /// <summary>Each service gets exactly the engines it needs, and the services it calls by discovery.</summary>
     [Theory]
     [MemberData(nameof(ServiceEnvironments))]
@@ -124,9 +130,17 @@ public sealed class AppModelTests : IDisposable
 
         var connectionStrings = environment.Keys.Where(k => k.StartsWith("ConnectionStrings__")).Select(k => k["ConnectionStrings__".Length..]);
         Assert.Equal(engines.Order(), connectionStrings.Order());
-        foreach (var engine in engines)
+        foreach (var engine in engines.Where(e => e != "tokage"))
         {
             Assert.Equal($"{{{engine}.connectionString}}", environment[$"ConnectionStrings__{engine}"]);
+        }
+
+        // The database as a role of the service's own kind, never the owner (whose password only the migrator has).
+        if (engines.Contains("tokage"))
+        {
+            var database = environment["ConnectionStrings__tokage"];
+            Assert.Contains($"Username={DatabaseRoles[service]};Password={{{DatabaseRoles[service].Replace('_', '-')}-password.value}}", database);
+            Assert.DoesNotContain("postgres-password", database);
         }
 
         foreach (var dependency in dependencies)

@@ -56,6 +56,11 @@ public sealed partial class KubernetesSchemaTests
                     case "Deployment" or "StatefulSet":
                         WorkloadIsValid(file, kind, document);
                         break;
+                    case "Job":
+                        var template = Map(Map(document, "spec"), "template");
+                        Assert.Contains((string)Map(template, "spec")["restartPolicy"], new[] { "OnFailure", "Never" });
+                        Assert.NotEmpty(List(Map(template, "spec"), "containers"));
+                        break;
                     case "Service":
                         Assert.NotEmpty(List(document["spec"], "ports"));
                         Assert.All(List(document["spec"], "ports"), p => Assert.Matches("^[a-z0-9-]{1,15}$", (string)((Dictionary<object, object>)p)["name"]));
@@ -140,5 +145,35 @@ public sealed partial class KubernetesSchemaTests
         Assert.Contains("--seeds=redpanda-0.redpanda:33145,redpanda-1.redpanda:33145,redpanda-2.redpanda:33145", Arguments("redpanda"));
         Assert.Equal("None", (string)Map(Assert.Single(redpanda, d => (string)d["kind"] == "Service"), "spec")["clusterIP"]);
         Assert.Single(redpanda, d => (string)d["kind"] == "PodDisruptionBudget");
+    }
+
+    /// <summary>
+    /// Least privilege in what a deployment is given: the database owner's password reaches the migrator (a Job) and
+    /// no service; every service that uses the database names a role of its own kind; each admin API has its own token.
+    /// </summary>
+    [Fact]
+    public void Only_the_migrator_has_the_database_owner_and_each_admin_api_has_its_own_token()
+    {
+        var manifest = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(Directory, "..", "aspire-manifest.json")))!["resources"]!.AsObject();
+        var projects = manifest.Where(r => (string?)r.Value!["type"] == "project.v0")
+            .ToDictionary(r => r.Key, r => r.Value!["env"]!.AsObject().ToDictionary(e => e.Key, e => (string)e.Value!));
+
+        Assert.Contains("{tokage.connectionString}", projects["database-migrator"].Values);
+        foreach (var (service, environment) in projects.Where(p => p.Key != "database-migrator"))
+        {
+            Assert.DoesNotContain(environment.Values, v => v.Contains("postgres-password", StringComparison.Ordinal) || v.Contains("{tokage.", StringComparison.Ordinal));
+        }
+
+        string Role(string service) => System.Text.RegularExpressions.Regex.Match(projects[service]["ConnectionStrings__tokage"], "Username=([a-z_]+);").Groups[1].Value;
+        Assert.All(new[] { "control-plane", "auth", "query-api", "billing-pipeline" }, s => Assert.Equal("tokage_app", Role(s)));
+        Assert.Equal("tokage_prices", Role("price-registry"));
+        Assert.Equal("tokage_audit", Role("audit-log"));
+
+        var adminTokens = projects.SelectMany(p => p.Value.Where(e => e.Key.EndsWith("__AdminToken", StringComparison.Ordinal)).Select(e => (Service: p.Key, e.Value))).ToList();
+        Assert.Equal(4, adminTokens.Count);
+        Assert.Equal(adminTokens.Count, adminTokens.Select(t => t.Value).Distinct().Count());
+
+        var job = Assert.Single(Objects()["database-migrator.yaml"], d => (string)d["kind"] == "Job");
+        Assert.Equal("OnFailure", (string)Map(Map(Map(job, "spec"), "template"), "spec")["restartPolicy"]);
     }
 }

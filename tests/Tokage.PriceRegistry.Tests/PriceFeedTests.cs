@@ -125,8 +125,10 @@ public sealed class PriceFeedTests(Registry registry)
             VALUES ('legacy-model', 'openai', '2025-01-01T00:00:00Z', '{"input_cost_per_token": "0.000001", "output_cost_per_token": "0.000004"}', 'snapshot');
             """);
 
+        // The migrator adopts the table; the registry then connects as its own role.
+        await DatabaseMigratorProcess.RunAsync(registry.Postgres, "legacy");
         var environment = registry.Environment;
-        environment["ConnectionStrings__tokage"] = registry.Postgres.ConnectionString("legacy");
+        environment["ConnectionStrings__tokage"] = DatabaseMigratorProcess.ConnectionString(registry.Postgres, "legacy", DatabaseMigratorProcess.PricesRole);
         await using var migrated = await ServiceProcess.StartAsync("PriceRegistry", environment);
 
         // Kept (a table with rows is never re-seeded), public, and an override may now start at the same instant.

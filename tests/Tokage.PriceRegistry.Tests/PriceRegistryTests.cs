@@ -88,4 +88,41 @@ public sealed class PriceRegistryTests(Registry registry)
         await Assert.ThrowsAsync<PostgresException>(() => delete.ExecuteNonQueryAsync());
         Assert.Equal(seeded, await CountAsync());
     }
+
+    /// <summary>
+    /// The registry's role reads and appends price versions and does nothing else: no rewrite (refused by privilege
+    /// before the trigger), no other table, no DDL. Its connection string never names the owner.
+    /// </summary>
+    [Fact]
+    public async Task TheRegistrysRoleMayOnlyReadAndAppendPriceVersions()
+    {
+        var connectionString = registry.Environment["ConnectionStrings__tokage"];
+        Assert.Equal(DatabaseMigratorProcess.PricesRole, new NpgsqlConnectionStringBuilder(connectionString).Username);
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        async Task<PostgresException> RefusedAsync(string sql)
+        {
+            await using var command = new NpgsqlCommand(sql, connection);
+            return await Assert.ThrowsAsync<PostgresException>(() => command.ExecuteNonQueryAsync());
+        }
+
+        await using (var read = new NpgsqlCommand("SELECT count(*) FROM price_versions", connection))
+        {
+            Assert.True((long)(await read.ExecuteScalarAsync())! > 0);
+        }
+
+        foreach (var sql in new[]
+        {
+            "UPDATE price_versions SET source = 'edited'",
+            "DELETE FROM price_versions",
+            "TRUNCATE price_versions",
+            "DROP TRIGGER price_versions_are_kept ON price_versions",
+            "CREATE TABLE mine (id int)",
+            "SELECT count(*) FROM tenants",
+        })
+        {
+            var refused = await RefusedAsync(sql);
+            Assert.True(refused.SqlState is PostgresErrorCodes.InsufficientPrivilege, $"{sql}: {refused.SqlState} {refused.MessageText}");
+        }
+    }
 }

@@ -15,7 +15,10 @@ public sealed class RegistryCollection : ICollectionFixture<Registry>
     public const string Name = "price registry";
 }
 
-/// <summary>The price registry as a process on a real PostgreSQL of its own, with an admin token; shared by the tests of the collection.</summary>
+/// <summary>
+/// The price registry as a process on a real PostgreSQL of its own (migrated by the database migrator, connected as the
+/// registry's own role), with an admin token; shared by the tests of the collection.
+/// </summary>
 public sealed class Registry : IAsyncLifetime
 {
     public const string AdminToken = "test-price-admin-token-0123456789";
@@ -28,7 +31,7 @@ public sealed class Registry : IAsyncLifetime
 
     public Dictionary<string, string> Environment => new()
     {
-        ["ConnectionStrings__tokage"] = Postgres.ConnectionString("tokage"),
+        ["ConnectionStrings__tokage"] = DatabaseMigratorProcess.ConnectionString(Postgres, "tokage", DatabaseMigratorProcess.PricesRole),
         ["Tokage__PriceRegistry__AdminToken"] = AdminToken,
         ["Tokage__PriceRegistry__FeedToken"] = FeedToken,
     };
@@ -37,6 +40,7 @@ public sealed class Registry : IAsyncLifetime
     {
         Postgres = await PostgresProcess.StartAsync();
         await Postgres.CreateDatabaseAsync("tokage");
+        await DatabaseMigratorProcess.RunAsync(Postgres, "tokage");
         Service = await ServiceProcess.StartAsync("PriceRegistry", Environment);
     }
 

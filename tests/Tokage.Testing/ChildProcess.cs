@@ -92,6 +92,24 @@ public sealed class ChildProcess : IAsyncDisposable
         throw new TimeoutException($"{what}: not ready in time (last probe: {last?.Message ?? "not ready"}):\n{Output}");
     }
 
+    /// <summary>Waits for a process that ends by itself; its exit code, or a TimeoutException with the output.</summary>
+    public async Task<int> WaitForExitAsync(string what, TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"{what}: still running after {timeout}:\n{Output}");
+        }
+
+        // The redirected output is complete only once a wait without a timeout has returned.
+        await process.WaitForExitAsync();
+        return process.ExitCode;
+    }
+
     /// <summary>Sends the stop signal, then the exit code (null if it did not exit in time).</summary>
     public async Task<int?> StopAsync(TimeSpan timeout)
     {

@@ -21,8 +21,6 @@ public sealed class ControlPlaneStack : IAsyncLifetime
     public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
 
     public const string AdminToken = "test-admin-token-0123456789abcdef";
-    public const string AppRolePassword = "app-role-pw-4f1c";
-
     /// <summary>The pseudonym key every service of the stack shares, as the AppHost gives them one.</summary>
     public const string PiiHashKey = "test-pii-key-0123456789abcdef";
 
@@ -49,14 +47,16 @@ public sealed class ControlPlaneStack : IAsyncLifetime
     public AuthService.AuthServiceClient AuthClient { get; private set; } = null!;
 
     /// <summary>How the services connect: the application role, which owns nothing and cannot bypass RLS.</summary>
-    public string AppRoleConnectionString =>
-        new NpgsqlConnectionStringBuilder(Postgres.ConnectionString(Database)) { Username = "tokage_app", Password = AppRolePassword }.ConnectionString;
+    public string AppRoleConnectionString => DatabaseMigratorProcess.ConnectionString(Postgres, Database, DatabaseMigratorProcess.AppRole);
 
+    /// <summary>How the price registry connects: a role that may only read and append price versions.</summary>
+    public string PricesRoleConnectionString => DatabaseMigratorProcess.ConnectionString(Postgres, Database, DatabaseMigratorProcess.PricesRole);
+
+    /// <summary>What every service of the stack gets (the database as the application role), as the AppHost gives it.</summary>
     public Dictionary<string, string> Environment => new(Settings)
     {
-        ["ConnectionStrings__tokage"] = Postgres.ConnectionString(Database),
+        ["ConnectionStrings__tokage"] = AppRoleConnectionString,
         ["ConnectionStrings__redis"] = Redis.ConnectionString,
-        ["Tokage__Database__AppRolePassword"] = AppRolePassword,
         ["Tokage__ControlPlane__AdminToken"] = AdminToken,
         ["Tokage__DataPolicy__PiiHashKey"] = PiiHashKey,
         ["Tokage__PriceRegistry__FeedToken"] = PriceFeedToken,
@@ -84,6 +84,7 @@ public sealed class ControlPlaneStack : IAsyncLifetime
         var redis = RedisProcess.StartAsync();
         (Postgres, Redis) = (await postgres, await redis);
         await Postgres.CreateDatabaseAsync(Database);
+        await DatabaseMigratorProcess.RunAsync(Postgres, Database);
 
         ControlPlane = await ServiceProcess.StartAsync("ControlPlane", Environment);
         Auth = await ServiceProcess.StartAsync("Auth", Environment);

@@ -58,6 +58,7 @@ public sealed class ProcessingStack : IAsyncLifetime
             Analytics = new ClickHouseClient(ClickHouse.ConnectionString);
             PriceRegistry = await Core.StartServiceAsync("PriceRegistry", new Dictionary<string, string>
             {
+                ["ConnectionStrings__tokage"] = Core.PricesRoleConnectionString,
                 ["Tokage__PriceRegistry__AdminToken"] = ControlPlaneStack.AdminToken,
             });
             Ingestion = await Core.StartIngestionAsync();

@@ -11,7 +11,7 @@ internal static class Extensions
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         // As the application role: RLS binds every statement to the tenant scope it runs in.
-        builder.AddAppRoleDataSource("tokage");
+        builder.AddNpgsqlDataSource("tokage");
         builder.AddUsageStore("analytics", ownsSchema: false);
         builder.AddObjectStoreClient("archive");
         builder.AddRedisClient("redis");

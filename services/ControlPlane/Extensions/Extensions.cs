@@ -16,21 +16,12 @@ internal static class Extensions
     {
         builder.AddRedisClient("redis");
 
-        // Requests run as the application role, which RLS binds; only the migrator uses the owner's credentials.
-        var role = DatabaseRoleOptions.From(builder.Configuration);
+        // The connection string names the application role, which RLS binds; the database migrator made the schema.
         builder.AddNpgsqlDbContext<ControlPlaneDbContext>("tokage",
-            settings =>
-            {
-                settings.ConnectionString = role.AppConnectionString(settings.ConnectionString
-                    ?? throw new InvalidOperationException("No connection string 'tokage'."));
-                // Requests open their own transactions (the tenant scope), which a retrying strategy forbids.
-                settings.DisableRetry = true;
-            },
+            // Requests open their own transactions (the tenant scope), which a retrying strategy forbids.
+            settings => settings.DisableRetry = true,
             options => options.UseSnakeCaseNamingConvention());
-
-        builder.Services.AddSingleton<DatabaseMigrator>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<DatabaseMigrator>());
-        builder.Services.AddHealthChecks().AddCheck<DatabaseMigrator>("control-plane-migrations", tags: ["ready"]);
+        builder.Services.AddHealthChecks().AddCheck<SchemaIsMigrated>("control-plane-schema", tags: ["ready"]);
 
         builder.Services.AddOptions<ControlPlaneOptions>()
             .BindConfiguration(ControlPlaneOptions.SectionName)

@@ -1,46 +1,44 @@
-using System.Text.RegularExpressions;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Migrations;
+using Microsoft.Extensions.Options;
 using Npgsql;
+using Tokage.ControlPlane.Data;
 
-namespace Tokage.ControlPlane.Data;
+namespace Tokage.DatabaseMigrator.Migration;
 
 /// <summary>
-/// At start, as the owner (the connection string's user): creates or updates the application role (login,
-/// not superuser, no BYPASSRLS, owns nothing), applies the EF Core migrations (tables, RLS policies, the key
-/// lookup function), and grants the role what the services need (retried while PostgreSQL is unreachable;
-/// unhealthy until done).
+/// As the owner (the connection string's user): creates or updates each service role (login, not superuser, no
+/// BYPASSRLS, owns nothing), applies the EF Core migrations (tables, RLS policies, the key lookup function, the
+/// append-only price versions), and grants each role what its services need and nothing more. Retried while
+/// PostgreSQL is unreachable.
 /// </summary>
-internal sealed partial class DatabaseMigrator(IConfiguration configuration, ILogger<DatabaseMigrator> logger) : StartupTask(logger)
+public sealed class DatabaseMigration(IConfiguration configuration, IOptions<DatabaseRoles> roles, ILogger<DatabaseMigration> logger) : StartupTask(logger)
 {
-    protected override string Description => "Control plane database migrations";
+    protected override string Description => "Database migrations";
 
     protected override Task RunAsync(CancellationToken cancellationToken) => MigrateAsync(cancellationToken);
 
     public async Task MigrateAsync(CancellationToken cancellationToken)
     {
         var owner = configuration.GetConnectionString("tokage")
-            ?? throw new InvalidOperationException("No connection string 'tokage'.");
-        var role = DatabaseRoleOptions.From(configuration);
-        if (!RoleName().IsMatch(role.AppRole))
-        {
-            throw new InvalidOperationException($"{DatabaseRoleOptions.SectionName}:AppRole '{role.AppRole}' must be a lower-case SQL identifier.");
-        }
+            ?? throw new InvalidOperationException("No connection string 'tokage' (the database owner's).");
+        var (app, prices, audit) = (roles.Value.AppRole, roles.Value.PricesRole, roles.Value.AuditRole);
 
-        // Validates the password is set before anything changes.
-        _ = role.AppConnectionString(owner);
         await using (var connection = new NpgsqlConnection(owner))
         {
             await connection.OpenAsync(cancellationToken);
-            await ExecuteAsync(connection, $"""
-                DO $$ BEGIN
-                  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role.AppRole}') THEN
-                    CREATE ROLE {role.AppRole} LOGIN;
-                  END IF;
-                END $$;
-                ALTER ROLE {role.AppRole} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS PASSWORD {Literal(role.AppRolePassword!)};
-                """, cancellationToken);
+            foreach (var (role, password) in roles.Value.All)
+            {
+                await ExecuteAsync(connection, $"""
+                    DO $$ BEGIN
+                      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN
+                        CREATE ROLE {role} LOGIN;
+                      END IF;
+                    END $$;
+                    ALTER ROLE {role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS PASSWORD {Literal(password)};
+                    """, cancellationToken);
+            }
         }
 
         var options = new DbContextOptionsBuilder<ControlPlaneDbContext>().UseNpgsql(owner).UseSnakeCaseNamingConvention().Options;
@@ -51,20 +49,25 @@ internal sealed partial class DatabaseMigrator(IConfiguration configuration, ILo
             await db.Database.ExecuteSqlRawAsync(db.GetService<IHistoryRepository>().GetCreateIfNotExistsScript(), cancellationToken);
             var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
             await db.Database.MigrateAsync(cancellationToken);
-            logger.LogInformation("Control plane database migrated ({Pending}).", pending.Count == 0 ? "nothing pending" : string.Join(", ", pending));
+            logger.LogInformation("Database migrated ({Pending}).", pending.Count == 0 ? "nothing pending" : string.Join(", ", pending));
         }
 
         await using (var connection = new NpgsqlConnection(owner))
         {
             await connection.OpenAsync(cancellationToken);
             var tenantOwned = string.Join(", ", ControlPlaneDbContext.TenantOwnedTables);
+            // The application role reads the migration history too: the control plane is ready only once nothing is pending.
             await ExecuteAsync(connection, $"""
-                GRANT USAGE ON SCHEMA public TO {role.AppRole};
-                GRANT SELECT, INSERT, UPDATE ON tenants TO {role.AppRole};
-                GRANT SELECT, INSERT, UPDATE, DELETE ON {tenantOwned} TO {role.AppRole};
-                GRANT EXECUTE ON FUNCTION tokage_resolve_api_key(bytea) TO {role.AppRole};
+                GRANT USAGE ON SCHEMA public TO {app}, {prices}, {audit};
+                GRANT SELECT ON "__EFMigrationsHistory" TO {app};
+                GRANT SELECT, INSERT, UPDATE ON tenants TO {app};
+                GRANT SELECT, INSERT, UPDATE, DELETE ON {tenantOwned} TO {app};
+                GRANT EXECUTE ON FUNCTION tokage_resolve_api_key(bytea) TO {app};
+                GRANT SELECT, INSERT ON price_versions TO {prices};
                 """, cancellationToken);
         }
+
+        logger.LogInformation("Roles {App}, {Prices} and {Audit} granted what their services need.", app, prices, audit);
     }
 
     private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
@@ -74,7 +77,4 @@ internal sealed partial class DatabaseMigrator(IConfiguration configuration, ILo
     }
 
     private static string Literal(string value) => "'" + value.Replace("'", "''", StringComparison.Ordinal) + "'";
-
-    [GeneratedRegex("^[a-z_][a-z0-9_]{0,62}$")]
-    private static partial Regex RoleName();
 }

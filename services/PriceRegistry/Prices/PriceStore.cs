@@ -6,8 +6,9 @@ using Tokage.Pricing;
 namespace Tokage.PriceRegistry.Prices;
 
 /// <summary>
-/// Price versions in PostgreSQL: an append-only table (a trigger refuses UPDATE and DELETE), created and seeded
-/// once, under an advisory lock so replicas starting together seed it once. Every write takes the same
+/// Price versions in PostgreSQL: an append-only table (the database migrator makes it, with a trigger that refuses
+/// UPDATE and DELETE; this service's role may only SELECT and INSERT), seeded once, under an advisory lock so replicas
+/// starting together seed it once. Every write takes the same
 /// transaction-scoped lock, so ids commit in order (a reader that sees id N sees every id below it), and notifies
 /// <see cref="Channel"/> inside its transaction, so listeners hear of it only once it is visible.
 /// </summary>
@@ -20,37 +21,15 @@ public sealed class PriceStore(NpgsqlDataSource dataSource, ILogger<PriceStore> 
 
     private const string Columns = "id, tenant_id, model_key, provider, effective_from, prices::text, source";
 
-    // Idempotent, so it also migrates a table of before tenant overrides in place.
-    private const string Schema = """
-        CREATE TABLE IF NOT EXISTS price_versions (
-            id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-            tenant_id      text NOT NULL DEFAULT '',
-            model_key      text NOT NULL,
-            provider       text NOT NULL,
-            effective_from timestamptz NOT NULL,
-            prices         jsonb NOT NULL,
-            source         text NOT NULL,
-            recorded_at    timestamptz NOT NULL DEFAULT now()
-        );
-        ALTER TABLE price_versions ADD COLUMN IF NOT EXISTS tenant_id text NOT NULL DEFAULT '';
-        ALTER TABLE price_versions DROP CONSTRAINT IF EXISTS price_versions_model_key_effective_from_key;
-        CREATE UNIQUE INDEX IF NOT EXISTS price_versions_tenant_model_from ON price_versions (tenant_id, model_key, effective_from);
-        CREATE OR REPLACE FUNCTION tokage_price_versions_are_kept() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            RAISE EXCEPTION 'price versions are never rewritten: add a new version instead';
-        END $$;
-        DROP TRIGGER IF EXISTS price_versions_are_kept ON price_versions;
-        CREATE TRIGGER price_versions_are_kept BEFORE UPDATE OR DELETE ON price_versions
-            FOR EACH ROW EXECUTE FUNCTION tokage_price_versions_are_kept();
-        """;
-
-    /// <summary>Creates (or migrates) the table and seeds it from the shipped data when it is empty; returns the versions written.</summary>
-    public async Task<int> MigrateAndSeedAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Seeds the table (which the database migrator makes) from the shipped data when it is empty; returns the versions
+    /// written. Until the migrator has run, this fails and the service stays not-ready.
+    /// </summary>
+    public async Task<int> SeedAsync(CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await Execute(connection, WriteLock, cancellationToken);
-        await Execute(connection, Schema, cancellationToken);
         await using (var any = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM price_versions)", connection))
         {
             if ((bool)(await any.ExecuteScalarAsync(cancellationToken))!)

@@ -9,7 +9,7 @@ internal static class Extensions
     {
         builder.AddRedisClient("redis");
         // Budgets for the entitlement check, as the application role: RLS binds the reads to the caller's tenant.
-        builder.AddAppRoleDataSource("tokage");
+        builder.AddNpgsqlDataSource("tokage");
         builder.AddUsageStore("analytics", ownsSchema: false);
         builder.AddApiKeyResolver();
 

@@ -1,0 +1,8 @@
+using Tokage.DatabaseMigrator.Extensions;
+
+var builder = Host.CreateApplicationBuilder(args);
+
+builder.AddServiceDefaults();
+builder.AddApplicationServices();
+
+await builder.Build().RunAsync();
