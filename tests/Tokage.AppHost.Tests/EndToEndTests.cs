@@ -15,6 +15,8 @@ public class EndToEndTests
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(3);
 
+    private const string Migrator = "database-migrator";
+
     [Fact]
     public async Task Every_resource_becomes_healthy_and_no_process_survives_stop()
     {
@@ -49,10 +51,15 @@ public class EndToEndTests
             using (var startup = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
             {
                 startup.CancelAfter(StartTimeout);
-                await Task.WhenAll(resources.Select(name => app.ResourceNotifications.WaitForResourceHealthyAsync(name, startup.Token)));
+                // The database migrator runs to completion (exit code 0); everything else becomes healthy.
+                var migrated = app.ResourceNotifications.WaitForResourceAsync(
+                    Migrator, e => e.Snapshot.State?.Text == KnownResourceStates.Finished, startup.Token);
+                await Task.WhenAll(resources.Where(name => name != Migrator)
+                    .Select(name => app.ResourceNotifications.WaitForResourceHealthyAsync(name, startup.Token)).Append(migrated));
+                Assert.Equal(0, (await migrated).Snapshot.ExitCode);
             }
 
-            var services = model.Resources.OfType<ProjectResource>().Where(p => p.Name != "analytics-host").ToList();
+            var services = model.Resources.OfType<ProjectResource>().Where(p => p.Name is not ("analytics-host" or Migrator)).ToList();
             Assert.Equal(9, services.Count);
             foreach (var service in services)
             {
