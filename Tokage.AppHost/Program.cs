@@ -9,7 +9,8 @@ var engines = builder.ChooseEngineProvider();
 var redis = builder.AddRedisEngine("redis", engines.Provider, engines.State);
 var database = builder.AddPostgresEngine("postgres", "tokage", engines.Provider, engines.State);
 var events = builder.AddEventLogEngine("events", engines.Provider, redis);
-var analytics = builder.AddClickHouseEngine("analytics", engines.Provider, engines.State);
+var analyticsStore = builder.AddClickHouseEngine("analytics", engines.Provider, engines.State);
+var analytics = analyticsStore.Owner;
 var archive = builder.AddObjectStoreEngine("archive", engines.Provider, engines.State);
 
 // Secrets the services share: the admin APIs' token (locally one, in .tokage/secrets/admin-token where the CLI finds
@@ -56,7 +57,7 @@ builder.AddService<Projects.EventProcessor>("event-processor")
     .WithService(priceRegistry);
 
 var queryApi = builder.AddService<Projects.QueryApi>("query-api", httpPort: 8090)
-    .WithEngine(redis).WithDatabase(database, appRole, migrator).WithEngine(analytics)
+    .WithEngine(redis).WithDatabase(database, appRole, migrator).WithEngine(analyticsStore.Reader, "analytics")
     .WithEnvironment("Tokage__QueryApi__AdminToken", builder.AddAdminToken("query-api", adminToken))
     .WithEnvironment("Tokage__DataPolicy__PiiHashKey", piiKey)
     .WithService(auth);

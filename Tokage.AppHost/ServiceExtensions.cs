@@ -118,9 +118,10 @@ public static class ServiceExtensions
         service.WithEnvironment("Tokage__Webhooks__AllowPrivateNetworks",
             service.ApplicationBuilder.Configuration.GetValue<bool>("Tokage:Webhooks:AllowPrivateNetworks") ? "true" : "false");
 
-    /// <summary>Connects a service to an engine and starts it only once the engine is ready.</summary>
-    public static IResourceBuilder<ProjectResource> WithEngine(this IResourceBuilder<ProjectResource> service, IResourceBuilder<IResourceWithConnectionString> engine) =>
-        service.WithReference(engine).WaitFor(engine);
+    /// <summary>Connects a service to an engine (as <paramref name="connectionName"/> when given) and starts it only once the engine is ready.</summary>
+    public static IResourceBuilder<ProjectResource> WithEngine(
+        this IResourceBuilder<ProjectResource> service, IResourceBuilder<IResourceWithConnectionString> engine, string? connectionName = null) =>
+        service.WithReference(engine, connectionName).WaitFor(engine);
 
     /// <summary>Lets a service discover another (service discovery) and starts it once that one is ready.</summary>
     public static IResourceBuilder<ProjectResource> WithService(this IResourceBuilder<ProjectResource> service, IResourceBuilder<ProjectResource> dependency) =>

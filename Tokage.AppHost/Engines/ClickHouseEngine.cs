@@ -19,8 +19,16 @@ public sealed class ClickHouseServerResource(string name, ParameterResource pass
         $"Host={HttpEndpoint.Property(EndpointProperty.Host)};Port={HttpEndpoint.Property(EndpointProperty.Port)};Protocol=http;Username={UserName};Password={Password}");
 }
 
+/// <summary>
+/// The analytics store's connections: the owner's (the processor migrates and writes with it, billing writes statements)
+/// and the reader's (the query API), which may only read.
+/// </summary>
+public sealed record ClickHouseConnections(IResourceBuilder<IResourceWithConnectionString> Owner, IResourceBuilder<IResourceWithConnectionString> Reader);
+
 public static class ClickHouseEngine
 {
+    public const string ReaderUser = "tokage_reader";
+
     public const string ServerImage = "clickhouse/clickhouse-server";
     public const string ServerTag = "25.8";
 
@@ -28,18 +36,23 @@ public static class ClickHouseEngine
     /// The analytics store: the configured connection string, a ClickHouse server container, or the
     /// chDB-backed ClickHouse-local host (<c>local/ClickHouseLocal</c>) as a project the AppHost runs.
     /// </summary>
-    public static IResourceBuilder<IResourceWithConnectionString> AddClickHouseEngine(
+    /// <remarks>
+    /// The reader is the host's read-only user locally; on a server of one's own, <c>ConnectionStrings:{name}-reader</c>
+    /// names a user created as the README shows, and without it (and in containers) the query API reads as the owner.
+    /// </remarks>
+    public static ClickHouseConnections AddClickHouseEngine(
         this IDistributedApplicationBuilder builder, string name, EngineProvider provider, LocalState state)
     {
         if (builder.HasConfiguredConnectionString(name))
         {
-            return builder.AddConnectionString(name);
+            var configured = builder.AddConnectionString(name);
+            return new(configured, builder.HasConfiguredConnectionString($"{name}-reader") ? builder.AddConnectionString($"{name}-reader") : configured);
         }
 
         if (provider.Kind == EngineProviderKind.Containers)
         {
             var password = builder.AddGeneratedPassword($"{name}-password");
-            return builder.AddResource(new ClickHouseServerResource(name, password.Resource))
+            var server = builder.AddResource(new ClickHouseServerResource(name, password.Resource))
                 .WithImage(ServerImage, ServerTag)
                 .WithHttpEndpoint(targetPort: 8123, name: ClickHouseServerResource.HttpEndpointName)
                 .WithEnvironment("CLICKHOUSE_USER", ClickHouseServerResource.UserName)
@@ -48,9 +61,11 @@ public static class ClickHouseEngine
                 .WithVolume($"{name}-data", "/var/lib/clickhouse")
                 .WithEnvironment(EngineResourceProperties.ProviderEnvironmentVariable, provider.DisplayName)
                 .WithHttpHealthCheck("/ping");
+            return new(server, server);
         }
 
         var localPassword = builder.AddParameter($"{name}-password", state.Secret($"{name}-password"), secret: true);
+        var readerPassword = builder.AddParameter($"{name}-reader-password", state.Secret($"{name}-reader-password"), secret: true);
         var host = builder.AddProject<Projects.ClickHouseLocal>($"{name}-host")
             .WithoutHttpsCertificate()
             .WithHttpEndpoint(name: "http");
@@ -64,12 +79,18 @@ public static class ClickHouseEngine
             })
             // In the environment (its configuration binds ClickHouseLocal:Password), never on the command line.
             .WithEnvironment("ClickHouseLocal__Password", localPassword)
+            .WithEnvironment("ClickHouseLocal__ReadOnlyUser", ReaderUser)
+            .WithEnvironment("ClickHouseLocal__ReadOnlyPassword", readerPassword)
             .WithEnvironment(EngineResourceProperties.ProviderEnvironmentVariable, $"{provider.DisplayName} ({provider.Reason})")
             .WithHttpHealthCheck("/ping");
 
         var connectionString = ReferenceExpression.Create(
             $"Host={endpoint.Property(EndpointProperty.Host)};Port={endpoint.Property(EndpointProperty.Port)};Protocol=http;Username={ClickHouseServerResource.UserName};Password={localPassword.Resource}");
-        // The connection turns ready with the host, whose /ping check already proves it answers.
-        return builder.AddConnection(name, host, connectionString, provider, "ClickHouse");
+        var readerConnectionString = ReferenceExpression.Create(
+            $"Host={endpoint.Property(EndpointProperty.Host)};Port={endpoint.Property(EndpointProperty.Port)};Protocol=http;Username={ReaderUser};Password={readerPassword.Resource}");
+        // The connections turn ready with the host, whose /ping check already proves it answers.
+        return new(
+            builder.AddConnection(name, host, connectionString, provider, "ClickHouse"),
+            builder.AddConnection($"{name}-reader", host, readerConnectionString, provider, "ClickHouse"));
     }
 }

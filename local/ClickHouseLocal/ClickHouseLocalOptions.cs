@@ -18,6 +18,15 @@ public sealed class ClickHouseLocalOptions
 
     public string Password { get; set; } = "";
 
+    /// <summary>
+    /// A second user that may only read (one SELECT-like statement per request, no table function that reaches outside
+    /// the database), as a ClickHouse server's <c>readonly = 2</c> user with <c>GRANT SELECT</c>: what the query API
+    /// connects as. No password, no such user.
+    /// </summary>
+    public string ReadOnlyUser { get; set; } = "tokage_reader";
+
+    public string ReadOnlyPassword { get; set; } = "";
+
     /// <summary>Path of <c>libchdb.so</c>; falls back to <c>TOKAGE_CHDB_LIB</c>, then the set-up cache.</summary>
     public string? ChdbLibrary { get; set; }
 

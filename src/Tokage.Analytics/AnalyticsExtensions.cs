@@ -14,9 +14,9 @@ public static class AnalyticsExtensions
     /// the queries, and either the migrations at start-up (<paramref name="ownsSchema"/>: exactly one service,
     /// the event processor) or a readiness check that waits for them.
     /// </summary>
-    public static void AddUsageStore(this IHostApplicationBuilder builder, string connectionName, bool ownsSchema)
+    public static void AddUsageStore(this IHostApplicationBuilder builder, string connectionName, bool ownsSchema, Action<ClickHouseSettings>? configure = null)
     {
-        builder.AddClickHouseClient(connectionName);
+        builder.AddClickHouseClient(connectionName, configure);
         builder.Services.AddOptions<AnalyticsOptions>()
             .BindConfiguration(AnalyticsOptions.SectionName)
             .Validate(o => o.RawRetentionDays >= 0 && o.QuarantineRetentionDays >= 0 && o.InsertChunkRows > 0,

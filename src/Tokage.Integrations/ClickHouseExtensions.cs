@@ -8,7 +8,11 @@ using Tokage.Integrations;
 
 namespace Microsoft.Extensions.Hosting;
 
-public sealed class ClickHouseSettings : IntegrationSettings;
+public sealed class ClickHouseSettings : IntegrationSettings
+{
+    /// <summary>ClickHouse settings sent with every query of this client (e.g. <c>max_execution_time</c>): limits a reader lives by.</summary>
+    public Dictionary<string, string> QuerySettings { get; } = new(StringComparer.Ordinal);
+}
 
 /// <summary>
 /// ClickHouse client integration over ClickHouse.Driver (HTTP interface): the same client talks to the
@@ -30,6 +34,12 @@ public static class ClickHouseExtensions
         // Query parameters travel in the request body (multipart form) rather than the URL, so a long id list
         // (the processor asks for a whole batch) never meets a server's URL length limit.
         var connection = new ClickHouseConnectionStringBuilder(settings.ConnectionString!) { UseFormDataParameters = true };
+        foreach (var (name, value) in settings.QuerySettings)
+        {
+            // The driver's own convention: set_<name> in the connection string is a setting on every request.
+            connection[$"set_{name}"] = value;
+        }
+
         builder.Services.AddSingleton(_ => new ClickHouseClient(connection.ToString()));
 
         if (!settings.DisableHealthChecks)

@@ -14,6 +14,47 @@ public sealed class DriverTests(HostFixture fixture) : IClassFixture<HostFixture
 
     public void Dispose() => client.Dispose();
 
+    /// <summary>
+    /// The read-only user (what the query API connects as) reads, with settings of its own such as a time limit, and
+    /// is refused with READONLY whatever else it tries: writes, DDL, two statements, table functions that reach out.
+    /// </summary>
+    [Fact]
+    public async Task TheReadOnlyUserReadsWithLimitsAndCannotWriteOrReachOutside()
+    {
+        await client.ExecuteNonQueryAsync("CREATE TABLE readable (n UInt64) ENGINE = MergeTree ORDER BY n");
+        await client.ExecuteNonQueryAsync("INSERT INTO readable SELECT number FROM numbers(10)");
+        using var reader = new ClickHouseClient(fixture.Host.ReadOnlyConnectionString);
+
+        Assert.Equal(45UL, Convert.ToUInt64(await reader.ExecuteScalarAsync("SELECT sum(n) FROM readable")));
+        Assert.Equal(1UL, Convert.ToUInt64(await reader.ExecuteScalarAsync("WITH 1 AS one SELECT one")));
+
+        foreach (var sql in new[]
+        {
+            "INSERT INTO readable VALUES (11)",
+            "DROP TABLE readable",
+            "CREATE TABLE mine (n UInt8) ENGINE = Memory",
+            "ALTER TABLE readable DELETE WHERE n = 1",
+            "SELECT 1; DROP TABLE readable",
+            "SELECT * FROM file('/etc/passwd', 'LineAsString')",
+            "SELECT * FROM url('http://127.0.0.1:1/', 'LineAsString')",
+        })
+        {
+            var refused = await Assert.ThrowsAsync<ClickHouseServerException>(() => reader.ExecuteNonQueryAsync(sql));
+            Assert.True(refused.ErrorCode == 164, $"{sql}: {refused.Message}");
+        }
+
+        Assert.Equal(10UL, Convert.ToUInt64(await client.ExecuteScalarAsync("SELECT count() FROM readable")));
+
+        // Its own settings apply: a query past its time limit is cut off (TIMEOUT_EXCEEDED).
+        using var limited = new ClickHouseClient(fixture.Host.ReadOnlyConnectionString + ";set_max_execution_time=0.05");
+        var cut = await Assert.ThrowsAsync<ClickHouseServerException>(() => limited.ExecuteScalarAsync("SELECT count() FROM numbers_mt(100000000000) WHERE number % 7 = 3"));
+        Assert.Equal(159, cut.ErrorCode);
+
+        // A wrong password is refused like any other.
+        using var impostor = new ClickHouseClient($"Host=127.0.0.1;Port={fixture.Host.Port};Protocol=http;Username={ClickHouseLocalProcess.ReadOnlyUser};Password=guess");
+        Assert.Equal(516, (await Assert.ThrowsAsync<ClickHouseServerException>(() => impostor.ExecuteScalarAsync("SELECT 1"))).ErrorCode);
+    }
+
     [Fact]
     public async Task Ping()
     {

@@ -239,4 +239,61 @@ public sealed class UsageApiTests(UsageApiTests.Data data) : IClassFixture<Usage
         using var badCursor = await client.GetAsync($"/v1/events?cursor=not-a-cursor");
         Assert.Equal(HttpStatusCode.BadRequest, badCursor.StatusCode);
     }
+
+    /// <summary>
+    /// One tenant's raw scan (a 400-day range not on whole hours, by user, over 2 million rows of its own) is stopped at
+    /// the reader's time limit with a 422 naming the setting; its queries beyond the per-tenant cap are refused at once
+    /// with 429 and Retry-After; another tenant's query on the same instance answers all the while, exactly.
+    /// </summary>
+    [Fact]
+    public async Task AnExpensiveScanIsStoppedAndATenantsQueriesAtOnceAreCappedWhileAnotherTenantIsAnswered()
+    {
+        var heavy = await data.Stack.Core.CreateTenantAsync("query-heavy");
+        var (heavyId, heavyKey) = ((string)heavy["tenant_id"]!, (string)heavy["api_key"]!);
+        await data.Stack.Analytics.ExecuteNonQueryAsync($"""
+            INSERT INTO usage_events (tenant_id, event_id, event_time, ingest_time, ingest_version, source, provider, model, user_id,
+                                      input_tokens, output_tokens, priced, cost_usd, classification)
+            SELECT '{heavyId}', concat('heavy-', toString(number)),
+                   toDateTime64('2025-09-01 00:00:00', 3, 'UTC') + toIntervalSecond(number * 17 % 34560000), now64(3), 1, 'native',
+                   'openai', concat('m-', toString(number % 97)), concat('pii:u-', toString(number % 5003)),
+                   number % 1000, number % 300, true, toDecimal128(number % 1000, 18) / 1000000, 'STANDARD'
+            FROM numbers(2000000)
+            """);
+        await using var limited = await data.Stack.StartQueryApiAsync(new Dictionary<string, string>
+        {
+            ["Tokage__QueryApi__MaxExecutionTime"] = "00:00:00.05",
+            ["Tokage__QueryApi__MaxConcurrentQueriesPerTenant"] = "1",
+        });
+        const string Scan = "/v1/usage/breakdown?from=2025-09-01T00:00:01Z&to=2026-10-05T00:00:00Z&group_by=user";
+
+        using var heavyClient = ProcessingStack.ClientFor(limited, heavyKey);
+        using (var stopped = await heavyClient.GetAsync(Scan))
+        {
+            Assert.Equal(HttpStatusCode.UnprocessableEntity, stopped.StatusCode);
+            Assert.Contains("Tokage:QueryApi:MaxExecutionTime", await stopped.Content.ReadAsStringAsync());
+        }
+
+        // Eight at once: the one that gets the tenant's slot is stopped at the limit, the rest are refused without running.
+        var answers = await Task.WhenAll(Enumerable.Range(0, 8).Select(async _ =>
+        {
+            using var response = await heavyClient.GetAsync(Scan);
+            return (response.StatusCode, RetryAfter: response.Headers.RetryAfter?.Delta, Body: await response.Content.ReadAsStringAsync());
+        }).Append(Task.Run(async () =>
+        {
+            using var other = ProcessingStack.ClientFor(limited, data.B.Key);
+            using var response = await other.GetAsync($"/v1/usage/breakdown?{Month}&group_by=model");
+            return (response.StatusCode, RetryAfter: (TimeSpan?)null, Body: await response.Content.ReadAsStringAsync());
+        })));
+
+        var ofHeavy = answers[..8];
+        Assert.All(ofHeavy, a => Assert.Contains(a.StatusCode, new[] { HttpStatusCode.UnprocessableEntity, HttpStatusCode.TooManyRequests }));
+        Assert.Contains(ofHeavy, a => a.StatusCode == HttpStatusCode.UnprocessableEntity);
+        var refused = Assert.Single(ofHeavy.Where(a => a.StatusCode == HttpStatusCode.TooManyRequests).Take(1));
+        Assert.Equal(TimeSpan.FromSeconds(1), refused.RetryAfter);
+        Assert.Contains("MaxConcurrentQueriesPerTenant", refused.Body);
+
+        var (status, _, body) = answers[8];
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal((ulong)data.RowsOfB.Count, (ulong)JsonNode.Parse(body)!["totals"]!["events"]!);
+    }
 }

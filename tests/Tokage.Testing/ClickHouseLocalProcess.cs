@@ -8,13 +8,21 @@ public sealed class ClickHouseLocalProcess : IAsyncDisposable
 {
     private readonly ChildProcess process;
 
-    private ClickHouseLocalProcess(ChildProcess process, int port, string dataPath, string password)
+    private ClickHouseLocalProcess(ChildProcess process, int port, string dataPath, string password, string readOnlyPassword)
     {
         this.process = process;
         Port = port;
         DataPath = dataPath;
         Password = password;
+        ReadOnlyPassword = readOnlyPassword;
     }
+
+    /// <summary>The host's read-only user (what the query API connects as); empty: none.</summary>
+    public const string ReadOnlyUser = "tokage_reader";
+
+    public string ReadOnlyPassword { get; }
+
+    public string ReadOnlyConnectionString => $"Host=127.0.0.1;Port={Port};Protocol=http;Username={ReadOnlyUser};Password={ReadOnlyPassword}";
 
     public int Port { get; }
 
@@ -33,13 +41,15 @@ public sealed class ClickHouseLocalProcess : IAsyncDisposable
     public static string NewDataPath() => Path.Combine(Path.GetTempPath(), "tokage-clickhouse-local-tests", Guid.NewGuid().ToString("N"));
 
     /// <param name="port">A port to listen on (a restart on the same data and port), else a free one.</param>
-    public static async Task<ClickHouseLocalProcess> StartAsync(string? dataPath = null, string password = "", int? port = null)
+    /// <param name="readOnlyPassword">The read-only user's password (in the environment, as the AppHost gives it); empty: no such user.</param>
+    public static async Task<ClickHouseLocalProcess> StartAsync(string? dataPath = null, string password = "", int? port = null, string readOnlyPassword = "")
     {
         dataPath ??= NewDataPath();
         port ??= ChildProcess.FreePort();
         var host = new ClickHouseLocalProcess(
-            ChildProcess.Start("dotnet", [HostAssembly, "--http-port", port.Value.ToString(), "--data-path", dataPath, "--password", password, "--pool-size", "2", "--enable-test-endpoints"]),
-            port.Value, dataPath, password);
+            ChildProcess.Start("dotnet", [HostAssembly, "--http-port", port.Value.ToString(), "--data-path", dataPath, "--password", password, "--pool-size", "2", "--enable-test-endpoints"],
+                new Dictionary<string, string> { ["ClickHouseLocal__ReadOnlyPassword"] = readOnlyPassword }),
+            port.Value, dataPath, password, readOnlyPassword);
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
         try
         {
@@ -72,11 +82,13 @@ public sealed class HostFixture : IAsyncLifetime
 {
     public const string Password = "s3cret";
 
+    public const string ReadOnlyPassword = "r3ader";
+
     private ClickHouseLocalProcess? host;
 
     public ClickHouseLocalProcess Host => host ?? throw new InvalidOperationException("Not started.");
 
-    public async Task InitializeAsync() => host = await ClickHouseLocalProcess.StartAsync(password: Password);
+    public async Task InitializeAsync() => host = await ClickHouseLocalProcess.StartAsync(password: Password, readOnlyPassword: ReadOnlyPassword);
 
     public async Task DisposeAsync()
     {

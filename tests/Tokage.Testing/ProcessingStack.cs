@@ -18,6 +18,9 @@ namespace Tokage.Testing;
 public sealed class ProcessingStack : IAsyncLifetime
 {
     public const string ClickHousePassword = "s3cret";
+
+    /// <summary>The password of the host's read-only user, which the query API connects as.</summary>
+    public const string ClickHouseReaderPassword = "r3ader";
     public const string ConsumerName = "processor-under-test";
     public const string ConsumerGroup = "event-processor";
 
@@ -54,7 +57,7 @@ public sealed class ProcessingStack : IAsyncLifetime
         try
         {
             await Core.InitializeAsync();
-            ClickHouse = await ClickHouseLocalProcess.StartAsync(password: ClickHousePassword);
+            ClickHouse = await ClickHouseLocalProcess.StartAsync(password: ClickHousePassword, readOnlyPassword: ClickHouseReaderPassword);
             Analytics = new ClickHouseClient(ClickHouse.ConnectionString);
             PriceRegistry = await Core.StartServiceAsync("PriceRegistry", new Dictionary<string, string>
             {
@@ -63,13 +66,7 @@ public sealed class ProcessingStack : IAsyncLifetime
             });
             Ingestion = await Core.StartIngestionAsync();
             await StartProcessorAsync();
-            QueryApi = await Core.StartServiceAsync("QueryApi", new Dictionary<string, string>
-            {
-                ["ConnectionStrings__analytics"] = ClickHouse.ConnectionString,
-                ["Tokage__QueryApi__AdminToken"] = ControlPlaneStack.AdminToken,
-                ["Tokage__ApiKeys__AuthAddress"] = Core.Auth.GrpcUri.ToString().TrimEnd('/'),
-                ["Tokage__ApiKeys__Timeout"] = "00:00:15",
-            });
+            QueryApi = await StartQueryApiAsync();
             logConnection = await ConnectionMultiplexer.ConnectAsync(Core.Redis.ConnectionString + ",allowAdmin=true");
             Log = new RedisStreamsEventLog(logConnection, new EventLogOptions(), NullLogger<RedisStreamsEventLog>.Instance);
         }
@@ -78,6 +75,27 @@ public sealed class ProcessingStack : IAsyncLifetime
             await DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>
+    /// A query API on this stack, reading ClickHouse as the host's read-only user as the AppHost wires it; the first
+    /// one is <see cref="QueryApi"/>, more (e.g. with tighter limits in <paramref name="settings"/>) stop with the stack.
+    /// </summary>
+    public Task<ServiceProcess> StartQueryApiAsync(IReadOnlyDictionary<string, string>? settings = null)
+    {
+        var environment = new Dictionary<string, string>
+        {
+            ["ConnectionStrings__analytics"] = ClickHouse.ReadOnlyConnectionString,
+            ["Tokage__QueryApi__AdminToken"] = ControlPlaneStack.AdminToken,
+            ["Tokage__ApiKeys__AuthAddress"] = Core.Auth.GrpcUri.ToString().TrimEnd('/'),
+            ["Tokage__ApiKeys__Timeout"] = "00:00:15",
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+        {
+            environment[key] = value;
+        }
+
+        return Core.StartServiceAsync("QueryApi", environment);
     }
 
     /// <summary>An event processor on this stack (its consumer name kept across restarts, as a pod's would be).</summary>
@@ -138,7 +156,7 @@ public sealed class ProcessingStack : IAsyncLifetime
     {
         var (path, port) = (ClickHouse.DataPath, ClickHouse.Port);
         await ClickHouse.DisposeAsync();
-        ClickHouse = await ClickHouseLocalProcess.StartAsync(path, ClickHousePassword, port);
+        ClickHouse = await ClickHouseLocalProcess.StartAsync(path, ClickHousePassword, port, ClickHouseReaderPassword);
     }
 
     /// <summary>Appends records straight to the log, as the ingest does after validating them.</summary>

@@ -7,6 +7,7 @@ namespace Tokage.ClickHouseLocal.Http;
 internal sealed partial record ClickHouseError(int Code, string Message)
 {
     public const int AuthenticationFailed = 516;
+    public const int Readonly = 164;
     public const int SyntaxError = 62;
     public const int BadArguments = 36;
     public const int UnknownSetting = 115;

@@ -171,6 +171,50 @@ internal static class InsertScanner
         return token.Kind == TokenKind.Word ? Encoding.UTF8.GetString(text[token.Start..token.End]).ToUpperInvariant() : null;
     }
 
+    private static readonly HashSet<string> ReadStatements = new(StringComparer.OrdinalIgnoreCase) { "SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXISTS", "EXPLAIN" };
+
+    // Table functions that reach outside the database (files, URLs, other servers, programs): a server's reader has
+    // no grant for them, and here they would run with the host process's own rights.
+    private static readonly HashSet<string> OutsideTableFunctions = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "file", "url", "urlCluster", "s3", "s3Cluster", "gcs", "azureBlobStorage", "hdfs", "remote", "remoteSecure", "cluster", "clusterAllReplicas",
+        "mysql", "postgresql", "mongodb", "redis", "sqlite", "odbc", "jdbc", "executable", "input", "fileCluster", "iceberg", "deltaLake", "hudi",
+    };
+
+    /// <summary>
+    /// Why a read-only user may not run <paramref name="text"/>, or null when it only reads: one statement that starts
+    /// with SELECT, WITH, SHOW, DESCRIBE, EXISTS or EXPLAIN and calls no table function that reaches outside the database.
+    /// </summary>
+    public static string? WhyNotReadOnly(ReadOnlySpan<byte> text)
+    {
+        var pos = 0;
+        var first = Next(text, ref pos);
+        if (first.Kind != TokenKind.Word || !ReadStatements.Contains(Encoding.UTF8.GetString(text[first.Start..first.End])))
+        {
+            return "only SELECT, WITH, SHOW, DESCRIBE, EXISTS and EXPLAIN statements";
+        }
+
+        var previous = first;
+        while (true)
+        {
+            var token = Next(text, ref pos);
+            switch (token.Kind)
+            {
+                case TokenKind.End:
+                    return null;
+                case TokenKind.Unterminated:
+                    return "an unterminated string or comment";
+                case TokenKind.Punctuation when text[token.Start] == (byte)';':
+                    return Next(text, ref pos).Kind == TokenKind.End ? null : "one statement per request";
+                case TokenKind.Punctuation when text[token.Start] == (byte)'(' && previous.Kind == TokenKind.Word
+                    && OutsideTableFunctions.Contains(Encoding.UTF8.GetString(text[previous.Start..previous.End])):
+                    return $"no table function that reaches outside the database ({Encoding.UTF8.GetString(text[previous.Start..previous.End])})";
+            }
+
+            previous = token;
+        }
+    }
+
     /// <summary>The output format named by a top-level <c>FORMAT</c> clause, if any.</summary>
     public static string? OutputFormat(ReadOnlySpan<byte> text)
     {

@@ -55,7 +55,8 @@ internal sealed class QueryHandler(ChdbEngine engine, IOptions<ClickHouseLocalOp
         response.Headers["X-ClickHouse-Server-Display-Name"] = Environment.MachineName;
         response.Headers["X-ClickHouse-Timezone"] = "UTC";
 
-        if (Authenticate(request, parameters) is { } authError)
+        var (authError, readOnly) = Authenticate(request, parameters);
+        if (authError is not null)
         {
             await WriteErrorAsync(response, authError);
             return;
@@ -97,6 +98,15 @@ internal sealed class QueryHandler(ChdbEngine engine, IOptions<ClickHouseLocalOp
             try
             {
                 scan = await ReadStatementAsync(parameters.GetValueOrDefault("query"), body, text, context.RequestAborted);
+                var notReadOnly = !readOnly ? null
+                    : scan.Kind == ScanKind.InsertWithData ? "no INSERT" : InsertScanner.WhyNotReadOnly(text.Span);
+                if (notReadOnly is not null)
+                {
+                    await WriteErrorAsync(response, ClickHouseError.Create(ClickHouseError.Readonly, "READONLY",
+                        $"{settings.ReadOnlyUser}: Cannot execute query in readonly mode: this user may run {notReadOnly}"));
+                    return;
+                }
+
                 if (scan.Kind == ScanKind.InsertWithData)
                 {
                     spoolFile = Path.Combine(spoolPath, $"tokage-clickhouse-{Guid.NewGuid():N}.data");
@@ -306,7 +316,7 @@ internal sealed class QueryHandler(ChdbEngine engine, IOptions<ClickHouseLocalOp
     /// Credentials as ClickHouse takes them: X-ClickHouse-User/Key headers, HTTP Basic, or user/password
     /// URL parameters; none at all means user <c>default</c> with an empty password.
     /// </summary>
-    private ClickHouseError? Authenticate(HttpRequest request, Dictionary<string, string> parameters)
+    private (ClickHouseError? Error, bool ReadOnly) Authenticate(HttpRequest request, Dictionary<string, string> parameters)
     {
         string? user = request.Headers["X-ClickHouse-User"].FirstOrDefault();
         string? password = request.Headers["X-ClickHouse-Key"].FirstOrDefault();
@@ -322,7 +332,7 @@ internal sealed class QueryHandler(ChdbEngine engine, IOptions<ClickHouseLocalOp
             }
             else
             {
-                return AuthenticationFailed(user ?? "default");
+                return (AuthenticationFailed(user ?? "default"), false);
             }
         }
 
@@ -331,10 +341,19 @@ internal sealed class QueryHandler(ChdbEngine engine, IOptions<ClickHouseLocalOp
         user = string.IsNullOrEmpty(user) ? "default" : user;
         password ??= "";
 
-        var userMatches = CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(user), Encoding.UTF8.GetBytes(settings.User));
-        var passwordMatches = CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(password), Encoding.UTF8.GetBytes(settings.Password));
-        return userMatches && passwordMatches ? null : AuthenticationFailed(user);
+        if (Matches(user, password, settings.User, settings.Password))
+        {
+            return (null, false);
+        }
+
+        return settings.ReadOnlyPassword.Length > 0 && Matches(user, password, settings.ReadOnlyUser, settings.ReadOnlyPassword)
+            ? (null, true)
+            : (AuthenticationFailed(user), false);
     }
+
+    private static bool Matches(string user, string password, string expectedUser, string expectedPassword) =>
+        CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(user), Encoding.UTF8.GetBytes(expectedUser))
+        & CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(password), Encoding.UTF8.GetBytes(expectedPassword));
 
     private static ClickHouseError AuthenticationFailed(string user) => ClickHouseError.Create(
         ClickHouseError.AuthenticationFailed,

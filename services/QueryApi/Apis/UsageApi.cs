@@ -25,7 +25,7 @@ public static class UsageApi
     public static void MapUsageApi(this WebApplication app)
     {
         var usage = app.MapGroup("/v1/usage").WithTags("Usage");
-        usage.MapGet("/breakdown", async (HttpContext context, IApiKeyResolver keys, UsageQueries queries) =>
+        usage.MapGet("/breakdown", async (HttpContext context, IApiKeyResolver keys, UsageQueries queries, TenantQueryLimits limits) =>
         {
             var (tenant, refusal) = await Caller.TenantAsync(context, keys);
             if (refusal is not null)
@@ -39,7 +39,7 @@ public static class UsageApi
                 return Results.ValidationProblem(errors, detail: "The breakdown request is not valid.");
             }
 
-            var (result, problem) = await RunAsync(queries, tenant!, query!, context.RequestAborted);
+            var (result, problem) = await RunAsync(context, limits, queries, tenant!, query!);
             if (problem is not null)
             {
                 return problem;
@@ -62,7 +62,7 @@ public static class UsageApi
         });
 
         // The same numbers per hour or day, one series per group, for charts.
-        usage.MapGet("/timeseries", async (HttpContext context, IApiKeyResolver keys, UsageQueries queries) =>
+        usage.MapGet("/timeseries", async (HttpContext context, IApiKeyResolver keys, UsageQueries queries, TenantQueryLimits limits) =>
         {
             var (tenant, refusal) = await Caller.TenantAsync(context, keys);
             if (refusal is not null)
@@ -92,7 +92,7 @@ public static class UsageApi
             }
 
             var timed = query! with { GroupBy = [interval!.Value, .. query!.GroupBy] };
-            var (result, problem) = await RunAsync(queries, tenant!, timed, context.RequestAborted);
+            var (result, problem) = await RunAsync(context, limits, queries, tenant!, timed);
             if (problem is not null)
             {
                 return problem;
@@ -128,15 +128,20 @@ public static class UsageApi
     private static readonly string[] TotalColumns =
         ["events", "unpriced_events", "input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens", "reasoning_tokens", "cost_usd"];
 
-    private static async Task<(BreakdownResult? Result, IResult? Problem)> RunAsync(UsageQueries queries, string tenant, BreakdownQuery query, CancellationToken cancellationToken)
+    private static async Task<(BreakdownResult? Result, IResult? Problem)> RunAsync(
+        HttpContext context, TenantQueryLimits limits, UsageQueries queries, string tenant, BreakdownQuery query)
     {
         try
         {
-            return (await queries.BreakdownAsync(tenant, query, cancellationToken), null);
+            return (await limits.RunAsync(tenant, () => queries.BreakdownAsync(tenant, query, context.RequestAborted)), null);
         }
         catch (ArgumentException ex)
         {
             return (null, Results.ValidationProblem(new Dictionary<string, string[]> { ["query"] = [ex.Message] }));
+        }
+        catch (QueryRefusedException refused)
+        {
+            return (null, refused.ToProblem(context));
         }
     }
 

@@ -10,7 +10,8 @@ using Tokage.QueryApi.Apis;
 namespace Tokage.QueryApi.Grpc;
 
 /// <summary><c>tokage.v1.QueryService</c>: the REST rules (the same parsing, the same queries) in gRPC status codes.</summary>
-internal sealed class QueryGrpcService(IApiKeyResolver keys, UsageQueries queries, EventLookups lookups, DedupeClaims claims) : QueryService.QueryServiceBase
+internal sealed class QueryGrpcService(IApiKeyResolver keys, UsageQueries queries, TenantQueryLimits limits, EventLookups lookups, DedupeClaims claims)
+    : QueryService.QueryServiceBase
 {
     public override async Task<BreakdownResponse> Breakdown(BreakdownRequest request, ServerCallContext context)
     {
@@ -47,11 +48,15 @@ internal sealed class QueryGrpcService(IApiKeyResolver keys, UsageQueries querie
         BreakdownResult result;
         try
         {
-            result = await queries.BreakdownAsync(tenant, query!, context.CancellationToken);
+            result = await limits.RunAsync(tenant, () => queries.BreakdownAsync(tenant, query!, context.CancellationToken));
         }
         catch (ArgumentException ex)
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, ex.Message));
+        }
+        catch (QueryRefusedException refused)
+        {
+            throw new RpcException(new Status(StatusCode.ResourceExhausted, refused.Message));
         }
 
         var response = new BreakdownResponse { Source = result.Source.WireName(), Totals = Row(new Dictionary<UsageDimension, string>(), result.Totals) };
