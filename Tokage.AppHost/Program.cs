@@ -47,11 +47,11 @@ var priceRegistry = builder.AddService<Projects.PriceRegistry>("price-registry",
 var ingestion = builder.AddService<Projects.Ingestion>("ingestion", httpPort: 8080, grpcPort: 8081)
     .WithEndpoint("otlp-grpc", 4317, http2: true)
     .WithEndpoint("otlp-http", 4318, http2: false)
-    .WithEngine(redis).WithEngine(events)
+    .WithEngine(redis).WithEventLog(events)
     .WithService(auth);
 
 builder.AddService<Projects.EventProcessor>("event-processor")
-    .WithEngine(redis).WithEngine(events).WithEngine(analytics).WithEngine(archive)
+    .WithEngine(redis).WithEventLog(events).WithEngine(analytics).WithEngine(archive)
     .WithEnvironment("Tokage__DataPolicy__PiiHashKey", piiKey)
     .WithEnvironment("Tokage__Processor__PriceFeedToken", priceFeedToken)
     .WithService(priceRegistry);

@@ -123,6 +123,18 @@ public static class ServiceExtensions
         this IResourceBuilder<ProjectResource> service, IResourceBuilder<IResourceWithConnectionString> engine, string? connectionName = null) =>
         service.WithReference(engine, connectionName).WaitFor(engine);
 
+    /// <summary>
+    /// Connects a service to the event log. In a published deployment (three Redpanda brokers) it requires the topics to
+    /// be replicated: three replicas, <c>min.insync.replicas</c> 2, or the service stays not-ready and acknowledges nothing.
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> WithEventLog(this IResourceBuilder<ProjectResource> service, IResourceBuilder<IResourceWithConnectionString> events)
+    {
+        service.WithEngine(events);
+        return service.ApplicationBuilder.ExecutionContext.IsPublishMode
+            ? service.WithEnvironment("Tokage__EventLog__RequireReplicatedTopics", "true")
+            : service;
+    }
+
     /// <summary>Lets a service discover another (service discovery) and starts it once that one is ready.</summary>
     public static IResourceBuilder<ProjectResource> WithService(this IResourceBuilder<ProjectResource> service, IResourceBuilder<ProjectResource> dependency) =>
         service.WithReference(dependency).WaitFor(dependency);

@@ -70,6 +70,21 @@ public sealed class EventLogOptions
     /// </summary>
     public bool AssumeDurableRedis { get; set; }
 
+    /// <summary>Kafka: partitions of a topic the log creates (it creates the events and dead-letter topics when missing).</summary>
+    public int Partitions { get; set; } = 12;
+
+    /// <summary>Kafka: replicas of each partition of a topic the log creates (fewer when fewer brokers, outside production).</summary>
+    public short ReplicationFactor { get; set; } = 3;
+
+    /// <summary>Kafka: <c>min.insync.replicas</c> of a topic the log creates: an acks=all write is on this many brokers.</summary>
+    public int MinInSyncReplicas { get; set; } = 2;
+
+    /// <summary>
+    /// Kafka, production: refuse topics with fewer than <see cref="ReplicationFactor"/> replicas or a lower
+    /// <see cref="MinInSyncReplicas"/> (not ready, appends refused with the reason). The AppHost sets it in published deployments.
+    /// </summary>
+    public bool RequireReplicatedTopics { get; set; }
+
     /// <summary>Kafka: librdkafka consumer properties (<c>Tokage:EventLog:Consumer:…</c>) over the defaults.</summary>
     public Dictionary<string, string> Consumer { get; set; } = [];
 

@@ -24,10 +24,21 @@ public static class EventLogRegistration
             var loggers = sp.GetRequiredService<ILoggerFactory>();
             return connection.Transport switch
             {
-                EventLogTransport.Kafka => new KafkaEventLog(sp.GetRequiredService<IProducer<string, byte[]>>(), connection.Endpoint, options, loggers.CreateLogger<KafkaEventLog>()),
+                EventLogTransport.Kafka => new KafkaEventLog(sp.GetRequiredService<IProducer<string, byte[]>>(), connection.Endpoint, options,
+                    loggers.CreateLogger<KafkaEventLog>(), sp.GetRequiredService<KafkaTopics>()),
                 _ => new RedisStreamsEventLog(sp.GetRequiredKeyedService<IConnectionMultiplexer>(connectionName), options, loggers.CreateLogger<RedisStreamsEventLog>()),
             };
         });
+
+        // The topics, made when missing and, in production, refused when not replicated: not ready until checked.
+        if (connection.Transport == EventLogTransport.Kafka)
+        {
+            builder.Services.AddSingleton(sp => new KafkaTopics(
+                connection.Endpoint, sp.GetRequiredService<IOptions<EventLogOptions>>().Value, sp.GetRequiredService<ILogger<KafkaTopics>>()));
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<KafkaTopics>());
+            builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
+                "event-log-topics", sp => sp.GetRequiredService<KafkaTopics>(), HealthStatus.Unhealthy, ["ready"]));
+        }
 
         // A Redis that does not fsync every write must not pass for the log: not ready, with the reason.
         if (connection.Transport == EventLogTransport.RedisStreams)

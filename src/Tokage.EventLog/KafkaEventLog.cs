@@ -8,13 +8,19 @@ namespace Tokage.EventLog;
 /// append succeeds only when every delivery report says <c>Persisted</c>. Consumers commit offsets only on
 /// <see cref="IEventLogConsumer.AckAsync"/>, so whatever was read but not acknowledged is read again.
 /// </summary>
-public sealed class KafkaEventLog(IProducer<string, byte[]> producer, string bootstrapServers, EventLogOptions options, ILogger<KafkaEventLog> logger) : IEventLog
+public sealed class KafkaEventLog(
+    IProducer<string, byte[]> producer, string bootstrapServers, EventLogOptions options, ILogger<KafkaEventLog> logger, KafkaTopics? topics = null) : IEventLog
 {
     public async Task AppendAsync(IReadOnlyList<EventLogRecord> records, CancellationToken cancellationToken = default)
     {
         if (records.Count == 0)
         {
             return;
+        }
+
+        if (topics?.Refusal is { } refusal)
+        {
+            throw new EventLogUnavailableException(refusal);
         }
 
         var deliveries = records

@@ -15,6 +15,9 @@ public abstract class StartupTask(ILogger logger) : BackgroundService, IHealthCh
 
     public Task Done => done.Task;
 
+    /// <summary>Why the last attempt failed, if it did.</summary>
+    protected string? LastError => lastError;
+
     /// <summary>What the task does, for log lines and the health check ("Analytics schema migrations").</summary>
     protected abstract string Description { get; }
 

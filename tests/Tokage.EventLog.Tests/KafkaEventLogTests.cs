@@ -161,4 +161,64 @@ public sealed class KafkaEventLogTests : IDisposable
         Assert.Equal("unknown schema version 9", System.Text.Encoding.UTF8.GetString(dead.Message.Headers.GetLastBytes("reason")));
         dlq.Close();
     }
+
+    /// <summary>
+    /// In production, a topic kept on one broker is refused: the topic check fails for good, naming the topic and what
+    /// production needs; the service is not ready; appends are refused and nothing reaches the topic. Outside production
+    /// the same topic serves.
+    /// </summary>
+    [Fact]
+    public async Task InProductionATopicOnOneBrokerIsRefusedAndNothingIsAppended()
+    {
+        using var single = new KafkaMockCluster(replicationFactor: 1);
+        using var singleProducer = new ProducerBuilder<string, byte[]>(KafkaExtensions.CreateProducerConfig(single.BootstrapServers)).Build();
+        var production = new EventLogOptions { RequireReplicatedTopics = true };
+        using var topics = new KafkaTopics(single.BootstrapServers, production, NullLogger<KafkaTopics>.Instance);
+
+        await topics.StartAsync(CancellationToken.None);
+        await Assert.ThrowsAnyAsync<Exception>(() => topics.Done.WaitAsync(TimeSpan.FromSeconds(30)));
+        var health = await topics.CheckHealthAsync(new Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckContext());
+        Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Unhealthy, health.Status);
+        Assert.Contains($"topic '{production.Topic}' keeps 1 replica(s) of a partition; production needs 3", health.Description);
+
+        var refused = await Assert.ThrowsAsync<EventLogUnavailableException>(() =>
+            new KafkaEventLog(singleProducer, single.BootstrapServers, production, NullLogger<KafkaEventLog>.Instance, topics).AppendAsync(Records(3, "p")));
+        Assert.Contains("production needs 3", refused.Message);
+        using (var watermarks = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = single.BootstrapServers, GroupId = "watermarks" }).Build())
+        {
+            Assert.All(Enumerable.Range(0, 4), partition =>
+                Assert.Equal(0, watermarks.QueryWatermarkOffsets(new TopicPartition(production.Topic, partition), TimeSpan.FromSeconds(5)).High.Value));
+        }
+
+        var development = new EventLogOptions();
+        using var devTopics = new KafkaTopics(single.BootstrapServers, development, NullLogger<KafkaTopics>.Instance);
+        await devTopics.StartAsync(CancellationToken.None);
+        await devTopics.Done.WaitAsync(TimeSpan.FromSeconds(30));
+        await new KafkaEventLog(singleProducer, single.BootstrapServers, development, NullLogger<KafkaEventLog>.Instance, devTopics).AppendAsync(Records(3, "d"));
+        await topics.StopAsync(CancellationToken.None);
+        await devTopics.StopAsync(CancellationToken.None);
+    }
+
+    [Theory]
+    [InlineData(new[] { 3, 3, 3 }, 2, null)]
+    [InlineData(new[] { 3, 3, 3 }, 3, null)]
+    [InlineData(new[] { 3, 1, 3 }, 2, "keeps 1 replica(s) of a partition; production needs 3")]
+    [InlineData(new[] { 3, 3, 3 }, 1, "has min.insync.replicas=1; production needs 2")]
+    [InlineData(new[] { 3, 3, 3 }, -1, "could not be read")]
+    [InlineData(new int[0], 2, "has no partitions")]
+    public void ATopicIsDurableOnlyWithEnoughReplicasAndInSyncReplicas(int[] replicas, int minInSync, string? shortfall)
+    {
+        var durability = new TopicDurability("t", replicas, minInSync < 0 ? null : minInSync);
+
+        var found = durability.Shortfall(replicationFactor: 3, minInSyncReplicas: 2);
+
+        if (shortfall is null)
+        {
+            Assert.Null(found);
+        }
+        else
+        {
+            Assert.Contains(shortfall, found);
+        }
+    }
 }

@@ -23,7 +23,12 @@ public sealed unsafe class KafkaMockCluster : IDisposable
     private readonly delegate* unmanaged<nint, int, int> brokerSetUp;
     private readonly delegate* unmanaged<nint, byte*, int, int, int> topicCreate;
 
-    public KafkaMockCluster()
+    /// <summary>
+    /// A three-broker mock cluster with the log's two topics (<paramref name="partitions"/> partitions, each on
+    /// <paramref name="replicationFactor"/> brokers) made as production expects them made beforehand: the mock has no
+    /// CreateTopics API, so a service's topic check finds them instead of asking for them.
+    /// </summary>
+    public KafkaMockCluster(int partitions = 4, int replicationFactor = 3)
     {
         var config = new ProducerConfig { BootstrapServers = "unused:9092" };
         config.Set("test.mock.num.brokers", "3");
@@ -46,6 +51,9 @@ public sealed unsafe class KafkaMockCluster : IDisposable
 
         using var admin = new DependentAdminClientBuilder(owner.Handle).Build();
         BootstrapServers = string.Join(',', admin.GetMetadata(TimeSpan.FromSeconds(10)).Brokers.Select(b => $"{b.Host}:{b.Port}"));
+        var options = new EventLog.EventLogOptions();
+        CreateTopic(options.Topic, partitions, replicationFactor);
+        CreateTopic(options.DeadLetterTopic, partitions, replicationFactor);
     }
 
     public string BootstrapServers { get; }

@@ -188,9 +188,8 @@ public sealed class FaultScenarios(ProcessingStack stack, FaultIntensity intensi
     /// </summary>
     public async Task<FaultReport> ProcessorsRebalancedOnKafkaAsync()
     {
-        using var cluster = new KafkaMockCluster();
+        using var cluster = new KafkaMockCluster(partitions: 6);
         var log = $"Transport=Kafka;BootstrapServers={cluster.BootstrapServers}";
-        cluster.CreateTopic(new EventLog.EventLogOptions().Topic, partitions: 6);
 
         var ingestion = await stack.Core.StartIngestionAsync(log);
         Task<ServiceProcess> ProcessorAsync(string name) => stack.StartAnotherProcessorAsync(new Dictionary<string, string>
