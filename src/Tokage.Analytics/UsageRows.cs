@@ -27,6 +27,9 @@ public sealed record UsageEventRow
 
     /// <summary>The tenant's own customer (external id or alias as the event named it); empty when unassigned.</summary>
     public string Customer { get; init; } = "";
+
+    /// <summary>The budget reservation the event settles (empty: none).</summary>
+    public string ReservationId { get; init; } = "";
     public ulong InputTokens { get; init; }
     public ulong CacheReadTokens { get; init; }
     public ulong CacheWriteTokens { get; init; }
@@ -53,7 +56,7 @@ public sealed record UsageEventRow
         "service_tier", "application", "project", "user_id", "team", "environment", "customer", "input_tokens",
         "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens", "reasoning_tokens",
         "priced", "cost_usd", "price_version_id", "priced_model", "classification", "trace_id", "span_id",
-        "log_position", "metadata",
+        "log_position", "metadata", "reservation_id",
     ];
 
     internal object[] ToColumns() =>
@@ -62,7 +65,7 @@ public sealed record UsageEventRow
         ServiceTier, Application, Project, UserId, Team, Environment, Customer, InputTokens,
         CacheReadTokens, CacheWriteTokens, CacheWrite1hTokens, OutputTokens, ReasoningTokens,
         Priced, CostUsd, PriceVersionId, PricedModel, Classification, TraceId, SpanId,
-        LogPosition, Metadata as Dictionary<string, string> ?? new Dictionary<string, string>(Metadata),
+        LogPosition, Metadata as Dictionary<string, string> ?? new Dictionary<string, string>(Metadata), ReservationId,
     ];
 
     internal static DateTime AsUtc(DateTime value) => value.Kind switch

@@ -13,7 +13,9 @@ public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext
     public static readonly string[] TenantOwnedTables = ["api_keys", "users", "teams", "team_members", "projects", "budgets", "budget_alerts", "alert_deliveries", "alert_delivery_attempts",
         // Billing (migration Billing; SQL of the billing pipeline's own, not in this model).
         "billing_settings", "customers", "customer_ids", "plans", "plan_versions", "subscriptions", "credit_grants", "invoices",
-        "invoice_adjustments", "credit_drawdowns", "daily_statements", "daily_statement_days"];
+        "invoice_adjustments", "credit_drawdowns", "daily_statements", "daily_statement_days",
+        // Budget reservations (migration Reservations; the query API's SQL).
+        "budget_reservations"];
 
     public DbSet<Tenant> Tenants => Set<Tenant>();
     public DbSet<ApiKey> ApiKeys => Set<ApiKey>();

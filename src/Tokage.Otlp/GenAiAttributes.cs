@@ -84,6 +84,7 @@ internal static class GenAiAttributes
     public static readonly string[] User = ["user.id", "enduser.id"];
     public static readonly string[] Team = ["tokage.team"];
     public static readonly string[] Customer = ["tokage.customer"];
+    public static readonly string[] ReservationId = ["tokage.reservation_id"];
     public static readonly string[] Environment = ["deployment.environment.name", "deployment.environment"];
 
     /// <summary>GenAI operations that are one call to a model (as opposed to invoke_agent, execute_tool, …).</summary>

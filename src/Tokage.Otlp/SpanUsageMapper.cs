@@ -181,6 +181,7 @@ public static class SpanUsageMapper
             Team = attributes.OnSpanOrResource(GenAiAttributes.Team) ?? "",
             Environment = attributes.OnSpanOrResource(GenAiAttributes.Environment) ?? "",
             Customer = attributes.OnSpanOrResource(GenAiAttributes.Customer) ?? "",
+            ReservationId = attributes.OnSpan(GenAiAttributes.ReservationId) ?? "",
             TraceId = traceId,
             SpanId = spanId,
         };

@@ -67,9 +67,9 @@ public sealed class ProcessorFixture : IAsyncLifetime
         var log = new RedisStreamsEventLog(Connection, new EventLogOptions { Topic = "usage-" + Guid.NewGuid().ToString("N") }, NullLogger<RedisStreamsEventLog>.Instance);
         var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
         var processor = new BatchProcessor(
-            new DedupeClaims(Connection), book, new EventClassifier(Options.Create(policy ?? new DataPolicyOptions())),
+            new DedupeClaims(Connection), new ReservationSettlements(Connection), book, new EventClassifier(Options.Create(policy ?? new DataPolicyOptions())),
             new UsageEventWriter(client, analytics), new EventLookups(client), new ParquetArchive(store),
-            Options.Create(new ProcessorOptions()), TimeProvider.System, meters);
+            Options.Create(new ProcessorOptions()), TimeProvider.System, meters, NullLogger<BatchProcessor>.Instance);
         return new Pipeline(log, processor, client, new EventLookups(client), store, archiveRoot, database);
     }
 }

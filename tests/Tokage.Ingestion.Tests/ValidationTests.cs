@@ -69,6 +69,8 @@ public sealed class ValidationTests
         { "metadata value too long", With("\"T-1001\"", $"\"{new string('v', 1025)}\""), "metadata.ticket", "too_long" },
         { "too many metadata entries", With("{\"ticket\": \"T-1001\"}", "{" + string.Join(",", Enumerable.Range(0, 33).Select(i => $"\"k{i}\":\"v\"")) + "}"), "metadata", "too_many" },
         { "team too long", With("\"cx\"", $"\"{new string('t', 257)}\""), "team", "too_long" },
+        { "reservation_id too long", With("\"team\": \"cx\"", $"\"team\": \"cx\", \"reservation_id\": \"{new string('r', 129)}\""), "reservation_id", "too_long" },
+        { "reservation_id a number", With("\"team\": \"cx\"", "\"team\": \"cx\", \"reservation_id\": 7"), "reservation_id", "invalid" },
         { "a lone surrogate escape (no text)", With("\"T-1001\"", "\"T\\ud800\""), "", "invalid" },
     };
 

@@ -79,6 +79,17 @@ public sealed class SpanUsageMapperTests
         Assert.Equal(("triage", "refunds", "u-42", "billing", "staging"), (s.Application, s.Project, s.UserId, s.Team, s.Environment));
     }
 
+    /// <summary>A reservation is one call's: the span's own attribute settles it, a resource's names none.</summary>
+    [Fact]
+    public void TheSpansReservationIdIsCarriedAndTheResourcesIsNot()
+    {
+        var result = SpanUsageMapper.Map(Otlp.Request([("tokage.reservation_id", "from-resource")],
+            Otlp.Span("chat", [.. Chat, ("tokage.reservation_id", "rsv-42")], spanId: "0000000000000001"),
+            Otlp.Span("chat", Chat, spanId: "0000000000000002")));
+
+        Assert.Equal(["rsv-42", ""], result.Usage.Select(u => u.Event.ReservationId));
+    }
+
     [Fact]
     public void TokageApplicationBeatsServiceNameAndAnUnknownServiceNamesNoApplication()
     {

@@ -296,4 +296,88 @@ public sealed class UsageApiTests(UsageApiTests.Data data) : IClassFixture<Usage
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal((ulong)data.RowsOfB.Count, (ulong)JsonNode.Parse(body)!["totals"]!["events"]!);
     }
+
+    /// <summary>
+    /// A hard-limit budget with room for exactly ten reservations: fifty concurrent reservations, each on its own
+    /// connection, get exactly ten grants; a repeat of an id gets its first answer; a check counts the held room. The
+    /// granted calls' events (native, naming their reservation) settle them: no room is held any more and the spend is
+    /// the settled events' own cost. A released reservation frees its room at once.
+    /// </summary>
+    [Fact]
+    public async Task FiftyConcurrentReservationsGetExactlyTheTenTheBudgetHasRoomForAndTheirEventsSettleThem()
+    {
+        var tenant = await data.Stack.Core.CreateTenantAsync("reserve-" + Guid.NewGuid().ToString("N")[..6]);
+        var (id, key) = ((string)tenant["tenant_id"]!, (string)tenant["api_key"]!);
+        await data.Stack.Core.PostAsync($"/v1/tenants/{id}/budgets", new { name = "agents-cap", scope = new { kind = "team", value = "agents" }, period = "monthly", amount_usd = "0.5", hard_limit = true });
+        var scope = new { kind = "team", value = "agents" };
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 50).Select(async i =>
+        {
+            using var own = data.Client(key);
+            using var response = await own.PostAsJsonAsync("/v1/entitlements/reserve", new { scope, estimated_cost_usd = "0.05", ttl_seconds = 600, reservation_id = $"r-{i}" });
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            return JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        }));
+
+        var granted = answers.Where(a => (bool)a["granted"]!).Select(a => (string)a["reservation_id"]!).ToList();
+        Assert.Equal(10, granted.Count);
+        Assert.All(answers.Where(a => !(bool)a["granted"]!), a => Assert.Equal(["agents-cap"], a["limited_by"]!.AsArray().Select(n => (string)n!)));
+        using var client = data.Client(key);
+        var held = (await CheckAsync(client, new { scope }))["budgets"]!.AsArray().Single()!;
+        Assert.Equal(("0", "0.5", "0", true), ((string)held["spend_usd"]!, (string)held["reserved_usd"]!, (string)held["remaining_usd"]!, (bool)held["exceeded"]!));
+        using (var repeat = await client.PostAsJsonAsync("/v1/entitlements/reserve", new { scope, estimated_cost_usd = "0.05", reservation_id = granted[0] }))
+        {
+            Assert.True((bool)JsonNode.Parse(await repeat.Content.ReadAsStringAsync())!["granted"]!);
+        }
+
+        using (var invalid = await client.PostAsJsonAsync("/v1/entitlements/reserve", new { scope, ttl_seconds = 0 }))
+        {
+            var problem = await invalid.Content.ReadAsStringAsync();
+            Assert.Equal(HttpStatusCode.BadRequest, invalid.StatusCode);
+            Assert.Contains("estimated_cost_usd", problem);
+            Assert.Contains("ttl_seconds", problem);
+        }
+
+        // Each granted call reports its usage with its reservation: stored, the reservations settle.
+        using var ingest = ProcessingStack.ClientFor(data.Stack.Ingestion, key);
+        foreach (var reservation in granted)
+        {
+            using var accepted = await ingest.PostAsJsonAsync("/v1/events", new
+            {
+                event_id = "call-" + reservation, timestamp = DateTimeOffset.UtcNow.AddSeconds(-1), provider = "openai", model = "gpt-4o",
+                usage = new { input_tokens = 1_000, output_tokens = 500 }, team = "agents", reservation_id = reservation,
+            });
+            Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        }
+
+        await data.Stack.WaitUntilStoredAndCommittedAsync(id, 10, TimeSpan.FromSeconds(60));
+        var settledSpend = await data.Stack.SumAsync("SELECT sum(cost_usd) FROM usage_events FINAL WHERE tenant_id = {tenant:String}", id);
+        Assert.True(settledSpend > 0m);
+        JsonNode? settled = null;
+        await ControlPlaneStack.EventuallyAsync(async () =>
+        {
+            settled = (await CheckAsync(client, new { scope }))["budgets"]!.AsArray().Single()!;
+            return (string)settled["reserved_usd"]! == "0";
+        }, TimeSpan.FromSeconds(30), "the events settle their reservations");
+        Assert.Equal(Money(settledSpend), (string)settled!["spend_usd"]!);
+        Assert.Equal(Money(0.5m - settledSpend), (string)settled["remaining_usd"]!);
+
+        // Held, then released: the room is back at once.
+        using (var one = await client.PostAsJsonAsync("/v1/entitlements/reserve", new { scope, estimated_cost_usd = "0.3", reservation_id = "released" }))
+        {
+            Assert.True((bool)JsonNode.Parse(await one.Content.ReadAsStringAsync())!["granted"]!);
+        }
+
+        Assert.Equal(Money(0.3m), (string)(await CheckAsync(client, new { scope }))["budgets"]![0]!["reserved_usd"]!);
+        using (var release = await client.DeleteAsync("/v1/entitlements/reservations/released"))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, release.StatusCode);
+        }
+
+        Assert.Equal("0", (string)(await CheckAsync(client, new { scope }))["budgets"]![0]!["reserved_usd"]!);
+        using var unknown = await client.DeleteAsync("/v1/entitlements/reservations/never-made");
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+    }
+
+    private static string Money(decimal amount) => amount.ToString("0.##################", CultureInfo.InvariantCulture);
 }

@@ -69,6 +69,7 @@ public sealed class ArchivedEvent
     [JsonPropertyName("span_id")] public string SpanId { get; set; } = "";
     [JsonPropertyName("log_position")] public string LogPosition { get; set; } = "";
     [JsonPropertyName("metadata_json")] public string MetadataJson { get; set; } = "{}";
+    [JsonPropertyName("reservation_id")] public string ReservationId { get; set; } = "";
 
     public static ArchivedEvent From(UsageEventRow r) => new()
     {
@@ -79,6 +80,6 @@ public sealed class ArchivedEvent
         CacheWrite1hTokens = (long)r.CacheWrite1hTokens, OutputTokens = (long)r.OutputTokens, ReasoningTokens = (long)r.ReasoningTokens,
         Priced = r.Priced, CostUsd = r.CostUsd, PriceVersionId = r.PriceVersionId, PricedModel = r.PricedModel,
         Classification = r.Classification, TraceId = r.TraceId, SpanId = r.SpanId, LogPosition = r.LogPosition,
-        MetadataJson = JsonSerializer.Serialize(r.Metadata),
+        MetadataJson = JsonSerializer.Serialize(r.Metadata), ReservationId = r.ReservationId,
     };
 }

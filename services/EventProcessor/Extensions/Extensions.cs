@@ -47,6 +47,7 @@ internal static class Extensions
         builder.Services.AddSingleton<PriceFeed>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<PriceFeed>());
         builder.Services.AddSingleton(sp => new DedupeClaims(sp.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>()));
+        builder.Services.AddSingleton(sp => new ReservationSettlements(sp.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>()));
         builder.Services.AddSingleton<EventClassifier>();
         builder.Services.AddSingleton(sp => new ParquetArchive(sp.GetRequiredKeyedService<IObjectStore>("archive")));
         builder.Services.AddSingleton<BatchProcessor>();

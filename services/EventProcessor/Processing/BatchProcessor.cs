@@ -30,6 +30,7 @@ public sealed record PreparedBatch(
 /// </summary>
 public sealed class BatchProcessor(
     DedupeClaims claims,
+    ReservationSettlements settlements,
     PriceBook prices,
     EventClassifier classifier,
     UsageEventWriter writer,
@@ -37,7 +38,8 @@ public sealed class BatchProcessor(
     ParquetArchive archive,
     IOptions<ProcessorOptions> options,
     TimeProvider time,
-    IMeterFactory meters)
+    IMeterFactory meters,
+    ILogger<BatchProcessor> logger)
 {
     public const uint SchemaVersion = 1;
 
@@ -125,6 +127,7 @@ public sealed class BatchProcessor(
     public async Task WriteAsync(PreparedBatch batch, CancellationToken cancellationToken)
     {
         await writer.WriteEventsAsync(batch.Rows, batch.RowsToken, cancellationToken);
+        await SettleReservationsAsync(batch.Rows);
         await writer.WriteDuplicatesAsync(batch.Duplicates, LogRange.Token(batch.Duplicates.Select(r => r.LogPosition).ToList()), cancellationToken);
         await writer.WriteQuarantineAsync(batch.Quarantine, LogRange.Token(batch.Quarantine.Select(r => r.LogPosition).ToList()), cancellationToken);
 
@@ -133,6 +136,23 @@ public sealed class BatchProcessor(
         outcomes.Add(result.AlreadyStored, new KeyValuePair<string, object?>("outcome", "already_stored"));
         outcomes.Add(result.Duplicates, new KeyValuePair<string, object?>("outcome", "duplicate"));
         outcomes.Add(result.Quarantined.Count, new KeyValuePair<string, object?>("outcome", "quarantined"));
+    }
+
+    /// <summary>
+    /// Only now are the rows and their rollups in: the reservations they name stop holding budget room. A mark that
+    /// cannot be written leaves the reservation holding room until it expires, which errs on the side of the limit.
+    /// </summary>
+    private async Task SettleReservationsAsync(IReadOnlyList<UsageEventRow> rows)
+    {
+        var settled = rows.Where(r => r.ReservationId.Length > 0).Select(r => (r.TenantId, r.ReservationId)).ToList();
+        try
+        {
+            await settlements.MarkAsync(settled);
+        }
+        catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
+        {
+            logger.LogWarning("Could not mark {Count} budget reservation(s) settled ({Error}); they hold room until they expire.", settled.Count, ex.Message);
+        }
     }
 
     /// <summary>
@@ -193,6 +213,7 @@ public sealed class BatchProcessor(
             Team = e.Team,
             Environment = e.Environment,
             Customer = e.Customer,
+            ReservationId = e.ReservationId,
             InputTokens = (ulong)usage.InputTokens,
             CacheReadTokens = (ulong)usage.CacheReadTokens,
             CacheWriteTokens = (ulong)usage.CacheWriteTokens,

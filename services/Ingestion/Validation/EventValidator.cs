@@ -73,6 +73,7 @@ public sealed class EventValidator(IOptions<IngestOptions> options, TimeProvider
         }
 
         TooLong(problems, "customer", e.Customer, MaxCustomerLength);
+        TooLong(problems, "reservation_id", e.ReservationId, MaxEventIdLength);
 
         if (!ServiceTiers.Contains(e.ServiceTier))
         {

@@ -50,6 +50,7 @@ public static class NativeEventJson
         e.Team = String(element, "team", problems);
         e.Environment = String(element, "environment", problems);
         e.Customer = String(element, "customer", problems);
+        e.ReservationId = String(element, "reservation_id", problems);
         e.TraceId = String(element, "trace_id", problems);
         e.SpanId = String(element, "span_id", problems);
 

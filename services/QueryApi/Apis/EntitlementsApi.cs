@@ -1,15 +1,19 @@
 using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using Npgsql;
-using Tokage.Analytics.Queries;
 using Tokage.ApiKeys;
+using Tokage.QueryApi.Entitlements;
 
 namespace Tokage.QueryApi.Apis;
 
 /// <summary>
-/// <c>POST /v1/entitlements/check</c> with <c>{"scope": {"kind": "team", "value": "cx"}}</c> (no scope: the whole tenant):
-/// for apps that must stop before spending. Every budget that covers the scope — the tenant's own budgets cover every
-/// scope — with its period-to-date spend and what remains; <c>allowed</c> is false once a budget with a hard limit is
-/// spent. Usage is never refused because of it: ingestion still accepts and records every event.
+/// For apps that must stop before spending. <c>POST /v1/entitlements/check</c> with <c>{"scope": {"kind": "team",
+/// "value": "cx"}}</c> (no scope: the whole tenant): every budget that covers the scope — the tenant's own budgets cover
+/// every scope — with its period-to-date spend, the room live reservations hold, and what remains; <c>allowed</c> is
+/// false once a budget with a hard limit is spent or held. <c>POST /v1/entitlements/reserve</c> holds room for one
+/// call atomically (fifty concurrent callers cannot all hear yes); the call's event settles it. Usage is never refused
+/// because of either: ingestion still accepts and records every event.
 /// </summary>
 public static class EntitlementsApi
 {
@@ -18,14 +22,23 @@ public static class EntitlementsApi
         ["tenant"] = "Tenant", ["project"] = "Project", ["application"] = "Application", ["team"] = "Team", ["user"] = "User",
     };
 
+    private static readonly TimeSpan DefaultTtl = TimeSpan.FromMinutes(2);
+
     public sealed record ScopeRequest(string? Kind, string? Value);
 
     public sealed record CheckRequest(ScopeRequest? Scope);
 
+    public sealed record ReserveRequest(
+        ScopeRequest? Scope,
+        [property: JsonPropertyName("estimated_cost_usd")] JsonElement? EstimatedCostUsd,
+        [property: JsonPropertyName("ttl_seconds")] int? TtlSeconds,
+        [property: JsonPropertyName("reservation_id")] string? ReservationId);
+
     public static void MapEntitlementsApi(this WebApplication app)
     {
-        app.MapGroup("/v1/entitlements").WithTags("Entitlements").MapPost("/check", async (CheckRequest? request, HttpContext context, IApiKeyResolver keys,
-            NpgsqlDataSource database, BudgetSpend spend, TimeProvider time) =>
+        var entitlements = app.MapGroup("/v1/entitlements").WithTags("Entitlements");
+        entitlements.MapPost("/check", async (CheckRequest? request, HttpContext context, IApiKeyResolver keys, NpgsqlDataSource database,
+            BudgetReservations reservations, TimeProvider time) =>
         {
             var (tenant, refusal) = await Caller.TenantAsync(context, keys);
             if (refusal is not null)
@@ -33,69 +46,126 @@ public static class EntitlementsApi
                 return refusal;
             }
 
-            var kind = request?.Scope?.Kind ?? "tenant";
-            var value = request?.Scope?.Value ?? "";
-            if (!Kinds.TryGetValue(kind, out var storedKind))
+            var errors = new Dictionary<string, string[]>();
+            var (kind, storedKind, value) = ParseScope(request?.Scope, errors);
+            if (errors.Count > 0)
             {
-                return Results.ValidationProblem(new Dictionary<string, string[]> { ["scope.kind"] = [$"'{kind}' is not tenant, project, application, team or user."] });
+                return Results.ValidationProblem(errors);
             }
 
-            if (storedKind != "Tenant" && value.Length == 0)
-            {
-                return Results.ValidationProblem(new Dictionary<string, string[]> { ["scope.value"] = [$"A {kind} scope names its value."] });
-            }
+            await using var connection = await database.OpenConnectionAsync(context.RequestAborted);
+            await using var transaction = await TenantBudgets.BeginTenantScopeAsync(connection, tenant!, context.RequestAborted);
+            var budgets = await TenantBudgets.CoveringAsync(connection, transaction, storedKind, value, context.RequestAborted);
+            var standings = await reservations.StandingsAsync(connection, transaction, tenant!, budgets, time.GetUtcNow(), context.RequestAborted, settlementsRequired: false);
+            await transaction.CommitAsync(context.RequestAborted);
 
-            var now = time.GetUtcNow();
-            var answers = new List<object>();
-            var allowed = true;
-            foreach (var budget in await BudgetsCoveringAsync(database, tenant!, storedKind, value, context.RequestAborted))
+            return Results.Ok(new
             {
-                var window = BudgetWindow.Containing(Enum.Parse<BudgetPeriodKind>(budget.Period, ignoreCase: true), TimeZoneInfo.FindSystemTimeZoneById(budget.TimeZone), now);
-                var spent = await spend.InWindowAsync(tenant!, BudgetScope.Dimension(budget.ScopeKind), budget.ScopeValue, window, context.RequestAborted);
-                var exceeded = spent >= budget.AmountUsd;
-                allowed &= !(exceeded && budget.HardLimit);
-                answers.Add(new
+                allowed = !standings.Any(s => s.Exceeded && s.Budget.HardLimit),
+                scope = new { kind = kind.ToLowerInvariant(), value },
+                budgets = standings.Select(s => new
                 {
-                    budget_id = budget.Id, name = budget.Name, scope = new { kind = budget.ScopeKind.ToLowerInvariant(), value = budget.ScopeValue },
-                    period = budget.Period.ToLowerInvariant(), period_start = window.Start, period_end = window.End,
-                    amount_usd = Money.Format(budget.AmountUsd), spend_usd = Money.Format(spent), remaining_usd = Money.Format(Math.Max(0m, budget.AmountUsd - spent)),
-                    hard_limit = budget.HardLimit, exceeded,
+                    budget_id = s.Budget.Id, name = s.Budget.Name, scope = new { kind = s.Budget.ScopeKind.ToLowerInvariant(), value = s.Budget.ScopeValue },
+                    period = s.Budget.Period.ToLowerInvariant(), period_start = s.Window.Start, period_end = s.Window.End,
+                    amount_usd = Money.Format(s.Budget.AmountUsd), spend_usd = Money.Format(s.SpentUsd), reserved_usd = Money.Format(s.ReservedUsd),
+                    remaining_usd = Money.Format(s.RemainingUsd), hard_limit = s.Budget.HardLimit, exceeded = s.Exceeded,
+                }),
+            });
+        });
+
+        entitlements.MapPost("/reserve", async (ReserveRequest? request, HttpContext context, IApiKeyResolver keys, BudgetReservations reservations) =>
+        {
+            var (tenant, refusal) = await Caller.TenantAsync(context, keys);
+            if (refusal is not null)
+            {
+                return refusal;
+            }
+
+            var errors = new Dictionary<string, string[]>();
+            var (_, storedKind, value) = ParseScope(request?.Scope, errors);
+            var estimate = ParseMoney(request?.EstimatedCostUsd, "estimated_cost_usd", errors);
+            var ttl = request?.TtlSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : DefaultTtl;
+            if (ttl <= TimeSpan.Zero || ttl > Tokage.EventLog.ReservationSettlements.MaxReservationTtl)
+            {
+                errors["ttl_seconds"] = [$"'ttl_seconds' is 1 to {Tokage.EventLog.ReservationSettlements.MaxReservationTtl.TotalSeconds:0}."];
+            }
+
+            var reservationId = request?.ReservationId ?? "rsv_" + Guid.CreateVersion7().ToString("N");
+            if (reservationId.Length is 0 or > 128)
+            {
+                errors["reservation_id"] = ["'reservation_id' is 1 to 128 characters (omit it to have one made)."];
+            }
+
+            if (errors.Count > 0)
+            {
+                return Results.ValidationProblem(errors, detail: "The reservation request is not valid.");
+            }
+
+            try
+            {
+                var answer = await reservations.ReserveAsync(tenant!, storedKind, value, estimate!.Value, ttl, reservationId, context.RequestAborted);
+                return Results.Ok(new
+                {
+                    granted = answer.Granted, reservation_id = answer.ReservationId,
+                    remaining_usd = answer.RemainingUsd is { } remaining ? Money.Format(remaining) : null,
+                    expires_at = answer.ExpiresAt, limited_by = answer.LimitedBy,
                 });
             }
+            catch (ReservationsUnavailableException unavailable)
+            {
+                context.Response.Headers.RetryAfter = "1";
+                return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Reservations unavailable", detail: unavailable.Message);
+            }
+        });
 
-            return Results.Ok(new { allowed, scope = new { kind = kind.ToLowerInvariant(), value }, budgets = answers });
+        entitlements.MapDelete("/reservations/{reservationId}", async (string reservationId, HttpContext context, IApiKeyResolver keys, BudgetReservations reservations) =>
+        {
+            var (tenant, refusal) = await Caller.TenantAsync(context, keys);
+            if (refusal is not null)
+            {
+                return refusal;
+            }
+
+            return await reservations.ReleaseAsync(tenant!, reservationId, context.RequestAborted)
+                ? Results.NoContent()
+                : Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such reservation", detail: $"This tenant has no reservation '{reservationId}'.");
         });
     }
 
-    private sealed record BudgetRow(Guid Id, string Name, string ScopeKind, string ScopeValue, string Period, string TimeZone, decimal AmountUsd, bool HardLimit);
-
-    /// <summary>The tenant's budgets on this scope and on the tenant as a whole, read under the tenant's RLS scope.</summary>
-    private static async Task<List<BudgetRow>> BudgetsCoveringAsync(NpgsqlDataSource database, string tenant, string kind, string value, CancellationToken cancellationToken)
+    /// <summary>The scope as the caller names it, its stored kind (<c>Tenant</c>, <c>Team</c>, …) and value; problems into <paramref name="errors"/>.</summary>
+    private static (string Kind, string StoredKind, string Value) ParseScope(ScopeRequest? scope, Dictionary<string, string[]> errors)
     {
-        await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using (var scope = new NpgsqlCommand("SELECT set_config('tokage.tenant_id', @tenant, true)", connection, transaction))
+        var kind = scope?.Kind ?? "tenant";
+        var value = scope?.Value ?? "";
+        if (!Kinds.TryGetValue(kind, out var storedKind))
         {
-            scope.Parameters.AddWithValue("tenant", tenant);
-            await scope.ExecuteNonQueryAsync(cancellationToken);
+            errors["scope.kind"] = [$"'{kind}' is not tenant, project, application, team or user."];
+            return (kind, "", value);
         }
 
-        await using var command = new NpgsqlCommand(
-            "SELECT id, name, scope_kind, scope_value, period, time_zone, amount_usd, hard_limit FROM budgets " +
-            "WHERE scope_kind = 'Tenant' OR (scope_kind = @kind AND scope_value = @value) ORDER BY name", connection, transaction);
-        command.Parameters.AddWithValue("kind", kind);
-        command.Parameters.AddWithValue("value", value);
-        var budgets = new List<BudgetRow>();
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        if (storedKind != "Tenant" && value.Length == 0)
         {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                budgets.Add(new BudgetRow(reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
-                    reader.GetString(5), reader.GetDecimal(6), reader.GetBoolean(7)));
-            }
+            errors["scope.value"] = [$"A {kind} scope names its value."];
         }
 
-        await transaction.CommitAsync(cancellationToken);
-        return budgets;
+        return (kind, storedKind, value);
+    }
+
+    /// <summary>A non-negative amount of dollars, as a decimal string or a JSON number read as decimal (never through a float).</summary>
+    private static decimal? ParseMoney(JsonElement? element, string field, Dictionary<string, string[]> errors)
+    {
+        var text = element switch
+        {
+            { ValueKind: JsonValueKind.String } e => e.GetString(),
+            { ValueKind: JsonValueKind.Number } e => e.GetRawText(),
+            _ => null,
+        };
+        if (text is not null && decimal.TryParse(text, NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out var amount) && amount >= 0m)
+        {
+            return amount;
+        }
+
+        errors[field] = [$"'{field}' is required: a non-negative amount of US dollars, e.g. \"0.05\"."];
+        return null;
     }
 }

@@ -28,6 +28,8 @@ internal static class Extensions
                 $"{QueryApiOptions.SectionName}: MaxExecutionTime, MaxMemoryUsage and MaxConcurrentQueriesPerTenant must be positive.")
             .ValidateOnStart();
         builder.Services.AddSingleton<Tokage.QueryApi.Apis.TenantQueryLimits>();
+        builder.Services.AddSingleton(sp => new ReservationSettlements(sp.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>()));
+        builder.Services.AddSingleton<Tokage.QueryApi.Entitlements.BudgetReservations>();
         builder.Services.AddSingleton(sp => new Tokage.Integrations.AdminToken(
             sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<QueryApiOptions>>().Value.AdminToken, "The query API's operator access"));
         builder.Services.AddSingleton(TimeProvider.System);

@@ -1,0 +1,180 @@
+using Npgsql;
+using NpgsqlTypes;
+using StackExchange.Redis;
+using Tokage.Analytics.Queries;
+using Tokage.EventLog;
+
+namespace Tokage.QueryApi.Entitlements;
+
+/// <summary>What a reservation request came to.</summary>
+internal sealed record ReservationAnswer(bool Granted, string ReservationId, decimal? RemainingUsd, DateTimeOffset? ExpiresAt, IReadOnlyList<string> LimitedBy);
+
+/// <summary>Reservations cannot be granted or counted now (PostgreSQL or Redis unreachable): refused, never assumed.</summary>
+internal sealed class ReservationsUnavailableException(string message, Exception inner) : Exception(message, inner);
+
+/// <summary>
+/// Budget reservations: before a call, an app asks for room in the hard-limit budgets that cover its scope. Granting
+/// is atomic against each budget's amount minus its period-to-date spend minus the room live reservations hold:
+/// concurrent requests on a budget queue on its row (<c>SELECT … FOR UPDATE</c>), so each sees every reservation
+/// granted before it. A reservation is live until released, expired, or settled by a stored event that names it
+/// (<see cref="ReservationSettlements"/>); a settled one holds no room, its event's cost counts as spend.
+/// </summary>
+internal sealed class BudgetReservations(NpgsqlDataSource database, BudgetSpend spend, ReservationSettlements settlements, TimeProvider time)
+{
+    public async Task<ReservationAnswer> ReserveAsync(
+        string tenant, string kind, string value, decimal estimateUsd, TimeSpan ttl, string reservationId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var connection = await database.OpenConnectionAsync(cancellationToken);
+            await using var transaction = await TenantBudgets.BeginTenantScopeAsync(connection, tenant, cancellationToken);
+            var hard = (await TenantBudgets.CoveringAsync(connection, transaction, kind, value, cancellationToken)).Where(b => b.HardLimit).ToList();
+            var ids = hard.Select(b => b.Id).Order().ToArray();
+            if (ids.Length > 0)
+            {
+                // Reservations on these budgets queue here, in one order (no deadlock), each seeing those granted before it.
+                await using var lockBudgets = new NpgsqlCommand("SELECT id FROM budgets WHERE id = ANY(@ids) ORDER BY id FOR UPDATE", connection, transaction);
+                lockBudgets.Parameters.AddWithValue("ids", ids);
+                await using var locked = await lockBudgets.ExecuteReaderAsync(cancellationToken);
+                while (await locked.ReadAsync(cancellationToken))
+                {
+                }
+            }
+
+            var now = time.GetUtcNow();
+            var standings = await StandingsAsync(connection, transaction, tenant, hard, now, cancellationToken);
+            if (await FindAsync(connection, transaction, reservationId, cancellationToken) is { } earlier)
+            {
+                // The same reservation asked again (a retry): the first answer stands.
+                await transaction.CommitAsync(cancellationToken);
+                return earlier with { RemainingUsd = Remaining(standings, 0m) };
+            }
+
+            // Granted only where every hard-limit budget has room for the estimate beside its spend and the room already held.
+            var limitedBy = standings.Where(s => s.SpentUsd + s.ReservedUsd + estimateUsd > s.Budget.AmountUsd).Select(s => s.Budget.Name).ToList();
+            var granted = limitedBy.Count == 0;
+            var expiresAt = now + ttl;
+            await using (var insert = new NpgsqlCommand("""
+                INSERT INTO budget_reservations (tenant_id, reservation_id, scope_kind, scope_value, estimated_cost_usd, budget_ids, granted, created_at, expires_at)
+                VALUES (@tenant::uuid, @id, @kind, @value, @estimate, @budgets, @granted, @now, @expires)
+                ON CONFLICT (tenant_id, reservation_id) DO NOTHING
+                """, connection, transaction))
+            {
+                insert.Parameters.AddWithValue("tenant", tenant);
+                insert.Parameters.AddWithValue("id", reservationId);
+                insert.Parameters.AddWithValue("kind", kind);
+                insert.Parameters.AddWithValue("value", value);
+                insert.Parameters.AddWithValue("estimate", estimateUsd);
+                insert.Parameters.AddWithValue("budgets", NpgsqlDbType.Array | NpgsqlDbType.Uuid, granted ? ids : Array.Empty<Guid>());
+                insert.Parameters.AddWithValue("granted", granted);
+                insert.Parameters.AddWithValue("now", now);
+                insert.Parameters.AddWithValue("expires", expiresAt);
+                if (await insert.ExecuteNonQueryAsync(cancellationToken) == 0)
+                {
+                    // The same id was reserved at this very moment by a retry that won: its answer stands.
+                    var winner = await FindAsync(connection, transaction, reservationId, cancellationToken);
+                    await transaction.CommitAsync(cancellationToken);
+                    return winner! with { RemainingUsd = Remaining(standings, 0m) };
+                }
+            }
+
+            await transaction.CommitAsync(cancellationToken);
+            return new ReservationAnswer(granted, reservationId, Remaining(standings, granted ? estimateUsd : 0m), granted ? expiresAt : null, limitedBy);
+        }
+        catch (Exception ex) when (ex is NpgsqlException and not PostgresException or RedisException or TimeoutException or HttpRequestException)
+        {
+            throw new ReservationsUnavailableException(
+                "Reservations cannot be granted now: the budget store or the settlement marks are unreachable. Nothing was reserved; retry shortly.", ex);
+        }
+    }
+
+    /// <summary>Releases a reservation before it expires; false when the tenant has none by that id.</summary>
+    public async Task<bool> ReleaseAsync(string tenant, string reservationId, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await TenantBudgets.BeginTenantScopeAsync(connection, tenant, cancellationToken);
+        await using var release = new NpgsqlCommand(
+            "UPDATE budget_reservations SET released_at = coalesce(released_at, @now) WHERE reservation_id = @id", connection, transaction);
+        release.Parameters.AddWithValue("now", time.GetUtcNow());
+        release.Parameters.AddWithValue("id", reservationId);
+        var found = await release.ExecuteNonQueryAsync(cancellationToken) > 0;
+        await transaction.CommitAsync(cancellationToken);
+        return found;
+    }
+
+    /// <summary>
+    /// Each budget's spend in its current period and the room live reservations hold in it. Without the settlement
+    /// marks (Redis away) every live reservation is counted as still held: a check errs on the side of the limit.
+    /// </summary>
+    public async Task<List<BudgetStanding>> StandingsAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, string tenant, IReadOnlyList<BudgetRow> budgets, DateTimeOffset now,
+        CancellationToken cancellationToken, bool settlementsRequired = true)
+    {
+        var held = budgets.Any(b => b.HardLimit)
+            ? await HeldAsync(connection, transaction, tenant, budgets.Where(b => b.HardLimit).Select(b => b.Id).ToArray(), now, settlementsRequired, cancellationToken)
+            : new Dictionary<Guid, decimal>();
+        var standings = new List<BudgetStanding>();
+        foreach (var budget in budgets)
+        {
+            var window = budget.WindowAt(now);
+            var spent = await spend.InWindowAsync(tenant, BudgetScope.Dimension(budget.ScopeKind), budget.ScopeValue, window, cancellationToken);
+            standings.Add(new BudgetStanding(budget, window, spent, held.GetValueOrDefault(budget.Id)));
+        }
+
+        return standings;
+    }
+
+    private async Task<Dictionary<Guid, decimal>> HeldAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, string tenant, Guid[] budgetIds, DateTimeOffset now, bool settlementsRequired, CancellationToken cancellationToken)
+    {
+        var live = new List<(string Id, decimal Amount, Guid[] Budgets)>();
+        await using (var command = new NpgsqlCommand("""
+            SELECT reservation_id, estimated_cost_usd, budget_ids FROM budget_reservations
+            WHERE granted AND released_at IS NULL AND expires_at > @now AND budget_ids && @budgets
+            """, connection, transaction))
+        {
+            command.Parameters.AddWithValue("now", now);
+            command.Parameters.AddWithValue("budgets", budgetIds);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                live.Add((reader.GetString(0), reader.GetDecimal(1), reader.GetFieldValue<Guid[]>(2)));
+            }
+        }
+
+        HashSet<string> settled;
+        try
+        {
+            settled = await settlements.SettledAsync(tenant, live.Select(r => r.Id).ToList());
+        }
+        catch (Exception ex) when (!settlementsRequired && ex is RedisException or TimeoutException)
+        {
+            settled = [];
+        }
+
+        var held = new Dictionary<Guid, decimal>();
+        foreach (var reservation in live.Where(r => !settled.Contains(r.Id)))
+        {
+            foreach (var budget in reservation.Budgets)
+            {
+                held[budget] = held.GetValueOrDefault(budget) + reservation.Amount;
+            }
+        }
+
+        return held;
+    }
+
+    private static async Task<ReservationAnswer?> FindAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string reservationId, CancellationToken cancellationToken)
+    {
+        await using var find = new NpgsqlCommand("SELECT granted, expires_at FROM budget_reservations WHERE reservation_id = @id", connection, transaction);
+        find.Parameters.AddWithValue("id", reservationId);
+        await using var reader = await find.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken)
+            ? new ReservationAnswer(reader.GetBoolean(0), reservationId, null, reader.GetBoolean(0) ? reader.GetFieldValue<DateTimeOffset>(1) : null, [])
+            : null;
+    }
+
+    /// <summary>The least room left in any hard-limit budget after <paramref name="taken"/>; null when none limits the scope.</summary>
+    private static decimal? Remaining(IReadOnlyList<BudgetStanding> standings, decimal taken) =>
+        standings.Count == 0 ? null : standings.Min(s => Math.Max(0m, s.Budget.AmountUsd - s.SpentUsd - s.ReservedUsd - taken));
+}
