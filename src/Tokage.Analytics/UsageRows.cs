@@ -36,6 +36,9 @@ public sealed record UsageEventRow
     public ulong CacheWrite1hTokens { get; init; }
     public ulong OutputTokens { get; init; }
     public ulong ReasoningTokens { get; init; }
+
+    /// <summary>The parts of the counts that are not text (audio, image, video), each inside its total.</summary>
+    public ModalityTokens Modalities { get; init; }
     public bool Priced { get; init; }
     public decimal CostUsd { get; init; }
     public string PriceVersionId { get; init; } = "";
@@ -57,6 +60,8 @@ public sealed record UsageEventRow
         "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens", "reasoning_tokens",
         "priced", "cost_usd", "price_version_id", "priced_model", "classification", "trace_id", "span_id",
         "log_position", "metadata", "reservation_id",
+        "audio_input_tokens", "image_input_tokens", "video_input_tokens", "audio_cache_read_tokens", "image_cache_read_tokens",
+        "audio_cache_write_tokens", "audio_output_tokens", "image_output_tokens",
     ];
 
     internal object[] ToColumns() =>
@@ -66,6 +71,8 @@ public sealed record UsageEventRow
         CacheReadTokens, CacheWriteTokens, CacheWrite1hTokens, OutputTokens, ReasoningTokens,
         Priced, CostUsd, PriceVersionId, PricedModel, Classification, TraceId, SpanId,
         LogPosition, Metadata as Dictionary<string, string> ?? new Dictionary<string, string>(Metadata), ReservationId,
+        Modalities.AudioInput, Modalities.ImageInput, Modalities.VideoInput, Modalities.AudioCacheRead, Modalities.ImageCacheRead,
+        Modalities.AudioCacheWrite, Modalities.AudioOutput, Modalities.ImageOutput,
     ];
 
     internal static DateTime AsUtc(DateTime value) => value.Kind switch
@@ -75,6 +82,17 @@ public sealed record UsageEventRow
         _ => DateTime.SpecifyKind(value, DateTimeKind.Utc),
     };
 }
+
+/// <summary>An event's non-text token counts as stored (zero where the event named none).</summary>
+public readonly record struct ModalityTokens(
+    ulong AudioInput = 0,
+    ulong ImageInput = 0,
+    ulong VideoInput = 0,
+    ulong AudioCacheRead = 0,
+    ulong ImageCacheRead = 0,
+    ulong AudioCacheWrite = 0,
+    ulong AudioOutput = 0,
+    ulong ImageOutput = 0);
 
 /// <summary>A record that could not be stored as usage, kept with why and what it was.</summary>
 public sealed record QuarantineRow

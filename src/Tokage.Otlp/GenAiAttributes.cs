@@ -26,7 +26,8 @@ internal static class GenAiAttributes
 
     public static readonly string[] CacheWriteTokens =
     [
-        "gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_creation_input_tokens", "llm.token_count.prompt_details.cache_write",
+        // The current name, then the one it replaced.
+        "gen_ai.usage.cache_write.input_tokens", "gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_creation_input_tokens", "llm.token_count.prompt_details.cache_write",
         "ai.usage.inputTokenDetails.cacheWriteTokens",
     ];
 
@@ -35,6 +36,16 @@ internal static class GenAiAttributes
     [
         "gen_ai.usage.cache_creation.ephemeral_1h_input_tokens", "gen_ai.usage.cache_write_1h.input_tokens",
     ];
+
+    // Per-modality parts, each inside its total: the GenAI conventions (semantic-conventions-genai), then OpenInference's
+    // prompt and completion details where it has them (audio only).
+    public static readonly string[] AudioInputTokens = ["gen_ai.usage.audio.input_tokens", "llm.token_count.prompt_details.audio"];
+    public static readonly string[] ImageInputTokens = ["gen_ai.usage.image.input_tokens"];
+    public static readonly string[] VideoInputTokens = ["gen_ai.usage.video.input_tokens"];
+    public static readonly string[] AudioCacheReadTokens = ["gen_ai.usage.audio.cache_read.input_tokens"];
+    public static readonly string[] ImageCacheReadTokens = ["gen_ai.usage.image.cache_read.input_tokens"];
+    public static readonly string[] AudioOutputTokens = ["gen_ai.usage.audio.output_tokens", "llm.token_count.completion_details.audio"];
+    public static readonly string[] ImageOutputTokens = ["gen_ai.usage.image.output_tokens"];
 
     /// <summary>Totals: never usage alone (no split), but a total above input + output reveals omitted reasoning.</summary>
     public static readonly string[] TotalTokens =

@@ -46,6 +46,9 @@ public static class SpanNotes
     /// <summary>A total above input + output with no reasoning count: the gap was taken as reasoning (thinking tokens left out).</summary>
     public const string ReasoningFromTotal = "reasoning_from_total";
 
+    /// <summary>The span's audio, image or video counts did not fit its totals: they were left out and it was priced as text.</summary>
+    public const string ModalitiesDropped = "modalities_dropped";
+
     /// <summary>The span carries usage but names no model: stored unpriced.</summary>
     public const string ModelMissing = "model_missing";
 }

@@ -113,6 +113,20 @@ public static class SpanUsageMapper
             return new(default, report, [], "The span's cache or reasoning counts do not fit its input or output.", "inconsistent_counts");
         }
 
+        // Audio, image and video parts price apart from text where the model has rates; parts that do not fit the
+        // totals are left out (priced as text, never refused) and the note says so.
+        if (report.Modalities.Any)
+        {
+            if (report.Modalities.Misfit(counts) is null)
+            {
+                counts = counts with { Modalities = report.Modalities };
+            }
+            else
+            {
+                notes.Add(SpanNotes.ModalitiesDropped);
+            }
+        }
+
         return new(counts, report, notes);
     }
 
@@ -173,6 +187,14 @@ public static class SpanUsageMapper
                 CacheWrite1HTokens = counts.CacheWrite1h,
                 OutputTokens = counts.Output,
                 ReasoningTokens = counts.Reasoning,
+                AudioInputTokens = counts.Modalities.AudioInput,
+                ImageInputTokens = counts.Modalities.ImageInput,
+                VideoInputTokens = counts.Modalities.VideoInput,
+                AudioCacheReadTokens = counts.Modalities.AudioCacheRead,
+                ImageCacheReadTokens = counts.Modalities.ImageCacheRead,
+                AudioCacheWriteTokens = counts.Modalities.AudioCacheWrite,
+                AudioOutputTokens = counts.Modalities.AudioOutput,
+                ImageOutputTokens = counts.Modalities.ImageOutput,
             },
             ServiceTier = ServiceTier(attributes.OnSpan(GenAiAttributes.ServiceTier)),
             Application = attributes.OnSpanOrResource(GenAiAttributes.Application) ?? ServiceName(attributes) ?? "",
@@ -215,6 +237,11 @@ public static class SpanUsageMapper
         if (reading.Notes.Contains(SpanNotes.ReasoningFromTotal))
         {
             e.Metadata[SpanNotes.ReasoningFromTotal] = "true";
+        }
+
+        if (reading.Notes.Contains(SpanNotes.ModalitiesDropped))
+        {
+            e.Metadata[SpanNotes.ModalitiesDropped] = "true";
         }
 
         return e;

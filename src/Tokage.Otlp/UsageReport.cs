@@ -1,3 +1,4 @@
+using Tokage.Pricing;
 namespace Tokage.Otlp;
 
 /// <summary>A problem that keeps a span's usage from being read: the reason, and a short code to count it by.</summary>
@@ -16,6 +17,9 @@ internal sealed record UsageReport
     public long? CacheWrite { get; init; }
     public long? CacheWrite1h { get; init; }
     public long? Reasoning { get; init; }
+
+    /// <summary>The non-text parts the span reports (audio, image, video), each inside its total; default when none.</summary>
+    public ModalityCounts Modalities { get; init; }
 
     /// <summary>A total beside the split (<c>gen_ai.usage.total_tokens</c>, …): alone it is not usage.</summary>
     public long? Total { get; init; }
@@ -54,10 +58,15 @@ internal sealed record UsageReport
             return new UsageReport { Error = new UsageProblem(error, code) };
         }
 
+        long Part(string[] keys) => attributes.Count(keys) is { Error: null, Value: { } value } ? value : 0;
         var report = new UsageReport
         {
             Input = input.Value, Output = output.Value, CacheRead = cacheRead.Value, CacheWrite = cacheWrite.Value, CacheWrite1h = cacheWrite1h.Value,
             Reasoning = reasoning.Value, Total = total.Value, ReportedCost = reportedCost,
+            Modalities = new ModalityCounts(
+                Part(GenAiAttributes.AudioInputTokens), Part(GenAiAttributes.ImageInputTokens), Part(GenAiAttributes.VideoInputTokens),
+                Part(GenAiAttributes.AudioCacheReadTokens), Part(GenAiAttributes.ImageCacheReadTokens), 0,
+                Part(GenAiAttributes.AudioOutputTokens), Part(GenAiAttributes.ImageOutputTokens)),
         };
 
         // The conventions say nothing of some splits a framework's own attributes carry (the Vercel AI SDK's

@@ -11,7 +11,9 @@ public sealed record Cost(decimal TotalUsd, decimal Input, decimal CacheRead, de
 ///      + cache_write × cache_write_rate + cache_write_1h × cache_write_1h_rate
 ///      + (output − reasoning) × output_rate + reasoning × (reasoning_rate ?? output_rate)
 /// </code>
-/// Missing cache rates fall back to the input rate. With more than 200,000 input tokens every bucket takes its
+/// with each modality's share of a bucket moved from the text rate to its own (audio and image input, audio cache
+/// reads and writes, audio and image output), where the model has one; video input, image cache reads and any
+/// modality without a rate stay at the bucket's text rate. Missing cache rates fall back to the input rate. With more than 200,000 input tokens every bucket takes its
 /// above-200k rate where the model has one. A service tier takes the tier's rate where the model has one.
 /// </summary>
 public static class CostCalculator
@@ -26,6 +28,12 @@ public static class CostCalculator
             throw new ArgumentException("Token counts must be non-negative, cache parts within input, reasoning within output.", nameof(tokens));
         }
 
+        var m = tokens.Modalities;
+        if (m.Misfit(tokens) is { } misfit)
+        {
+            throw new ArgumentException($"Modality counts do not fit the totals: {misfit}.", nameof(tokens));
+        }
+
         var longContext = tokens.Input > LongContextThreshold && price.HasAbove200k;
         var tierRates = tier switch
         {
@@ -37,14 +45,20 @@ public static class CostCalculator
         var baseRates = longContext ? Merge(price.Above200k, price.Standard) : price.Standard;
         var rates = Merge(tierRates, baseRates);
 
+        var modal = price.Modalities;
         var inputRate = rates.Input ?? 0m;
         var outputRate = rates.Output ?? 0m;
+        var cacheReadRate = rates.CacheRead ?? inputRate;
+        var cacheWriteRate = rates.CacheWrite ?? inputRate;
         var uncached = tokens.Input - tokens.CacheRead - tokens.CacheWrite - tokens.CacheWrite1h;
-        var input = uncached * inputRate;
-        var cacheRead = tokens.CacheRead * (rates.CacheRead ?? inputRate);
-        var cacheWrite = tokens.CacheWrite * (rates.CacheWrite ?? inputRate);
+        var (uncachedAudio, uncachedImage) = (m.AudioInput - m.AudioCacheRead - m.AudioCacheWrite, m.ImageInput - m.ImageCacheRead);
+        var input = (uncached - uncachedAudio - uncachedImage) * inputRate
+            + uncachedAudio * (modal.AudioInput ?? inputRate) + uncachedImage * (modal.ImageInput ?? inputRate);
+        var cacheRead = (tokens.CacheRead - m.AudioCacheRead) * cacheReadRate + m.AudioCacheRead * (modal.AudioCacheRead ?? cacheReadRate);
+        var cacheWrite = (tokens.CacheWrite - m.AudioCacheWrite) * cacheWriteRate + m.AudioCacheWrite * (modal.AudioCacheWrite ?? cacheWriteRate);
         var cacheWrite1h = tokens.CacheWrite1h * (rates.CacheWrite1h ?? inputRate);
-        var output = (tokens.Output - tokens.Reasoning) * outputRate;
+        var output = (tokens.Output - tokens.Reasoning - m.AudioOutput - m.ImageOutput) * outputRate
+            + m.AudioOutput * (modal.AudioOutput ?? outputRate) + m.ImageOutput * (modal.ImageOutput ?? outputRate);
         var reasoning = tokens.Reasoning * (rates.Reasoning ?? outputRate);
         return new Cost(input + cacheRead + cacheWrite + cacheWrite1h + output + reasoning, input, cacheRead, cacheWrite, cacheWrite1h, output, reasoning, longContext);
     }

@@ -46,6 +46,8 @@ public static class LiteLlmPrices
         "input_cost_per_token_flex", "output_cost_per_token_flex", "cache_read_input_token_cost_flex", "cache_creation_input_token_cost_flex",
         "input_cost_per_token_priority", "output_cost_per_token_priority", "cache_read_input_token_cost_priority", "cache_creation_input_token_cost_priority",
         "input_cost_per_token_above_200k_tokens_priority", "output_cost_per_token_above_200k_tokens_priority", "cache_read_input_token_cost_above_200k_tokens_priority",
+        "input_cost_per_audio_token", "input_cost_per_image_token", "cache_read_input_audio_token_cost", "cache_creation_input_audio_token_cost",
+        "output_cost_per_audio_token", "output_cost_per_image_token",
     ];
 
     /// <summary>The billed price fields of an entry as canonical decimal strings (what the registry stores).</summary>
@@ -92,6 +94,9 @@ public static class LiteLlmPrices
             PriorityAbove200k = new BucketRates(
                 D("input_cost_per_token_above_200k_tokens_priority"), D("output_cost_per_token_above_200k_tokens_priority"),
                 D("cache_read_input_token_cost_above_200k_tokens_priority")),
+            Modalities = new ModalityRates(
+                D("input_cost_per_audio_token"), D("input_cost_per_image_token"), D("cache_read_input_audio_token_cost"),
+                D("cache_creation_input_audio_token_cost"), D("output_cost_per_audio_token"), D("output_cost_per_image_token")),
         };
     }
 

@@ -12,6 +12,42 @@ public sealed class ProcessingStackTests(ProcessingStack stack) : IClassFixture<
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// An audio call priced at the model's audio rates (the shipped gpt-4o-audio-preview: audio in 4e-5, out 8e-5 per
+    /// token, text 2.5e-6 and 1e-5), its modality counts stored beside the totals. At text rates it would cost 0.0055.
+    /// </summary>
+    [Fact]
+    public async Task AnAudioCallIsPricedAtItsAudioRatesAndItsAudioCountsAreStored()
+    {
+        var tenant = await stack.Core.CreateTenantAsync("audio-" + Guid.NewGuid().ToString("N")[..8]);
+        var (id, key) = ((string)tenant["tenant_id"]!, (string)tenant["api_key"]!);
+        using var ingest = ProcessingStack.ClientFor(stack.Ingestion, key);
+        using var query = ProcessingStack.ClientFor(stack.QueryApi, key);
+        var eventId = "voice-" + Guid.NewGuid().ToString("N");
+
+        using (var accepted = await ingest.PostAsJsonAsync("/v1/events", new
+        {
+            event_id = eventId, timestamp = DateTimeOffset.UtcNow.AddSeconds(-5), provider = "openai", model = "gpt-4o-audio-preview",
+            usage = new { input_tokens = 1_000, audio_input_tokens = 800, output_tokens = 300, audio_output_tokens = 250 },
+        }))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        }
+
+        JsonNode? status = null;
+        await ControlPlaneStack.EventuallyAsync(async () =>
+        {
+            using var response = await query.GetAsync($"/v1/events/{eventId}");
+            status = response.StatusCode == HttpStatusCode.OK ? JsonNode.Parse(await response.Content.ReadAsStringAsync()) : null;
+            return (string?)status?["status"] == "processed";
+        }, Patience, "the audio event is processed");
+
+        // 200 text in × 2.5e-6 + 800 audio in × 4e-5 + 50 text out × 1e-5 + 250 audio out × 8e-5
+        Assert.Equal("0.053", (string)status!["processed"]!["cost_usd"]!);
+        Assert.Equal(800UL, await stack.CountAsync("SELECT sum(audio_input_tokens) FROM usage_events FINAL WHERE tenant_id = {tenant:String}", id));
+        Assert.Equal(250UL, await stack.CountAsync("SELECT sum(audio_output_tokens) FROM usage_events FINAL WHERE tenant_id = {tenant:String}", id));
+    }
+
     [Fact]
     public async Task AnAcceptedEventIsPricedByTheServerAndItsStatusServedByTheQueryApi()
     {

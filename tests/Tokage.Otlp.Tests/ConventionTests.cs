@@ -18,6 +18,25 @@ public sealed class ConventionTests
             ("gen_ai.usage.reasoning.output_tokens", 300),
         ], new(12_000, 8_000, 1_000, 0, 900, 300), "openai", "gpt-5-2025-08-07", true),
 
+        ["GenAI semconv: cache writes under their current name, audio and image parts of each direction"] = new("chat gpt-4o-realtime-preview",
+        [
+            ("gen_ai.operation.name", "chat"), ("gen_ai.provider.name", "openai"), ("gen_ai.response.model", "gpt-4o-realtime-preview"),
+            ("gen_ai.usage.input_tokens", 2_000), ("gen_ai.usage.output_tokens", 700),
+            ("gen_ai.usage.cache_read.input_tokens", 500), ("gen_ai.usage.cache_write.input_tokens", 300),
+            ("gen_ai.usage.audio.input_tokens", 900), ("gen_ai.usage.audio.cache_read.input_tokens", 200),
+            ("gen_ai.usage.image.input_tokens", 400), ("gen_ai.usage.image.cache_read.input_tokens", 100),
+            ("gen_ai.usage.video.input_tokens", 50), ("gen_ai.usage.text.input_tokens", 650),
+            ("gen_ai.usage.audio.output_tokens", 600), ("gen_ai.usage.text.output_tokens", 100),
+        ], new(2_000, 500, 300, 0, 700, 0, new(AudioInput: 900, ImageInput: 400, VideoInput: 50, AudioCacheRead: 200, ImageCacheRead: 100, AudioOutput: 600)),
+            "openai", "gpt-4o-realtime-preview", true),
+
+        ["OpenInference: audio prompt and completion details"] = new("ChatCompletion",
+        [
+            ("openinference.span.kind", "LLM"), ("llm.provider", "openai"), ("llm.model_name", "gpt-4o-audio-preview"),
+            ("llm.token_count.prompt", 1_000), ("llm.token_count.completion", 300),
+            ("llm.token_count.prompt_details.audio", 800), ("llm.token_count.completion_details.audio", 250),
+        ], new(1_000, Output: 300, Modalities: new(AudioInput: 800, AudioOutput: 250)), "openai", "gpt-4o-audio-preview", true),
+
         ["GenAI semconv: request model only, aws.bedrock"] = new("chat",
         [
             ("gen_ai.operation.name", "chat"), ("gen_ai.provider.name", "aws.bedrock"),
@@ -161,7 +180,9 @@ public sealed class ConventionTests
         var mapped = Assert.Single(result.Usage);
         var usage = mapped.Event.Usage;
         Assert.Equal(expected.Expected, new TokenCounts(usage.InputTokens, usage.CacheReadTokens, usage.CacheWriteTokens,
-            usage.CacheWrite1HTokens, usage.OutputTokens, usage.ReasoningTokens));
+            usage.CacheWrite1HTokens, usage.OutputTokens, usage.ReasoningTokens,
+            new ModalityCounts(usage.AudioInputTokens, usage.ImageInputTokens, usage.VideoInputTokens, usage.AudioCacheReadTokens,
+                usage.ImageCacheReadTokens, usage.AudioCacheWriteTokens, usage.AudioOutputTokens, usage.ImageOutputTokens)));
         Assert.Equal(expected.Provider, mapped.Event.Provider);
         Assert.Equal(expected.Model, mapped.Event.Model);
         Assert.Equal(expected.IsModelCall, mapped.IsModelCall);
@@ -171,5 +192,19 @@ public sealed class ConventionTests
         Assert.NotNull(mapped.Event.Timestamp);
         Assert.True(usage.CacheReadTokens + usage.CacheWriteTokens + usage.CacheWrite1HTokens <= usage.InputTokens);
         Assert.True(usage.ReasoningTokens <= usage.OutputTokens);
+    }
+
+    /// <summary>Modality counts that do not fit the totals are left out (the span is priced as text, never refused) and noted.</summary>
+    [Fact]
+    public void ModalityCountsThatDoNotFitAreLeftOutAndNoted()
+    {
+        var result = SpanUsageMapper.Map(Otlp.Request(Otlp.Span("chat", [
+            ("gen_ai.operation.name", "chat"), ("gen_ai.provider.name", "openai"), ("gen_ai.response.model", "gpt-4o-audio-preview"),
+            ("gen_ai.usage.input_tokens", 100), ("gen_ai.usage.output_tokens", 10), ("gen_ai.usage.audio.output_tokens", 11),
+        ])));
+
+        var mapped = Assert.Single(result.Usage);
+        Assert.Equal((100L, 10L, 0L), (mapped.Event.Usage.InputTokens, mapped.Event.Usage.OutputTokens, mapped.Event.Usage.AudioOutputTokens));
+        Assert.Contains(SpanNotes.ModalitiesDropped, mapped.Notes);
     }
 }

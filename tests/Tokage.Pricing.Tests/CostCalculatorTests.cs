@@ -22,6 +22,27 @@ public sealed class CostCalculatorTests
 
     private static readonly ModelPrice NoCacheRates = new() { Standard = new(Input: 0.000002m, Output: 0.000008m) };
 
+    // gpt-4o-realtime-preview: audio in and out at their own rates, a text cache rate and no audio cache rate.
+    private static readonly ModelPrice Realtime = new()
+    {
+        Standard = new(Input: 0.000005m, Output: 0.00002m, CacheRead: 0.0000025m),
+        Modalities = new(AudioInput: 0.00004m, AudioOutput: 0.00008m),
+    };
+
+    // gpt-image-1: image tokens in and out at their own rates.
+    private static readonly ModelPrice Image = new()
+    {
+        Standard = new(Input: 0.000005m, Output: 0m, CacheRead: 0.00000125m),
+        Modalities = new(ImageInput: 0.00001m, ImageOutput: 0.00004m),
+    };
+
+    // A model with every modality rate (as some Gemini and realtime entries have), to cover each bucket's share.
+    private static readonly ModelPrice AllModalities = new()
+    {
+        Standard = new(Input: 0.000001m, Output: 0.000004m, CacheRead: 0.0000001m, CacheWrite: 0.0000015m, CacheWrite1h: 0.000002m, Reasoning: 0.000005m),
+        Modalities = new(AudioInput: 0.00001m, ImageInput: 0.000003m, AudioCacheRead: 0.000001m, AudioCacheWrite: 0.00002m, AudioOutput: 0.00003m, ImageOutput: 0.00006m),
+    };
+
     public static TheoryData<string, ModelPrice, TokenCounts, ServiceTier, decimal> Cases => new()
     {
         // 3000 uncached × 3e-6 + 8000 × 3e-7 + 1000 × 3.75e-6 + 600 × 1.5e-5 + 300 × 1.5e-5 (no reasoning rate: output's)
@@ -40,6 +61,25 @@ public sealed class CostCalculatorTests
         { "flex on a model without flex rates", Gpt4o, new(1_000, 0, 0, 0, 100, 0), ServiceTier.Flex, 1_000 * 0.0000025m + 100 * 0.00001m },
         { "missing cache rates fall back to input", NoCacheRates, new(10_000, 4_000, 2_000, 1_000, 0, 0), ServiceTier.Standard, 10_000 * 0.000002m },
         { "nothing used", Sonnet, new(0), ServiceTier.Standard, 0m },
+        // 600 text + 400 audio uncached, 200 cached (100 of them audio, at the text cache rate: no audio cache rate), 300 text + 500 audio out
+        { "realtime audio at its own rates", Realtime, new(1_200, 200, 0, 0, 800, 0, new(AudioInput: 500, AudioCacheRead: 100, AudioOutput: 500)), ServiceTier.Standard,
+            600 * 0.000005m + 400 * 0.00004m + 200 * 0.0000025m + 300 * 0.00002m + 500 * 0.00008m },
+        { "image tokens in and out", Image, new(5_000, 1_000, 0, 0, 4_160, 0, new(ImageInput: 4_000, ImageCacheRead: 1_000, ImageOutput: 4_160)), ServiceTier.Standard,
+            1_000 * 0.000005m + 3_000 * 0.00001m + 1_000 * 0.00000125m + 4_160 * 0.00004m },
+        { "audio on a model without audio rates pays text rates", Gpt4o, new(1_000, 0, 0, 0, 100, 0, new(AudioInput: 1_000, AudioOutput: 100)), ServiceTier.Standard,
+            1_000 * 0.0000025m + 100 * 0.00001m },
+        { "video input pays the input rate", AllModalities, new(1_000, 0, 0, 0, 0, 0, new(VideoInput: 700)), ServiceTier.Standard, 1_000 * 0.000001m },
+        { "every modality share in every bucket", AllModalities,
+            new(10_000, 3_000, 2_000, 500, 5_000, 1_000, new(AudioInput: 4_000, ImageInput: 2_000, VideoInput: 500, AudioCacheRead: 1_000, ImageCacheRead: 500, AudioCacheWrite: 1_500, AudioOutput: 2_000, ImageOutput: 1_000)),
+            ServiceTier.Standard,
+            // uncached 4,500: audio 1,500, image 1,500, video 500 (input rate), text 1,000
+            1_000 * 0.000001m + 1_500 * 0.00001m + 1_500 * 0.000003m + 500 * 0.000001m
+            // cache reads 3,000: audio 1,000 at its rate, image 500 and text 1,500 at the text cache rate
+            + 1_000 * 0.000001m + 2_000 * 0.0000001m
+            // 5-minute writes 2,000: audio 1,500 at its rate; 1-hour writes 500
+            + 1_500 * 0.00002m + 500 * 0.0000015m + 500 * 0.000002m
+            // output 5,000: reasoning 1,000, audio 2,000, image 1,000, text 1,000
+            + 1_000 * 0.000005m + 2_000 * 0.00003m + 1_000 * 0.00006m + 1_000 * 0.000004m },
     };
 
     [Theory]
@@ -65,22 +105,21 @@ public sealed class CostCalculatorTests
     public void SplittingAnEventsTokensNeverChangesTheSum()
     {
         var random = new Random(2026);
-        foreach (var (price, tier) in new[] { (Sonnet, ServiceTier.Standard), (Gpt4o, ServiceTier.Priority), (Gpt4o, ServiceTier.Batch), (WithReasoningRate, ServiceTier.Standard), (NoCacheRates, ServiceTier.Flex) })
+        foreach (var (price, tier) in new[]
+        {
+            (Sonnet, ServiceTier.Standard), (Gpt4o, ServiceTier.Priority), (Gpt4o, ServiceTier.Batch), (WithReasoningRate, ServiceTier.Standard),
+            (NoCacheRates, ServiceTier.Flex), (Realtime, ServiceTier.Standard), (AllModalities, ServiceTier.Standard), (Image, ServiceTier.Batch),
+        })
         {
             for (var i = 0; i < 2_000; i++)
             {
                 var whole = RandomCounts(random, maxInput: 200_000);
-                // Split every bucket at random, keeping each part a valid event.
-                var cacheRead = random.NextInt64(0, whole.CacheRead + 1);
-                var cacheWrite = random.NextInt64(0, whole.CacheWrite + 1);
-                var cacheWrite1h = random.NextInt64(0, whole.CacheWrite1h + 1);
-                var uncached = whole.Input - whole.CacheRead - whole.CacheWrite - whole.CacheWrite1h;
-                var uncachedPart = random.NextInt64(0, uncached + 1);
-                var reasoning = random.NextInt64(0, whole.Reasoning + 1);
-                var outputPart = reasoning + random.NextInt64(0, whole.Output - whole.Reasoning + 1);
-                var first = new TokenCounts(uncachedPart + cacheRead + cacheWrite + cacheWrite1h, cacheRead, cacheWrite, cacheWrite1h, outputPart, reasoning);
-                var second = new TokenCounts(whole.Input - first.Input, whole.CacheRead - cacheRead, whole.CacheWrite - cacheWrite,
-                    whole.CacheWrite1h - cacheWrite1h, whole.Output - outputPart, whole.Reasoning - reasoning);
+                // Split every cell of every bucket (text, audio, image, video; uncached, cached, written; output kinds) at random.
+                var cells = Cells(whole);
+                var firstCells = cells.Select(c => random.NextInt64(0, c + 1)).ToArray();
+                var first = FromCells(firstCells);
+                var second = FromCells(cells.Zip(firstCells, (c, f) => c - f).ToArray());
+                Assert.Equal(whole, FromCells(cells));
 
                 var sum = CostCalculator.Compute(first, price, tier).TotalUsd + CostCalculator.Compute(second, price, tier).TotalUsd;
                 Assert.Equal(CostCalculator.Compute(whole, price, tier).TotalUsd, sum);
@@ -94,7 +133,35 @@ public sealed class CostCalculatorTests
         Assert.Throws<ArgumentException>(() => CostCalculator.Compute(new TokenCounts(100, 80, 30, 0, 0, 0), Sonnet));
         Assert.Throws<ArgumentException>(() => CostCalculator.Compute(new TokenCounts(100, 0, 0, 0, 10, 11), Sonnet));
         Assert.Throws<ArgumentException>(() => CostCalculator.Compute(new TokenCounts(-1), Sonnet));
+        Assert.Throws<ArgumentException>(() => CostCalculator.Compute(new TokenCounts(100, 0, 0, 0, 0, 0, new(AudioInput: 101)), Realtime));
+        Assert.Throws<ArgumentException>(() => CostCalculator.Compute(new TokenCounts(100, 10, 0, 0, 0, 0, new(AudioInput: 50, AudioCacheRead: 11)), Realtime));
+        Assert.Throws<ArgumentException>(() => CostCalculator.Compute(new TokenCounts(100, 0, 0, 0, 10, 5, new(AudioOutput: 6)), Realtime));
+        Assert.Throws<ArgumentException>(() => CostCalculator.Compute(new TokenCounts(100, 0, 0, 0, 0, 0, new(ImageInput: 10, ImageCacheRead: 11)), Image));
     }
+
+    /// <summary>
+    /// An event's counts as disjoint cells: uncached text, audio, image, video; cache reads of text, audio, image; 5-minute
+    /// writes of text, audio; 1-hour writes; output text, audio, image, reasoning.
+    /// </summary>
+    private static long[] Cells(TokenCounts t)
+    {
+        var m = t.Modalities;
+        var (uncachedAudio, uncachedImage) = (m.AudioInput - m.AudioCacheRead - m.AudioCacheWrite, m.ImageInput - m.ImageCacheRead);
+        var uncached = t.Input - t.CacheRead - t.CacheWrite - t.CacheWrite1h;
+        return
+        [
+            uncached - uncachedAudio - uncachedImage - m.VideoInput, uncachedAudio, uncachedImage, m.VideoInput,
+            t.CacheRead - m.AudioCacheRead - m.ImageCacheRead, m.AudioCacheRead, m.ImageCacheRead,
+            t.CacheWrite - m.AudioCacheWrite, m.AudioCacheWrite, t.CacheWrite1h,
+            t.Output - t.Reasoning - m.AudioOutput - m.ImageOutput, m.AudioOutput, m.ImageOutput, t.Reasoning,
+        ];
+    }
+
+    private static TokenCounts FromCells(long[] c) => new(
+        Input: c[..10].Sum(), CacheRead: c[4] + c[5] + c[6], CacheWrite: c[7] + c[8], CacheWrite1h: c[9],
+        Output: c[10] + c[11] + c[12] + c[13], Reasoning: c[13],
+        Modalities: new ModalityCounts(AudioInput: c[1] + c[5] + c[8], ImageInput: c[2] + c[6], VideoInput: c[3],
+            AudioCacheRead: c[5], ImageCacheRead: c[6], AudioCacheWrite: c[8], AudioOutput: c[11], ImageOutput: c[12]));
 
     private static TokenCounts RandomCounts(Random random, long maxInput)
     {
@@ -103,6 +170,19 @@ public sealed class CostCalculatorTests
         var cacheWrite = random.NextInt64(0, (input - cacheRead) / 2 + 1);
         var cacheWrite1h = random.NextInt64(0, (input - cacheRead - cacheWrite) / 2 + 1);
         var output = random.NextInt64(0, 50_000);
-        return new TokenCounts(input, cacheRead, cacheWrite, cacheWrite1h, output, random.NextInt64(0, output + 1));
+        var reasoning = random.NextInt64(0, output / 3 + 1);
+        // Modalities inside each bucket: audio and image cached and written parts, then uncached parts, audio and image output.
+        var audioCacheRead = random.NextInt64(0, cacheRead / 2 + 1);
+        var imageCacheRead = random.NextInt64(0, cacheRead - audioCacheRead + 1);
+        var audioCacheWrite = random.NextInt64(0, cacheWrite + 1);
+        var uncached = input - cacheRead - cacheWrite - cacheWrite1h;
+        var uncachedAudio = random.NextInt64(0, uncached / 3 + 1);
+        var uncachedImage = random.NextInt64(0, uncached / 3 + 1);
+        var video = random.NextInt64(0, uncached - uncachedAudio - uncachedImage + 1);
+        var audioOutput = random.NextInt64(0, (output - reasoning) / 2 + 1);
+        var imageOutput = random.NextInt64(0, output - reasoning - audioOutput + 1);
+        var modalities = new ModalityCounts(uncachedAudio + audioCacheRead + audioCacheWrite, uncachedImage + imageCacheRead, video,
+            audioCacheRead, imageCacheRead, audioCacheWrite, audioOutput, imageOutput);
+        return new TokenCounts(input, cacheRead, cacheWrite, cacheWrite1h, output, reasoning, random.Next(4) == 0 ? default : modalities);
     }
 }

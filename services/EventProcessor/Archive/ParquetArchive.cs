@@ -70,6 +70,14 @@ public sealed class ArchivedEvent
     [JsonPropertyName("log_position")] public string LogPosition { get; set; } = "";
     [JsonPropertyName("metadata_json")] public string MetadataJson { get; set; } = "{}";
     [JsonPropertyName("reservation_id")] public string ReservationId { get; set; } = "";
+    [JsonPropertyName("audio_input_tokens")] public long AudioInputTokens { get; set; }
+    [JsonPropertyName("image_input_tokens")] public long ImageInputTokens { get; set; }
+    [JsonPropertyName("video_input_tokens")] public long VideoInputTokens { get; set; }
+    [JsonPropertyName("audio_cache_read_tokens")] public long AudioCacheReadTokens { get; set; }
+    [JsonPropertyName("image_cache_read_tokens")] public long ImageCacheReadTokens { get; set; }
+    [JsonPropertyName("audio_cache_write_tokens")] public long AudioCacheWriteTokens { get; set; }
+    [JsonPropertyName("audio_output_tokens")] public long AudioOutputTokens { get; set; }
+    [JsonPropertyName("image_output_tokens")] public long ImageOutputTokens { get; set; }
 
     public static ArchivedEvent From(UsageEventRow r) => new()
     {
@@ -81,5 +89,8 @@ public sealed class ArchivedEvent
         Priced = r.Priced, CostUsd = r.CostUsd, PriceVersionId = r.PriceVersionId, PricedModel = r.PricedModel,
         Classification = r.Classification, TraceId = r.TraceId, SpanId = r.SpanId, LogPosition = r.LogPosition,
         MetadataJson = JsonSerializer.Serialize(r.Metadata), ReservationId = r.ReservationId,
+        AudioInputTokens = (long)r.Modalities.AudioInput, ImageInputTokens = (long)r.Modalities.ImageInput, VideoInputTokens = (long)r.Modalities.VideoInput,
+        AudioCacheReadTokens = (long)r.Modalities.AudioCacheRead, ImageCacheReadTokens = (long)r.Modalities.ImageCacheRead,
+        AudioCacheWriteTokens = (long)r.Modalities.AudioCacheWrite, AudioOutputTokens = (long)r.Modalities.AudioOutput, ImageOutputTokens = (long)r.Modalities.ImageOutput,
     };
 }

@@ -185,9 +185,8 @@ public sealed class BatchProcessor(
         var cost = 0m;
         if (price is not null && price.Price.HasTokenPrices)
         {
-            var tokens = new TokenCounts(usage.InputTokens, usage.CacheReadTokens, usage.CacheWriteTokens, usage.CacheWrite1HTokens, usage.OutputTokens, usage.ReasoningTokens);
             // The column holds 18 decimal places; per-token rates times whole tokens need fewer.
-            cost = decimal.Round(CostCalculator.Compute(tokens, price.Price, Tier(e.ServiceTier)).TotalUsd, 18);
+            cost = decimal.Round(CostCalculator.Compute(Counts(usage), price.Price, Tier(e.ServiceTier)).TotalUsd, 18);
         }
         else
         {
@@ -220,6 +219,9 @@ public sealed class BatchProcessor(
             CacheWrite1hTokens = (ulong)usage.CacheWrite1HTokens,
             OutputTokens = (ulong)usage.OutputTokens,
             ReasoningTokens = (ulong)usage.ReasoningTokens,
+            Modalities = new ModalityTokens(
+                (ulong)usage.AudioInputTokens, (ulong)usage.ImageInputTokens, (ulong)usage.VideoInputTokens, (ulong)usage.AudioCacheReadTokens,
+                (ulong)usage.ImageCacheReadTokens, (ulong)usage.AudioCacheWriteTokens, (ulong)usage.AudioOutputTokens, (ulong)usage.ImageOutputTokens),
             Priced = price is not null,
             CostUsd = cost,
             PriceVersionId = price?.Version.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "",
@@ -283,8 +285,15 @@ public sealed class BatchProcessor(
                 ? "A token count is negative."
             : (decimal)u.CacheReadTokens + u.CacheWriteTokens + u.CacheWrite1HTokens > u.InputTokens ? "Cache tokens exceed input tokens (input counts them)."
             : u.ReasoningTokens > u.OutputTokens ? "Reasoning tokens exceed output tokens (output counts them)."
+            : Counts(u).Modalities.Misfit(Counts(u)) is { } misfit ? $"The modality counts do not fit: {misfit}."
             : null;
     }
+
+    /// <summary>The event's counts as the cost formula takes them, text and the other modalities.</summary>
+    private static TokenCounts Counts(Contracts.V1.TokenUsage u) => new(
+        u.InputTokens, u.CacheReadTokens, u.CacheWriteTokens, u.CacheWrite1HTokens, u.OutputTokens, u.ReasoningTokens,
+        new ModalityCounts(u.AudioInputTokens, u.ImageInputTokens, u.VideoInputTokens, u.AudioCacheReadTokens, u.ImageCacheReadTokens,
+            u.AudioCacheWriteTokens, u.AudioOutputTokens, u.ImageOutputTokens));
 
     private static QuarantineRow Quarantine(ConsumedRecord record, DateTime now, LoggedUsageEvent? logged, string reason, string detail, string? payload = null) => new()
     {

@@ -132,6 +132,12 @@ public sealed class OtlpIngest(IngestPipeline pipeline, UsageAncestry ancestry, 
             yield return $"{fromTotal} span(s) reported a total above input + output and no reasoning count: the gap was billed as reasoning tokens";
         }
 
+        var modalities = accepted.Count(u => u.Notes.Contains(SpanNotes.ModalitiesDropped));
+        if (modalities > 0)
+        {
+            yield return $"{modalities} span(s) reported audio, image or video counts that do not fit their totals: those were priced as text";
+        }
+
         var modelless = accepted.Count(u => u.Event.Model.Length == 0);
         if (modelless > 0)
         {

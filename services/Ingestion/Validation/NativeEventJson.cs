@@ -79,6 +79,14 @@ public static class NativeEventJson
                     CacheWrite1HTokens = Count(usage, "cache_write_1h_tokens", problems),
                     OutputTokens = Count(usage, "output_tokens", problems),
                     ReasoningTokens = Count(usage, "reasoning_tokens", problems),
+                    AudioInputTokens = Count(usage, "audio_input_tokens", problems),
+                    ImageInputTokens = Count(usage, "image_input_tokens", problems),
+                    VideoInputTokens = Count(usage, "video_input_tokens", problems),
+                    AudioCacheReadTokens = Count(usage, "audio_cache_read_tokens", problems),
+                    ImageCacheReadTokens = Count(usage, "image_cache_read_tokens", problems),
+                    AudioCacheWriteTokens = Count(usage, "audio_cache_write_tokens", problems),
+                    AudioOutputTokens = Count(usage, "audio_output_tokens", problems),
+                    ImageOutputTokens = Count(usage, "image_output_tokens", problems),
                 };
             }
             else
