@@ -39,6 +39,11 @@ public sealed record UsageEventRow
 
     /// <summary>The parts of the counts that are not text (audio, image, video), each inside its total.</summary>
     public ModalityTokens Modalities { get; init; }
+
+    /// <summary>Units the event reported beside its tokens: input images, seconds of audio, web searches.</summary>
+    public ulong Images { get; init; }
+    public decimal AudioSeconds { get; init; }
+    public ulong WebSearchQueries { get; init; }
     public bool Priced { get; init; }
     public decimal CostUsd { get; init; }
     public string PriceVersionId { get; init; } = "";
@@ -61,7 +66,7 @@ public sealed record UsageEventRow
         "priced", "cost_usd", "price_version_id", "priced_model", "classification", "trace_id", "span_id",
         "log_position", "metadata", "reservation_id",
         "audio_input_tokens", "image_input_tokens", "video_input_tokens", "audio_cache_read_tokens", "image_cache_read_tokens",
-        "audio_cache_write_tokens", "audio_output_tokens", "image_output_tokens",
+        "audio_cache_write_tokens", "audio_output_tokens", "image_output_tokens", "images", "audio_seconds", "web_search_queries",
     ];
 
     internal object[] ToColumns() =>
@@ -72,7 +77,7 @@ public sealed record UsageEventRow
         Priced, CostUsd, PriceVersionId, PricedModel, Classification, TraceId, SpanId,
         LogPosition, Metadata as Dictionary<string, string> ?? new Dictionary<string, string>(Metadata), ReservationId,
         Modalities.AudioInput, Modalities.ImageInput, Modalities.VideoInput, Modalities.AudioCacheRead, Modalities.ImageCacheRead,
-        Modalities.AudioCacheWrite, Modalities.AudioOutput, Modalities.ImageOutput,
+        Modalities.AudioCacheWrite, Modalities.AudioOutput, Modalities.ImageOutput, Images, AudioSeconds, WebSearchQueries,
     ];
 
     internal static DateTime AsUtc(DateTime value) => value.Kind switch

@@ -96,6 +96,11 @@ internal static class GenAiAttributes
     public static readonly string[] Team = ["tokage.team"];
     public static readonly string[] Customer = ["tokage.customer"];
     public static readonly string[] ReservationId = ["tokage.reservation_id"];
+
+    // Units no convention names yet, in Tokage's own namespace: input images, seconds of audio, web searches.
+    public static readonly string[] Images = ["tokage.usage.images"];
+    public const string AudioSeconds = "tokage.usage.audio_seconds";
+    public static readonly string[] WebSearchQueries = ["tokage.usage.web_search_queries"];
     public static readonly string[] Environment = ["deployment.environment.name", "deployment.environment"];
 
     /// <summary>GenAI operations that are one call to a model (as opposed to invoke_agent, execute_tool, …).</summary>

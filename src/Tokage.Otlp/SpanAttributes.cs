@@ -97,6 +97,27 @@ internal sealed class SpanAttributes(Dictionary<string, AnyValue> span, Dictiona
         return false;
     }
 
+    /// <summary>
+    /// The span's own non-negative decimal at <paramref name="key"/> (seconds and the like: int, double or text), to
+    /// six places; null when absent or not such a number.
+    /// </summary>
+    public decimal? Quantity(string key)
+    {
+        if (!span.TryGetValue(key, out var value))
+        {
+            return null;
+        }
+
+        var text = value.ValueCase switch
+        {
+            AnyValue.ValueOneofCase.IntValue => value.IntValue.ToString(CultureInfo.InvariantCulture),
+            AnyValue.ValueOneofCase.DoubleValue => value.DoubleValue.ToString("R", CultureInfo.InvariantCulture),
+            AnyValue.ValueOneofCase.StringValue => value.StringValue.Trim(),
+            _ => null,
+        };
+        return decimal.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) && number >= 0 ? decimal.Round(number, 6) : null;
+    }
+
     /// <summary>The span's own text value of <paramref name="key"/> (JSON payloads and the like, not trimmed).</summary>
     public string? Raw(string key) =>
         span.TryGetValue(key, out var value) && value.ValueCase == AnyValue.ValueOneofCase.StringValue && value.StringValue.Length > 0 ? value.StringValue : null;

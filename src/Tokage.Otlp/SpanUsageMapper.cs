@@ -1,3 +1,4 @@
+using System.Globalization;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using OpenTelemetry.Proto.Collector.Trace.V1;
@@ -195,6 +196,9 @@ public static class SpanUsageMapper
                 AudioCacheWriteTokens = counts.Modalities.AudioCacheWrite,
                 AudioOutputTokens = counts.Modalities.AudioOutput,
                 ImageOutputTokens = counts.Modalities.ImageOutput,
+                Images = attributes.Count(GenAiAttributes.Images) is { Error: null, Value: { } images } ? images : 0,
+                AudioSeconds = attributes.Quantity(GenAiAttributes.AudioSeconds)?.ToString(CultureInfo.InvariantCulture) ?? "",
+                WebSearchQueries = attributes.Count(GenAiAttributes.WebSearchQueries) is { Error: null, Value: { } searches } ? searches : 0,
             },
             ServiceTier = ServiceTier(attributes.OnSpan(GenAiAttributes.ServiceTier)),
             Application = attributes.OnSpanOrResource(GenAiAttributes.Application) ?? ServiceName(attributes) ?? "",

@@ -1,7 +1,11 @@
 namespace Tokage.Pricing;
 
 /// <summary>What an event cost, and the rates that priced each bucket (for audit).</summary>
-public sealed record Cost(decimal TotalUsd, decimal Input, decimal CacheRead, decimal CacheWrite, decimal CacheWrite1h, decimal Output, decimal Reasoning, bool Above200k);
+public sealed record Cost(decimal TotalUsd, decimal Input, decimal CacheRead, decimal CacheWrite, decimal CacheWrite1h, decimal Output, decimal Reasoning, bool Above200k)
+{
+    /// <summary>What the images, seconds and searches the event reported cost.</summary>
+    public decimal Units { get; init; }
+}
 
 /// <summary>
 /// DESIGN §4, exactly, in decimal:
@@ -20,8 +24,13 @@ public static class CostCalculator
 {
     public const long LongContextThreshold = 200_000;
 
-    public static Cost Compute(TokenCounts tokens, ModelPrice price, ServiceTier tier = ServiceTier.Standard)
+    public static Cost Compute(TokenCounts tokens, ModelPrice price, ServiceTier tier = ServiceTier.Standard, UnitCounts units = default)
     {
+        if (units.Images < 0 || units.AudioSeconds < 0 || units.WebSearchQueries < 0)
+        {
+            throw new ArgumentException("Unit counts must be non-negative.", nameof(units));
+        }
+
         if (tokens.CacheRead + tokens.CacheWrite + tokens.CacheWrite1h > tokens.Input || tokens.Reasoning > tokens.Output
             || tokens.Input < 0 || tokens.CacheRead < 0 || tokens.CacheWrite < 0 || tokens.CacheWrite1h < 0 || tokens.Output < 0 || tokens.Reasoning < 0)
         {
@@ -60,7 +69,13 @@ public static class CostCalculator
         var output = (tokens.Output - tokens.Reasoning - m.AudioOutput - m.ImageOutput) * outputRate
             + m.AudioOutput * (modal.AudioOutput ?? outputRate) + m.ImageOutput * (modal.ImageOutput ?? outputRate);
         var reasoning = tokens.Reasoning * (rates.Reasoning ?? outputRate);
-        return new Cost(input + cacheRead + cacheWrite + cacheWrite1h + output + reasoning, input, cacheRead, cacheWrite, cacheWrite1h, output, reasoning, longContext);
+        // Units the model has no price for add nothing here; whoever prices an event checks ModelPrice.CanPrice first.
+        var unitCost = units.Images * (price.Units.InputImage ?? 0m) + units.AudioSeconds * (price.Units.AudioSecond ?? 0m)
+            + units.WebSearchQueries * (price.Units.WebSearchQuery ?? 0m);
+        return new Cost(input + cacheRead + cacheWrite + cacheWrite1h + output + reasoning + unitCost, input, cacheRead, cacheWrite, cacheWrite1h, output, reasoning, longContext)
+        {
+            Units = unitCost,
+        };
     }
 
     /// <summary>Each rate of <paramref name="preferred"/> where it has one, else <paramref name="fallback"/>'s.</summary>

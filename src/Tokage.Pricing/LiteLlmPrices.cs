@@ -25,7 +25,7 @@ public static class LiteLlmPrices
             }
 
             var price = Read(name => entry.Value.TryGetProperty(name, out var value) ? value : null);
-            if (price.HasTokenPrices)
+            if (price.HasTokenPrices || price.Units.Any)
             {
                 var provider = entry.Value.TryGetProperty("litellm_provider", out var p) && p.ValueKind == JsonValueKind.String ? p.GetString()! : "";
                 models.Add(new PricedModel(entry.Name, provider, price));
@@ -48,6 +48,7 @@ public static class LiteLlmPrices
         "input_cost_per_token_above_200k_tokens_priority", "output_cost_per_token_above_200k_tokens_priority", "cache_read_input_token_cost_above_200k_tokens_priority",
         "input_cost_per_audio_token", "input_cost_per_image_token", "cache_read_input_audio_token_cost", "cache_creation_input_audio_token_cost",
         "output_cost_per_audio_token", "output_cost_per_image_token",
+        "input_cost_per_image", "output_cost_per_second", "input_cost_per_second", "search_context_cost_per_query",
     ];
 
     /// <summary>The billed price fields of an entry as canonical decimal strings (what the registry stores).</summary>
@@ -97,6 +98,7 @@ public static class LiteLlmPrices
             Modalities = new ModalityRates(
                 D("input_cost_per_audio_token"), D("input_cost_per_image_token"), D("cache_read_input_audio_token_cost"),
                 D("cache_creation_input_audio_token_cost"), D("output_cost_per_audio_token"), D("output_cost_per_image_token")),
+            Units = new UnitRates(D("input_cost_per_image"), D("output_cost_per_second") ?? D("input_cost_per_second"), D("search_context_cost_per_query")),
         };
     }
 
@@ -105,6 +107,8 @@ public static class LiteLlmPrices
         JsonValueKind.Number => ParseText(value.GetRawText(), name),
         JsonValueKind.String => ParseText(value.GetString()!, name),
         JsonValueKind.Null => null,
+        // search_context_cost_per_query lists a price per context size: the medium one is LiteLLM's default.
+        JsonValueKind.Object when value.TryGetProperty("search_context_size_medium", out var medium) => Decimal(medium, name),
         _ => throw new FormatException($"'{name}' is not a number."),
     };
 

@@ -23,6 +23,41 @@ public sealed record ModalityRates(
     decimal? ImageOutput = null);
 
 /// <summary>
+/// Prices per unit rather than per token (USD): an input image (LiteLLM's <c>input_cost_per_image</c>), a second of
+/// audio (<c>output_cost_per_second</c>, else <c>input_cost_per_second</c>), a web search
+/// (<c>search_context_cost_per_query</c> at the medium context size, LiteLLM's default); null where the model has none.
+/// </summary>
+public sealed record UnitRates(decimal? InputImage = null, decimal? AudioSecond = null, decimal? WebSearchQuery = null)
+{
+    public bool Any => InputImage is not null || AudioSecond is not null || WebSearchQuery is not null;
+}
+
+/// <summary>What an event reports in units rather than tokens: input images, seconds of audio, web searches.</summary>
+public readonly record struct UnitCounts(long Images = 0, decimal AudioSeconds = 0m, long WebSearchQueries = 0)
+{
+    public bool Any => this != default;
+
+    /// <summary>The units reported that <paramref name="rates"/> cannot price (never guessed: such an event is unpriced).</summary>
+    public IEnumerable<string> WithoutRate(UnitRates rates)
+    {
+        if (Images > 0 && rates.InputImage is null)
+        {
+            yield return "images";
+        }
+
+        if (AudioSeconds > 0 && rates.AudioSecond is null)
+        {
+            yield return "audio_seconds";
+        }
+
+        if (WebSearchQueries > 0 && rates.WebSearchQuery is null)
+        {
+            yield return "web_search_queries";
+        }
+    }
+}
+
+/// <summary>
 /// A model's prices: the standard rates, the rates above 200k input tokens, and the service tiers'. Every value is
 /// a <see cref="decimal"/> read from the price document's text, never through a float.
 /// </summary>
@@ -39,6 +74,13 @@ public sealed record ModelPrice
 
     /// <summary>Audio and image rates (whatever the tier or context length: LiteLLM lists them once).</summary>
     public ModalityRates Modalities { get; init; } = new();
+
+    /// <summary>Per-image, per-second and per-search prices.</summary>
+    public UnitRates Units { get; init; } = new();
+
+    /// <summary>Whether the model can price an event with these tokens and units: every part reported has its rate.</summary>
+    public bool CanPrice(TokenCounts tokens, UnitCounts units) =>
+        (HasTokenPrices || tokens == default) && !units.WithoutRate(Units).Any() && (HasTokenPrices || Units.Any);
 
     public bool HasTokenPrices => Standard.Input is not null || Standard.Output is not null;
 

@@ -48,6 +48,47 @@ public sealed class ProcessingStackTests(ProcessingStack stack) : IClassFixture<
         Assert.Equal(250UL, await stack.CountAsync("SELECT sum(audio_output_tokens) FROM usage_events FINAL WHERE tenant_id = {tenant:String}", id));
     }
 
+    /// <summary>
+    /// Units priced where the model has their rate (whisper-1: 90.5 s × 0.0001) and never guessed where it has none
+    /// (gpt-4o has no web-search price: the event that reports searches is stored unpriced, not billed for its tokens alone).
+    /// </summary>
+    [Fact]
+    public async Task SecondsArePricedPerSecondAndASearchWithoutAPriceLeavesTheEventUnpriced()
+    {
+        var tenant = await stack.Core.CreateTenantAsync("units-" + Guid.NewGuid().ToString("N")[..8]);
+        var key = (string)tenant["api_key"]!;
+        using var ingest = ProcessingStack.ClientFor(stack.Ingestion, key);
+        using var query = ProcessingStack.ClientFor(stack.QueryApi, key);
+        var (transcript, searched) = ("stt-" + Guid.NewGuid().ToString("N"), "search-" + Guid.NewGuid().ToString("N"));
+        using (var accepted = await ingest.PostAsJsonAsync("/v1/events/batch", new
+        {
+            events = new object[]
+            {
+                new { event_id = transcript, timestamp = DateTimeOffset.UtcNow.AddSeconds(-5), provider = "openai", model = "whisper-1", usage = new { audio_seconds = 90.5 } },
+                new { event_id = searched, timestamp = DateTimeOffset.UtcNow.AddSeconds(-5), provider = "openai", model = "gpt-4o", usage = new { input_tokens = 1_000, output_tokens = 100, web_search_queries = 2 } },
+            },
+        }))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        }
+
+        async Task<JsonNode> ProcessedAsync(string eventId)
+        {
+            JsonNode? status = null;
+            await ControlPlaneStack.EventuallyAsync(async () =>
+            {
+                using var response = await query.GetAsync($"/v1/events/{eventId}");
+                status = response.StatusCode == HttpStatusCode.OK ? JsonNode.Parse(await response.Content.ReadAsStringAsync()) : null;
+                return (string?)status?["status"] == "processed";
+            }, Patience, $"{eventId} is processed");
+            return status!["processed"]!;
+        }
+
+        Assert.Equal("0.00905", (string)(await ProcessedAsync(transcript))["cost_usd"]!);
+        var unpriced = await ProcessedAsync(searched);
+        Assert.Equal((false, (string?)null), ((bool)unpriced["priced"]!, (string?)unpriced["cost_usd"]));
+    }
+
     [Fact]
     public async Task AnAcceptedEventIsPricedByTheServerAndItsStatusServedByTheQueryApi()
     {

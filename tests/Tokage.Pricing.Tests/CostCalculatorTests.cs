@@ -185,4 +185,24 @@ public sealed class CostCalculatorTests
             audioCacheRead, imageCacheRead, audioCacheWrite, audioOutput, imageOutput);
         return new TokenCounts(input, cacheRead, cacheWrite, cacheWrite1h, output, reasoning, random.Next(4) == 0 ? default : modalities);
     }
+
+    /// <summary>Units are priced at their own rates beside the tokens, and an event is priceable only when every part it reports has a rate.</summary>
+    [Fact]
+    public void UnitsArePricedWhereTheModelHasTheirRateAndNeverGuessed()
+    {
+        var search = new ModelPrice { Standard = new(Input: 0.0000025m, Output: 0.00001m), Units = new(WebSearchQuery: 0.035m) };
+        var whisper = new ModelPrice { Standard = new(), Units = new(AudioSecond: 0.0001m) };
+        var tokens = new TokenCounts(1_000, Output: 100);
+
+        Assert.Equal(1_000 * 0.0000025m + 100 * 0.00001m + 3 * 0.035m, CostCalculator.Compute(tokens, search, units: new(WebSearchQueries: 3)).TotalUsd);
+        Assert.Equal(90.5m * 0.0001m, CostCalculator.Compute(default, whisper, units: new(AudioSeconds: 90.5m)).TotalUsd);
+
+        Assert.True(search.CanPrice(tokens, new(WebSearchQueries: 3)));
+        Assert.True(whisper.CanPrice(default, new(AudioSeconds: 90.5m)));
+        Assert.False(whisper.CanPrice(tokens, new(AudioSeconds: 1m)));    // tokens, but no token rates
+        Assert.False(search.CanPrice(tokens, new(Images: 1)));             // an image, but no image rate
+        Assert.False(Gpt4o.CanPrice(tokens, new(WebSearchQueries: 1)));    // a search, but no search rate
+        Assert.True(Gpt4o.CanPrice(tokens, default));
+        Assert.Throws<ArgumentException>(() => CostCalculator.Compute(tokens, search, units: new(WebSearchQueries: -1)));
+    }
 }

@@ -9,7 +9,8 @@ public sealed class PriceDataTests
     public void TheSnapshotParsesIntoExactDecimals()
     {
         var models = ShippedPrices.Snapshot();
-        Assert.InRange(models.Count, 2_500, 2_600);
+        // 2,521 models with token prices and 144 priced only per image, second or search.
+        Assert.Equal(2_665, models.Count);
         var sonnet = models.Single(m => m.Key == "claude-sonnet-4-5");
         Assert.Equal("anthropic", sonnet.Provider);
         Assert.Equal(0.000003m, sonnet.Price.Standard.Input);
@@ -97,5 +98,20 @@ public sealed class PriceDataTests
         var resolved = Catalog.Value.Resolve(provider, model);
         Assert.Equal(expectedKey, resolved?.Model.Key);
         Assert.Equal(how, resolved?.How);
+    }
+
+    /// <summary>
+    /// Per-unit prices as LiteLLM lists them: an input image, a second (output's rate, else input's), a web search at the
+    /// medium context size; models priced only so are in the catalog too.
+    /// </summary>
+    [Fact]
+    public void PerUnitPricesAreReadAndUnitsOnlyModelsAreKept()
+    {
+        var models = ShippedPrices.Snapshot().ToDictionary(m => m.Key);
+
+        Assert.Equal(new UnitRates(InputImage: 0.04m), models["dall-e-3"].Price.Units);
+        Assert.Equal(new UnitRates(AudioSecond: 0.0001m), models["whisper-1"].Price.Units);
+        Assert.Equal(0.035m, models["gpt-4o-search-preview"].Price.Units.WebSearchQuery);
+        Assert.False(models["whisper-1"].Price.HasTokenPrices);
     }
 }

@@ -78,6 +78,9 @@ public sealed class ArchivedEvent
     [JsonPropertyName("audio_cache_write_tokens")] public long AudioCacheWriteTokens { get; set; }
     [JsonPropertyName("audio_output_tokens")] public long AudioOutputTokens { get; set; }
     [JsonPropertyName("image_output_tokens")] public long ImageOutputTokens { get; set; }
+    [JsonPropertyName("images")] public long Images { get; set; }
+    [JsonPropertyName("audio_seconds"), ParquetDecimal(18, 6)] public decimal AudioSeconds { get; set; }
+    [JsonPropertyName("web_search_queries")] public long WebSearchQueries { get; set; }
 
     public static ArchivedEvent From(UsageEventRow r) => new()
     {
@@ -92,5 +95,6 @@ public sealed class ArchivedEvent
         AudioInputTokens = (long)r.Modalities.AudioInput, ImageInputTokens = (long)r.Modalities.ImageInput, VideoInputTokens = (long)r.Modalities.VideoInput,
         AudioCacheReadTokens = (long)r.Modalities.AudioCacheRead, ImageCacheReadTokens = (long)r.Modalities.ImageCacheRead,
         AudioCacheWriteTokens = (long)r.Modalities.AudioCacheWrite, AudioOutputTokens = (long)r.Modalities.AudioOutput, ImageOutputTokens = (long)r.Modalities.ImageOutput,
+        Images = (long)r.Images, AudioSeconds = r.AudioSeconds, WebSearchQueries = (long)r.WebSearchQueries,
     };
 }

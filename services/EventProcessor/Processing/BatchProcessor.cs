@@ -183,10 +183,12 @@ public sealed class BatchProcessor(
         var at = e.Timestamp.ToDateTimeOffset();
         var price = prices.Find(logged.TenantId, e.Provider, e.Model, at);
         var cost = 0m;
-        if (price is not null && price.Price.HasTokenPrices)
+        var (tokens, units) = (Counts(usage), Units(usage) ?? default);
+        // Priced only when the model has a rate for everything the event reports (tokens, each unit): never guessed.
+        if (price is not null && price.Price.CanPrice(tokens, units))
         {
             // The column holds 18 decimal places; per-token rates times whole tokens need fewer.
-            cost = decimal.Round(CostCalculator.Compute(Counts(usage), price.Price, Tier(e.ServiceTier)).TotalUsd, 18);
+            cost = decimal.Round(CostCalculator.Compute(tokens, price.Price, Tier(e.ServiceTier), units).TotalUsd, 18);
         }
         else
         {
@@ -222,6 +224,9 @@ public sealed class BatchProcessor(
             Modalities = new ModalityTokens(
                 (ulong)usage.AudioInputTokens, (ulong)usage.ImageInputTokens, (ulong)usage.VideoInputTokens, (ulong)usage.AudioCacheReadTokens,
                 (ulong)usage.ImageCacheReadTokens, (ulong)usage.AudioCacheWriteTokens, (ulong)usage.AudioOutputTokens, (ulong)usage.ImageOutputTokens),
+            Images = (ulong)units.Images,
+            AudioSeconds = units.AudioSeconds,
+            WebSearchQueries = (ulong)units.WebSearchQueries,
             Priced = price is not null,
             CostUsd = cost,
             PriceVersionId = price?.Version.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "",
@@ -286,6 +291,17 @@ public sealed class BatchProcessor(
             : (decimal)u.CacheReadTokens + u.CacheWriteTokens + u.CacheWrite1HTokens > u.InputTokens ? "Cache tokens exceed input tokens (input counts them)."
             : u.ReasoningTokens > u.OutputTokens ? "Reasoning tokens exceed output tokens (output counts them)."
             : Counts(u).Modalities.Misfit(Counts(u)) is { } misfit ? $"The modality counts do not fit: {misfit}."
+            : u.Images < 0 || u.WebSearchQueries < 0 || Units(u) is null ? "A unit count (images, audio_seconds, web_search_queries) is negative or not a number."
+            : null;
+    }
+
+    /// <summary>The event's units (images, seconds, searches); null when the seconds are not a non-negative decimal.</summary>
+    private static UnitCounts? Units(Contracts.V1.TokenUsage u)
+    {
+        var seconds = 0m;
+        return u.AudioSeconds.Length == 0
+            || decimal.TryParse(u.AudioSeconds, System.Globalization.NumberStyles.AllowDecimalPoint, System.Globalization.CultureInfo.InvariantCulture, out seconds) && seconds >= 0m
+            ? new UnitCounts(u.Images, seconds, u.WebSearchQueries)
             : null;
     }
 

@@ -18,6 +18,7 @@ public sealed class EventValidator(IOptions<IngestOptions> options, TimeProvider
     public const int MaxEventIdLength = 128;
     public const int MaxNameLength = 256;
     public const int MaxCustomerLength = 128;
+    public const decimal MaxAudioSecondsPerCall = 86_400m;
 
     private static readonly HashSet<string> ServiceTiers = ["", "standard", "batch", "flex", "priority"];
 
@@ -108,6 +109,7 @@ public sealed class EventValidator(IOptions<IngestOptions> options, TimeProvider
             ("audio_input_tokens", usage.AudioInputTokens), ("image_input_tokens", usage.ImageInputTokens), ("video_input_tokens", usage.VideoInputTokens),
             ("audio_cache_read_tokens", usage.AudioCacheReadTokens), ("image_cache_read_tokens", usage.ImageCacheReadTokens),
             ("audio_cache_write_tokens", usage.AudioCacheWriteTokens), ("audio_output_tokens", usage.AudioOutputTokens), ("image_output_tokens", usage.ImageOutputTokens),
+            ("images", usage.Images), ("web_search_queries", usage.WebSearchQueries),
         };
         var refused = false;
         foreach (var (name, value) in counts.Where(c => c.Value < 0))
@@ -148,6 +150,13 @@ public sealed class EventValidator(IOptions<IngestOptions> options, TimeProvider
         if (problems.Count == before)
         {
             ValidateModalities(problems, usage);
+        }
+
+        // Over gRPC the seconds come as text: a non-negative decimal, at most a day of audio in one call.
+        if (usage.AudioSeconds.Length > 0 && !(decimal.TryParse(usage.AudioSeconds, System.Globalization.NumberStyles.AllowDecimalPoint,
+                System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds is >= 0m and <= MaxAudioSecondsPerCall && seconds.Scale <= 6))
+        {
+            problems.Add(new("usage.audio_seconds", "invalid", $"'usage.audio_seconds' must be a non-negative decimal number of seconds (to the microsecond), at most {MaxAudioSecondsPerCall:0} in one call."));
         }
     }
 

@@ -87,6 +87,9 @@ public static class NativeEventJson
                     AudioCacheWriteTokens = Count(usage, "audio_cache_write_tokens", problems),
                     AudioOutputTokens = Count(usage, "audio_output_tokens", problems),
                     ImageOutputTokens = Count(usage, "image_output_tokens", problems),
+                    Images = Count(usage, "images", problems),
+                    AudioSeconds = Seconds(usage, "audio_seconds", problems),
+                    WebSearchQueries = Count(usage, "web_search_queries", problems),
                 };
             }
             else
@@ -161,5 +164,24 @@ public static class NativeEventJson
 
         problems.Add(new($"usage.{name}", "not_integer", $"'usage.{name}' must be a non-negative integer."));
         return 0;
+    }
+
+    /// <summary>A non-negative number of seconds, as a decimal read from the number's own text (never a double), kept as text.</summary>
+    private static string Seconds(JsonElement usage, string name, List<FieldProblem> problems)
+    {
+        if (!usage.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return "";
+        }
+
+        if (value.ValueKind == JsonValueKind.Number
+            && decimal.TryParse(value.GetRawText(), NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out var seconds)
+            && seconds >= 0m)
+        {
+            return seconds.ToString(CultureInfo.InvariantCulture);
+        }
+
+        problems.Add(new($"usage.{name}", "invalid", $"'usage.{name}' must be a non-negative number of seconds, e.g. 12.5."));
+        return "";
     }
 }
