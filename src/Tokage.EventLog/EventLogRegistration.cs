@@ -34,7 +34,8 @@ public static class EventLogRegistration
         if (connection.Transport == EventLogTransport.Kafka)
         {
             builder.Services.AddSingleton(sp => new KafkaTopics(
-                connection.Endpoint, sp.GetRequiredService<IOptions<EventLogOptions>>().Value, sp.GetRequiredService<ILogger<KafkaTopics>>()));
+                () => new DependentAdminClientBuilder(sp.GetRequiredService<IProducer<string, byte[]>>().Handle).Build(),
+                sp.GetRequiredService<IOptions<EventLogOptions>>().Value, sp.GetRequiredService<ILogger<KafkaTopics>>()));
             builder.Services.AddHostedService(sp => sp.GetRequiredService<KafkaTopics>());
             builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
                 "event-log-topics", sp => sp.GetRequiredService<KafkaTopics>(), HealthStatus.Unhealthy, ["ready"]));

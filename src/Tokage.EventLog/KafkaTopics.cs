@@ -8,6 +8,13 @@ namespace Tokage.EventLog;
 /// <summary>What a topic's durability must be: each partition on enough replicas, and writes acknowledged by enough of them.</summary>
 public sealed record TopicDurability(string Topic, IReadOnlyList<int> ReplicasPerPartition, int? MinInSyncReplicas)
 {
+    /// <summary>
+    /// Whether a shortfall is the topic's own (it exists, with too few replicas or a known low <c>min.insync.replicas</c>)
+    /// rather than something not known yet (no partitions while brokers start, a configuration not readable now).
+    /// </summary>
+    public bool IsDefinitive(int replicationFactor, int minInSyncReplicas) =>
+        ReplicasPerPartition.Count > 0 && (ReplicasPerPartition.Min() < replicationFactor || MinInSyncReplicas < minInSyncReplicas);
+
     /// <summary>Why the topic does not keep an acknowledged event through a broker's loss, or null when it does.</summary>
     public string? Shortfall(int replicationFactor, int minInSyncReplicas)
     {
@@ -32,13 +39,14 @@ public sealed record TopicDurability(string Topic, IReadOnlyList<int> ReplicasPe
 }
 
 /// <summary>
-/// The log's topics (events and dead letters) on Kafka/Redpanda: created at start when missing (a production Redpanda
+/// The log's topics (events and dead letters) on Kafka/Redpanda, through an admin client with the producer's own settings
+/// (security included): created at start when missing (a production Redpanda
 /// creates none on first use), with <see cref="EventLogOptions.Partitions"/> partitions, the replication factor and
 /// <c>min.insync.replicas</c> of <see cref="EventLogOptions"/> (capped by the brokers there are, outside production).
 /// With <see cref="EventLogOptions.RequireReplicatedTopics"/> (production), a topic with fewer replicas or a lower
 /// <c>min.insync.replicas</c> is refused: the service stays not-ready and appends are refused with the reason.
 /// </summary>
-public sealed class KafkaTopics(string bootstrapServers, EventLogOptions options, ILogger<KafkaTopics> logger) : StartupTask(logger)
+public sealed class KafkaTopics(Func<IAdminClient> adminClient, EventLogOptions options, ILogger<KafkaTopics> logger) : StartupTask(logger)
 {
     private static readonly TimeSpan AdminTimeout = TimeSpan.FromSeconds(10);
 
@@ -52,7 +60,7 @@ public sealed class KafkaTopics(string bootstrapServers, EventLogOptions options
 
     protected override async Task RunAsync(CancellationToken cancellationToken)
     {
-        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrapServers }).Build();
+        using var admin = adminClient();
         var brokers = admin.GetMetadata(AdminTimeout).Brokers.Count;
         var replication = options.RequireReplicatedTopics ? options.ReplicationFactor : (short)Math.Min(options.ReplicationFactor, brokers);
         var minInSync = Math.Min(options.MinInSyncReplicas, replication);
@@ -69,6 +77,12 @@ public sealed class KafkaTopics(string bootstrapServers, EventLogOptions options
             var durability = await DescribeAsync(admin, topic);
             if (durability.Shortfall(options.ReplicationFactor, options.MinInSyncReplicas) is { } shortfall)
             {
+                if (!durability.IsDefinitive(options.ReplicationFactor, options.MinInSyncReplicas))
+                {
+                    // Not known yet (brokers starting, a configuration not readable now): retried, not a verdict.
+                    throw new InvalidOperationException(shortfall);
+                }
+
                 throw new TopicNotDurableException(
                     $"{shortfall} ({EventLogOptions.SectionName}:{nameof(EventLogOptions.RequireReplicatedTopics)} is on: recreate it, " +
                     $"e.g. rpk topic create {topic} -r {options.ReplicationFactor} -p {options.Partitions} -c min.insync.replicas={options.MinInSyncReplicas})");

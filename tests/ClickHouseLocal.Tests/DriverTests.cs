@@ -37,6 +37,13 @@ public sealed class DriverTests(HostFixture fixture) : IClassFixture<HostFixture
             "SELECT 1; DROP TABLE readable",
             "SELECT * FROM file('/etc/passwd', 'LineAsString')",
             "SELECT * FROM url('http://127.0.0.1:1/', 'LineAsString')",
+            // What ClickHouse reads differently from a simple lexer: nested comments, $$ strings, quoted names, and writing a file.
+            "SELECT * /* /* */ ' */ FROM file('/etc/passwd', 'LineAsString') -- '",
+            "SELECT $$'$$, * FROM file('/etc/passwd', 'LineAsString') -- '",
+            "SELECT * FROM `file`('/etc/passwd', 'LineAsString')",
+            "SELECT * FROM \"file\"('/etc/passwd', 'LineAsString')",
+            "SELECT 1 INTO OUTFILE '/tmp/tokage-reader-escape.txt'",
+            "SELECT * FROM icebergLocal('/tmp')",
         })
         {
             var refused = await Assert.ThrowsAsync<ClickHouseServerException>(() => reader.ExecuteNonQueryAsync(sql));

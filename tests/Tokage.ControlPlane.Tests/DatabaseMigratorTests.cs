@@ -1,4 +1,7 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Hosting;
 using Npgsql;
+using Tokage.ControlPlane.Data;
 
 namespace Tokage.ControlPlane.Tests;
 
@@ -48,5 +51,14 @@ public sealed class DatabaseMigratorTests(ControlPlaneStack stack) : IClassFixtu
 
         Assert.NotEqual(0, exitCode);
         Assert.Contains("PricesRolePassword", output);
+    }
+
+    /// <summary>What the services wait for (their readiness) is the newest migration the migrator applies.</summary>
+    [Fact]
+    public void TheServicesWaitForTheNewestMigration()
+    {
+        using var db = new ControlPlaneDbContext(new DbContextOptionsBuilder<ControlPlaneDbContext>().UseNpgsql("Host=unused").UseSnakeCaseNamingConvention().Options);
+
+        Assert.Equal(DatabaseSchema.LatestMigration, db.Database.GetMigrations().Last());
     }
 }

@@ -173,7 +173,7 @@ public sealed class KafkaEventLogTests : IDisposable
         using var single = new KafkaMockCluster(replicationFactor: 1);
         using var singleProducer = new ProducerBuilder<string, byte[]>(KafkaExtensions.CreateProducerConfig(single.BootstrapServers)).Build();
         var production = new EventLogOptions { RequireReplicatedTopics = true };
-        using var topics = new KafkaTopics(single.BootstrapServers, production, NullLogger<KafkaTopics>.Instance);
+        using var topics = new KafkaTopics(() => new DependentAdminClientBuilder(singleProducer.Handle).Build(), production, NullLogger<KafkaTopics>.Instance);
 
         await topics.StartAsync(CancellationToken.None);
         await Assert.ThrowsAnyAsync<Exception>(() => topics.Done.WaitAsync(TimeSpan.FromSeconds(30)));
@@ -191,7 +191,7 @@ public sealed class KafkaEventLogTests : IDisposable
         }
 
         var development = new EventLogOptions();
-        using var devTopics = new KafkaTopics(single.BootstrapServers, development, NullLogger<KafkaTopics>.Instance);
+        using var devTopics = new KafkaTopics(() => new DependentAdminClientBuilder(singleProducer.Handle).Build(), development, NullLogger<KafkaTopics>.Instance);
         await devTopics.StartAsync(CancellationToken.None);
         await devTopics.Done.WaitAsync(TimeSpan.FromSeconds(30));
         await new KafkaEventLog(singleProducer, single.BootstrapServers, development, NullLogger<KafkaEventLog>.Instance, devTopics).AppendAsync(Records(3, "d"));
@@ -211,6 +211,9 @@ public sealed class KafkaEventLogTests : IDisposable
         var durability = new TopicDurability("t", replicas, minInSync < 0 ? null : minInSync);
 
         var found = durability.Shortfall(replicationFactor: 3, minInSyncReplicas: 2);
+
+        // A verdict only on what the topic is; what is not known yet (no partitions, an unreadable setting) is retried.
+        Assert.Equal(shortfall is not null && replicas.Length > 0 && minInSync >= 0, durability.IsDefinitive(3, 2));
 
         if (shortfall is null)
         {

@@ -50,13 +50,13 @@ public sealed class PriceWritesTests(Registry registry)
 
         var (status, problem) = await registry.PostAsync("/v1/prices", Json("""
             {"model": "gpt-4.1", "efective_from": "2031-05-01T00:00:00Z",
-             "prices": {"input_cost_per_token": "-0.000001", "output_cost_per_token": "cheap", "input_cost_per_second": "0.1"}}
+             "prices": {"input_cost_per_token": "-0.000001", "output_cost_per_token": "cheap", "input_cost_per_character": "0.1"}}
             """));
 
         Assert.Equal(HttpStatusCode.BadRequest, status);
         var errors = problem!["errors"]!.AsObject();
         Assert.Equal(
-            ["efective_from", "prices.input_cost_per_second", "prices.input_cost_per_token", "prices.output_cost_per_token", "provider"],
+            ["efective_from", "prices.input_cost_per_character", "prices.input_cost_per_token", "prices.output_cost_per_token", "provider"],
             errors.Select(e => e.Key).Order(StringComparer.Ordinal));
         Assert.Contains("negative", (string)errors["prices.input_cost_per_token"]![0]!);
 

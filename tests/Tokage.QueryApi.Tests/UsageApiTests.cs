@@ -330,6 +330,16 @@ public sealed class UsageApiTests(UsageApiTests.Data data) : IClassFixture<Usage
             Assert.True((bool)JsonNode.Parse(await repeat.Content.ReadAsStringAsync())!["granted"]!);
         }
 
+        using (var conflict = await client.PostAsJsonAsync("/v1/entitlements/reserve", new { scope, estimated_cost_usd = "0.07", reservation_id = granted[0] }))
+        {
+            Assert.Equal(HttpStatusCode.Conflict, conflict.StatusCode);
+        }
+
+        using (var huge = await client.PostAsJsonAsync("/v1/entitlements/reserve", new { scope, estimated_cost_usd = "1e20" }))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, huge.StatusCode);
+        }
+
         using (var invalid = await client.PostAsJsonAsync("/v1/entitlements/reserve", new { scope, ttl_seconds = 0 }))
         {
             var problem = await invalid.Content.ReadAsStringAsync();

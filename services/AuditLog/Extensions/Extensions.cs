@@ -6,6 +6,7 @@ internal static class Extensions
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.AddNpgsqlDataSource("tokage");
+        builder.Services.AddHealthChecks().AddDatabaseSchemaCheck();
         builder.AddObjectStoreClient("archive");
     }
 }

@@ -12,6 +12,7 @@ internal static class Extensions
         // The key cache: without Redis, keys resolve from PostgreSQL, so Redis is not part of readiness.
         builder.MarkHealthCheckOptional("StackExchange.Redis");
         builder.AddNpgsqlDataSource("tokage");
+        builder.Services.AddHealthChecks().AddDatabaseSchemaCheck();
 
         builder.Services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.SectionName)
             .Validate(o => o.CacheSigningKey.Length >= AuthOptions.MinimumSigningKeyLength,

@@ -12,6 +12,7 @@ internal static class Extensions
     {
         // As the application role: RLS binds every statement to the tenant scope it runs in.
         builder.AddNpgsqlDataSource("tokage");
+        builder.Services.AddHealthChecks().AddDatabaseSchemaCheck();
         builder.AddUsageStore("analytics", ownsSchema: false);
         builder.AddObjectStoreClient("archive");
         builder.AddRedisClient("redis");

@@ -56,10 +56,10 @@ public sealed class DatabaseMigration(IConfiguration configuration, IOptions<Dat
         {
             await connection.OpenAsync(cancellationToken);
             var tenantOwned = string.Join(", ", ControlPlaneDbContext.TenantOwnedTables);
-            // The application role reads the migration history too: the control plane is ready only once nothing is pending.
+            // Every role reads the migration history: a service is ready only once its build's newest migration is in.
             await ExecuteAsync(connection, $"""
                 GRANT USAGE ON SCHEMA public TO {app}, {prices}, {audit};
-                GRANT SELECT ON "__EFMigrationsHistory" TO {app};
+                GRANT SELECT ON "__EFMigrationsHistory" TO {app}, {prices}, {audit};
                 GRANT SELECT, INSERT, UPDATE ON tenants TO {app};
                 GRANT SELECT, INSERT, UPDATE, DELETE ON {tenantOwned} TO {app};
                 GRANT EXECUTE ON FUNCTION tokage_resolve_api_key(bytea) TO {app};

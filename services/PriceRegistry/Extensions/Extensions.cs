@@ -11,6 +11,7 @@ internal static class Extensions
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.AddNpgsqlDataSource("tokage");
+        builder.Services.AddHealthChecks().AddDatabaseSchemaCheck();
 
         builder.Services.AddOptions<PriceRegistryOptions>()
             .BindConfiguration(PriceRegistryOptions.SectionName)

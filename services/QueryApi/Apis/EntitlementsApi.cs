@@ -24,6 +24,9 @@ public static class EntitlementsApi
 
     private static readonly TimeSpan DefaultTtl = TimeSpan.FromMinutes(2);
 
+    // What numeric(38, 18) holds with room to spare; no single call costs near it.
+    private const decimal MaxAmountUsd = 1_000_000_000_000m;
+
     public sealed record ScopeRequest(string? Kind, string? Value);
 
     public sealed record CheckRequest(ScopeRequest? Scope);
@@ -53,11 +56,19 @@ public static class EntitlementsApi
                 return Results.ValidationProblem(errors);
             }
 
-            await using var connection = await database.OpenConnectionAsync(context.RequestAborted);
-            await using var transaction = await TenantBudgets.BeginTenantScopeAsync(connection, tenant!, context.RequestAborted);
-            var budgets = await TenantBudgets.CoveringAsync(connection, transaction, storedKind, value, context.RequestAborted);
-            var standings = await reservations.StandingsAsync(connection, transaction, tenant!, budgets, time.GetUtcNow(), context.RequestAborted, settlementsRequired: false);
-            await transaction.CommitAsync(context.RequestAborted);
+            List<BudgetStanding> standings;
+            try
+            {
+                await using var connection = await database.OpenConnectionAsync(context.RequestAborted);
+                await using var transaction = await TenantBudgets.BeginTenantScopeAsync(connection, tenant!, context.RequestAborted);
+                var budgets = await TenantBudgets.CoveringAsync(connection, transaction, storedKind, value, context.RequestAborted);
+                standings = await reservations.StandingsAsync(connection, transaction, tenant!, budgets, time.GetUtcNow(), context.RequestAborted, settlementsRequired: false);
+                await transaction.CommitAsync(context.RequestAborted);
+            }
+            catch (Exception ex) when (ReservationsUnavailableException.IsTransient(ex))
+            {
+                return Unavailable(context, "The entitlement check cannot be answered now: the budgets or the usage store did not answer. Retry shortly.");
+            }
 
             return Results.Ok(new
             {
@@ -113,8 +124,11 @@ public static class EntitlementsApi
             }
             catch (ReservationsUnavailableException unavailable)
             {
-                context.Response.Headers.RetryAfter = "1";
-                return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Reservations unavailable", detail: unavailable.Message);
+                return Unavailable(context, unavailable.Message);
+            }
+            catch (ReservationConflictException conflict)
+            {
+                return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Reservation id in use", detail: conflict.Message);
             }
         });
 
@@ -126,10 +140,23 @@ public static class EntitlementsApi
                 return refusal;
             }
 
-            return await reservations.ReleaseAsync(tenant!, reservationId, context.RequestAborted)
-                ? Results.NoContent()
-                : Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such reservation", detail: $"This tenant has no reservation '{reservationId}'.");
+            try
+            {
+                return await reservations.ReleaseAsync(tenant!, reservationId, context.RequestAborted)
+                    ? Results.NoContent()
+                    : Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such reservation", detail: $"This tenant has no reservation '{reservationId}'.");
+            }
+            catch (Exception ex) when (ReservationsUnavailableException.IsTransient(ex))
+            {
+                return Unavailable(context, "The reservation cannot be released now: the budget store did not answer. Retry shortly; it expires at its TTL either way.");
+            }
         });
+    }
+
+    private static IResult Unavailable(HttpContext context, string detail)
+    {
+        context.Response.Headers.RetryAfter = "1";
+        return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Entitlements unavailable", detail: detail);
     }
 
     /// <summary>The scope as the caller names it, its stored kind (<c>Tenant</c>, <c>Team</c>, …) and value; problems into <paramref name="errors"/>.</summary>
@@ -160,12 +187,13 @@ public static class EntitlementsApi
             { ValueKind: JsonValueKind.Number } e => e.GetRawText(),
             _ => null,
         };
-        if (text is not null && decimal.TryParse(text, NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out var amount) && amount >= 0m)
+        if (text is not null && decimal.TryParse(text, NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out var amount)
+            && amount is >= 0m and <= MaxAmountUsd && amount.Scale <= 18)
         {
             return amount;
         }
 
-        errors[field] = [$"'{field}' is required: a non-negative amount of US dollars, e.g. \"0.05\"."];
+        errors[field] = [$"'{field}' is required: a non-negative amount of US dollars up to {MaxAmountUsd:0} with at most 18 decimals, e.g. \"0.05\"."];
         return null;
     }
 }

@@ -65,20 +65,47 @@ internal sealed class TenantQueryLimits : IDisposable
         {
             return await query();
         }
-        catch (ClickHouseServerException ex) when (ex.ErrorCode is TimeoutExceeded or TooSlow)
+        catch (ClickHouseServerException ex) when (Stopped(ex) is { } refusal)
         {
-            throw new QueryRefusedException(StatusCodes.Status422UnprocessableEntity, "Query too expensive",
-                $"The query ran longer than {options.MaxExecutionTime.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s " +
-                $"({QueryApiOptions.SectionName}:{nameof(QueryApiOptions.MaxExecutionTime)}) and was stopped: ask for a shorter range, " +
-                "whole hours or days (answered from rollups), or fewer dimensions.");
-        }
-        catch (ClickHouseServerException ex) when (ex.ErrorCode is MemoryLimitExceeded)
-        {
-            throw new QueryRefusedException(StatusCodes.Status422UnprocessableEntity, "Query too expensive",
-                $"The query needed more than {options.MaxMemoryUsage.ToString(CultureInfo.InvariantCulture)} bytes " +
-                $"({QueryApiOptions.SectionName}:{nameof(QueryApiOptions.MaxMemoryUsage)}) and was stopped: ask for a shorter range or fewer dimensions.");
+            throw refusal;
         }
     }
 
+    /// <summary>The refusal for a query ClickHouse stopped at the reader's time or memory limit; null for any other error.</summary>
+    public QueryRefusedException? Stopped(Exception exception) => exception switch
+    {
+        ClickHouseServerException { ErrorCode: TimeoutExceeded or TooSlow } => new QueryRefusedException(StatusCodes.Status422UnprocessableEntity, "Query too expensive",
+            $"The query ran longer than {options.MaxExecutionTime.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s " +
+            $"({QueryApiOptions.SectionName}:{nameof(QueryApiOptions.MaxExecutionTime)}) and was stopped: ask for a shorter range, " +
+            "whole hours or days (answered from rollups), or fewer dimensions."),
+        ClickHouseServerException { ErrorCode: MemoryLimitExceeded } => new QueryRefusedException(StatusCodes.Status422UnprocessableEntity, "Query too expensive",
+            $"The query needed more than {options.MaxMemoryUsage.ToString(CultureInfo.InvariantCulture)} bytes " +
+            $"({QueryApiOptions.SectionName}:{nameof(QueryApiOptions.MaxMemoryUsage)}) and was stopped: ask for a shorter range or fewer dimensions."),
+        _ => null,
+    };
+
     public void Dispose() => running.Dispose();
+}
+
+/// <summary>
+/// For the queries that do not go through <see cref="TenantQueryLimits.RunAsync"/> (event status, recent events, the OTLP
+/// report): a query ClickHouse stopped at a limit is the same 422 naming the setting, never a 500.
+/// </summary>
+internal sealed class StoppedQueryHandler(TenantQueryLimits limits, IProblemDetailsService problems) : Microsoft.AspNetCore.Diagnostics.IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
+    {
+        if (limits.Stopped(exception) is not { } refusal)
+        {
+            return false;
+        }
+
+        context.Response.StatusCode = refusal.Status;
+        return await problems.TryWriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = context,
+            Exception = exception,
+            ProblemDetails = { Status = refusal.Status, Title = refusal.Title, Detail = refusal.Message },
+        });
+    }
 }

@@ -9,8 +9,25 @@ namespace Tokage.QueryApi.Entitlements;
 /// <summary>What a reservation request came to.</summary>
 internal sealed record ReservationAnswer(bool Granted, string ReservationId, decimal? RemainingUsd, DateTimeOffset? ExpiresAt, IReadOnlyList<string> LimitedBy);
 
-/// <summary>Reservations cannot be granted or counted now (PostgreSQL or Redis unreachable): refused, never assumed.</summary>
-internal sealed class ReservationsUnavailableException(string message, Exception inner) : Exception(message, inner);
+/// <summary>Reservations cannot be granted or counted now (PostgreSQL, Redis or ClickHouse unable to answer): refused, never assumed.</summary>
+internal sealed class ReservationsUnavailableException(string message, Exception inner) : Exception(message, inner)
+{
+    /// <summary>
+    /// Whether <paramref name="exception"/> is the engines not answering now — unreachable, timed out, a lock not had in
+    /// time, a server shutting down or out of connections, ClickHouse refusing the spend query — rather than a bug.
+    /// </summary>
+    public static bool IsTransient(Exception exception) => exception switch
+    {
+        PostgresException p => p.SqlState.StartsWith("08", StringComparison.Ordinal) || p.SqlState.StartsWith("53", StringComparison.Ordinal)
+            || p.SqlState.StartsWith("57", StringComparison.Ordinal) || p.SqlState is PostgresErrorCodes.SerializationFailure
+            or PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.LockNotAvailable or PostgresErrorCodes.UndefinedTable,
+        NpgsqlException or RedisException or TimeoutException or HttpRequestException or ClickHouse.Driver.ClickHouseServerException => true,
+        _ => false,
+    };
+}
+
+/// <summary>The same reservation id asked again with another scope or estimate: the first request's stands, this one is refused.</summary>
+internal sealed class ReservationConflictException(string message) : Exception(message);
 
 /// <summary>
 /// Budget reservations: before a call, an app asks for room in the hard-limit budgets that cover its scope. Granting
@@ -28,6 +45,12 @@ internal sealed class BudgetReservations(NpgsqlDataSource database, BudgetSpend 
         {
             await using var connection = await database.OpenConnectionAsync(cancellationToken);
             await using var transaction = await TenantBudgets.BeginTenantScopeAsync(connection, tenant, cancellationToken);
+            // A grant waits at most this long for the budgets' lock, then answers 503 rather than holding a connection.
+            await using (var lockTimeout = new NpgsqlCommand("SET LOCAL lock_timeout = '5s'", connection, transaction))
+            {
+                await lockTimeout.ExecuteNonQueryAsync(cancellationToken);
+            }
+
             var hard = (await TenantBudgets.CoveringAsync(connection, transaction, kind, value, cancellationToken)).Where(b => b.HardLimit).ToList();
             var ids = hard.Select(b => b.Id).Order().ToArray();
             if (ids.Length > 0)
@@ -43,9 +66,9 @@ internal sealed class BudgetReservations(NpgsqlDataSource database, BudgetSpend 
 
             var now = time.GetUtcNow();
             var standings = await StandingsAsync(connection, transaction, tenant, hard, now, cancellationToken);
-            if (await FindAsync(connection, transaction, reservationId, cancellationToken) is { } earlier)
+            if (await FindAsync(connection, transaction, reservationId, now, kind, value, estimateUsd, cancellationToken) is { } earlier)
             {
-                // The same reservation asked again (a retry): the first answer stands.
+                // The same reservation asked again (a retry): the first answer stands, with what became of it since.
                 await transaction.CommitAsync(cancellationToken);
                 return earlier with { RemainingUsd = Remaining(standings, 0m) };
             }
@@ -72,7 +95,7 @@ internal sealed class BudgetReservations(NpgsqlDataSource database, BudgetSpend 
                 if (await insert.ExecuteNonQueryAsync(cancellationToken) == 0)
                 {
                     // The same id was reserved at this very moment by a retry that won: its answer stands.
-                    var winner = await FindAsync(connection, transaction, reservationId, cancellationToken);
+                    var winner = await FindAsync(connection, transaction, reservationId, now, kind, value, estimateUsd, cancellationToken);
                     await transaction.CommitAsync(cancellationToken);
                     return winner! with { RemainingUsd = Remaining(standings, 0m) };
                 }
@@ -81,7 +104,7 @@ internal sealed class BudgetReservations(NpgsqlDataSource database, BudgetSpend 
             await transaction.CommitAsync(cancellationToken);
             return new ReservationAnswer(granted, reservationId, Remaining(standings, granted ? estimateUsd : 0m), granted ? expiresAt : null, limitedBy);
         }
-        catch (Exception ex) when (ex is NpgsqlException and not PostgresException or RedisException or TimeoutException or HttpRequestException)
+        catch (Exception ex) when (ReservationsUnavailableException.IsTransient(ex))
         {
             throw new ReservationsUnavailableException(
                 "Reservations cannot be granted now: the budget store or the settlement marks are unreachable. Nothing was reserved; retry shortly.", ex);
@@ -164,14 +187,33 @@ internal sealed class BudgetReservations(NpgsqlDataSource database, BudgetSpend 
         return held;
     }
 
-    private static async Task<ReservationAnswer?> FindAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string reservationId, CancellationToken cancellationToken)
+    /// <summary>
+    /// An earlier request with this id: its answer as it stands now (a grant released or expired since is no grant any
+    /// more), or a conflict when it asked for another scope or estimate.
+    /// </summary>
+    private static async Task<ReservationAnswer?> FindAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string reservationId,
+        DateTimeOffset now, string kind, string value, decimal estimateUsd, CancellationToken cancellationToken)
     {
-        await using var find = new NpgsqlCommand("SELECT granted, expires_at FROM budget_reservations WHERE reservation_id = @id", connection, transaction);
+        await using var find = new NpgsqlCommand(
+            "SELECT granted, expires_at, released_at IS NOT NULL, scope_kind, scope_value, estimated_cost_usd FROM budget_reservations WHERE reservation_id = @id",
+            connection, transaction);
         find.Parameters.AddWithValue("id", reservationId);
         await using var reader = await find.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken)
-            ? new ReservationAnswer(reader.GetBoolean(0), reservationId, null, reader.GetBoolean(0) ? reader.GetFieldValue<DateTimeOffset>(1) : null, [])
-            : null;
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return null;
+        }
+
+        if (reader.GetString(3) != kind || reader.GetString(4) != value || reader.GetDecimal(5) != estimateUsd)
+        {
+            throw new ReservationConflictException(
+                $"Reservation '{reservationId}' was made for another scope or estimate ({reader.GetString(3).ToLowerInvariant()} '{reader.GetString(4)}', " +
+                $"{reader.GetDecimal(5).ToString(System.Globalization.CultureInfo.InvariantCulture)} USD); use a new id for a new reservation.");
+        }
+
+        var expiresAt = reader.GetFieldValue<DateTimeOffset>(1);
+        var live = reader.GetBoolean(0) && !reader.GetBoolean(2) && expiresAt > now;
+        return new ReservationAnswer(live, reservationId, null, live ? expiresAt : null, []);
     }
 
     /// <summary>The least room left in any hard-limit budget after <paramref name="taken"/>; null when none limits the scope.</summary>

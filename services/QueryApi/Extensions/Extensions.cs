@@ -10,6 +10,7 @@ internal static class Extensions
         builder.AddRedisClient("redis");
         // Budgets for the entitlement check, as the application role: RLS binds the reads to the caller's tenant.
         builder.AddNpgsqlDataSource("tokage");
+        builder.Services.AddHealthChecks().AddDatabaseSchemaCheck();
         // As the store's read-only user where the deployment has one; the reader's limits travel with every query.
         var limits = builder.Configuration.GetSection(QueryApiOptions.SectionName).Get<QueryApiOptions>() ?? new QueryApiOptions();
         builder.AddUsageStore("analytics", ownsSchema: false, clickHouse =>
@@ -28,6 +29,7 @@ internal static class Extensions
                 $"{QueryApiOptions.SectionName}: MaxExecutionTime, MaxMemoryUsage and MaxConcurrentQueriesPerTenant must be positive.")
             .ValidateOnStart();
         builder.Services.AddSingleton<Tokage.QueryApi.Apis.TenantQueryLimits>();
+        builder.Services.AddExceptionHandler<Tokage.QueryApi.Apis.StoppedQueryHandler>();
         builder.Services.AddSingleton(sp => new ReservationSettlements(sp.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>()));
         builder.Services.AddSingleton<Tokage.QueryApi.Entitlements.BudgetReservations>();
         builder.Services.AddSingleton(sp => new Tokage.Integrations.AdminToken(
