@@ -61,11 +61,12 @@ public sealed class KafkaTopics(Func<IAdminClient> adminClient, EventLogOptions 
     protected override async Task RunAsync(CancellationToken cancellationToken)
     {
         using var admin = adminClient();
-        var brokers = admin.GetMetadata(AdminTimeout).Brokers.Count;
-        var replication = options.RequireReplicatedTopics ? options.ReplicationFactor : (short)Math.Min(options.ReplicationFactor, brokers);
+        var cluster = admin.GetMetadata(AdminTimeout);
+        var replication = options.RequireReplicatedTopics ? options.ReplicationFactor : (short)Math.Min(options.ReplicationFactor, cluster.Brokers.Count);
         var minInSync = Math.Min(options.MinInSyncReplicas, replication);
         string[] topics = [options.Topic, options.DeadLetterTopic];
-        await CreateMissingAsync(admin, topics, replication, minInSync);
+        var existing = cluster.Topics.Where(t => t.Error.Code == ErrorCode.NoError).Select(t => t.Topic).ToHashSet(StringComparer.Ordinal);
+        await CreateMissingAsync(admin, [.. topics.Where(t => !existing.Contains(t))], replication, minInSync);
 
         if (!options.RequireReplicatedTopics)
         {
@@ -92,10 +93,8 @@ public sealed class KafkaTopics(Func<IAdminClient> adminClient, EventLogOptions 
         logger.LogInformation("Event log topics {Topics} have {Replicas}+ replicas and min.insync.replicas {MinInSync}+.", string.Join(", ", topics), options.ReplicationFactor, options.MinInSyncReplicas);
     }
 
-    private async Task CreateMissingAsync(IAdminClient admin, string[] topics, short replication, int minInSync)
+    private async Task CreateMissingAsync(IAdminClient admin, List<string> missing, short replication, int minInSync)
     {
-        var existing = admin.GetMetadata(AdminTimeout).Topics.Where(t => t.Error.Code == ErrorCode.NoError).Select(t => t.Topic).ToHashSet(StringComparer.Ordinal);
-        var missing = topics.Where(t => !existing.Contains(t)).ToList();
         if (missing.Count == 0)
         {
             return;

@@ -114,20 +114,83 @@ public readonly record struct ModalityCounts(
     /// <summary>Audio, image and video input that no cache served or wrote.</summary>
     public long UncachedInput => (AudioInput - AudioCacheRead - AudioCacheWrite) + (ImageInput - ImageCacheRead) + VideoInput;
 
-    /// <summary>Why these parts do not fit <paramref name="totals"/>, or null when they do.</summary>
-    public string? Misfit(TokenCounts totals)
+    /// <summary>Why these parts do not fit <paramref name="totals"/> (the first reason), or null when they do.</summary>
+    public string? Misfit(TokenCounts totals) => Misfits(totals).FirstOrDefault()?.Rule;
+
+    /// <summary>
+    /// Every way these parts do not fit <paramref name="totals"/>, each naming the usage field to fix (the first count
+    /// that no longer fits) and the total it exceeds: the one rule ingestion answers with and pricing refuses by.
+    /// </summary>
+    public IEnumerable<ModalityMisfit> Misfits(TokenCounts totals)
     {
-        long[] all = [AudioInput, ImageInput, VideoInput, AudioCacheRead, ImageCacheRead, AudioCacheWrite, AudioOutput, ImageOutput];
-        return all.Any(c => c < 0) ? "modality counts must be non-negative"
-            : AudioCacheRead + AudioCacheWrite > AudioInput ? "audio cache reads and writes exceed the audio input"
-            : ImageCacheRead > ImageInput ? "image cache reads exceed the image input"
-            : AudioCacheRead + ImageCacheRead > totals.CacheRead ? "audio and image cache reads exceed the cache reads"
-            : AudioCacheWrite > totals.CacheWrite ? "audio cache writes exceed the cache writes"
-            : UncachedInput > totals.Input - totals.CacheRead - totals.CacheWrite - totals.CacheWrite1h ? "uncached audio, image and video input exceed the uncached input"
-            : AudioOutput + ImageOutput + totals.Reasoning > totals.Output ? "audio, image and reasoning output exceed the output"
-            : null;
+        (string Field, long Value)[] named =
+        [
+            ("audio_input_tokens", AudioInput), ("image_input_tokens", ImageInput), ("video_input_tokens", VideoInput),
+            ("audio_cache_read_tokens", AudioCacheRead), ("image_cache_read_tokens", ImageCacheRead), ("audio_cache_write_tokens", AudioCacheWrite),
+            ("audio_output_tokens", AudioOutput), ("image_output_tokens", ImageOutput),
+        ];
+        var negative = named.Where(n => n.Value < 0).ToList();
+        foreach (var (field, _) in negative)
+        {
+            yield return new(field, "negative", $"{field} must be non-negative");
+        }
+
+        if (negative.Count > 0)
+        {
+            yield break;
+        }
+
+        if (AudioCacheRead + AudioCacheWrite > AudioInput)
+        {
+            yield return new("audio_cache_read_tokens", "exceeds_audio_input", "audio_cache_read_tokens + audio_cache_write_tokens must not exceed audio_input_tokens");
+        }
+
+        if (ImageCacheRead > ImageInput)
+        {
+            yield return new("image_cache_read_tokens", "exceeds_image_input", "image_cache_read_tokens must not exceed image_input_tokens");
+        }
+
+        if (AudioCacheRead + ImageCacheRead > totals.CacheRead)
+        {
+            yield return new(AudioCacheRead > totals.CacheRead ? "audio_cache_read_tokens" : "image_cache_read_tokens", "exceeds_cache_read",
+                "audio_cache_read_tokens + image_cache_read_tokens must not exceed cache_read_tokens");
+        }
+
+        if (AudioCacheWrite > totals.CacheWrite)
+        {
+            yield return new("audio_cache_write_tokens", "exceeds_cache_write", "audio_cache_write_tokens must not exceed cache_write_tokens");
+        }
+
+        var uncached = totals.Input - totals.CacheRead - totals.CacheWrite - totals.CacheWrite1h;
+        var running = 0L;
+        foreach (var (field, part) in new[]
+        {
+            ("audio_input_tokens", AudioInput - AudioCacheRead - AudioCacheWrite), ("image_input_tokens", ImageInput - ImageCacheRead), ("video_input_tokens", VideoInput),
+        })
+        {
+            running += Math.Max(part, 0);
+            if (running > uncached)
+            {
+                yield return new(field, "exceeds_input", "audio, image and video input beyond their cached parts must not exceed the uncached input");
+                break;
+            }
+        }
+
+        running = totals.Reasoning;
+        foreach (var (field, part) in new[] { ("audio_output_tokens", AudioOutput), ("image_output_tokens", ImageOutput) })
+        {
+            running += part;
+            if (running > totals.Output)
+            {
+                yield return new(field, "exceeds_output", "reasoning_tokens + audio_output_tokens + image_output_tokens must not exceed output_tokens");
+                break;
+            }
+        }
     }
 }
+
+/// <summary>One way an event's modality counts do not fit its totals: the usage field to name, a short code, the rule.</summary>
+public sealed record ModalityMisfit(string Field, string Code, string Rule);
 
 /// <summary>An event's token counts, cache-inclusive input and reasoning-inclusive output, and their non-text parts.</summary>
 public readonly record struct TokenCounts(

@@ -290,7 +290,7 @@ public sealed class BatchProcessor(
                 ? "A token count is negative."
             : (decimal)u.CacheReadTokens + u.CacheWriteTokens + u.CacheWrite1HTokens > u.InputTokens ? "Cache tokens exceed input tokens (input counts them)."
             : u.ReasoningTokens > u.OutputTokens ? "Reasoning tokens exceed output tokens (output counts them)."
-            : Counts(u).Modalities.Misfit(Counts(u)) is { } misfit ? $"The modality counts do not fit: {misfit}."
+            : Counts(u) is var counts && counts.Modalities.Misfit(counts) is { } misfit ? $"The modality counts do not fit: {misfit}."
             : u.Images < 0 || u.WebSearchQueries < 0 || Units(u) is null ? "A unit count (images, audio_seconds, web_search_queries) is negative or not a number."
             : null;
     }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Tokage.Contracts.V1;
+using Tokage.Pricing;
 
 namespace Tokage.Ingestion.Validation;
 
@@ -160,60 +161,15 @@ public sealed class EventValidator(IOptions<IngestOptions> options, TimeProvider
         }
     }
 
-    /// <summary>
-    /// The non-text parts, each inside its totals: named at the first count that no longer fits (its code says which
-    /// total it exceeded), so the client sees the field to fix.
-    /// </summary>
+    /// <summary>The non-text parts, each inside its totals: the pricing library's rule, each misfit naming its field and the total it exceeds.</summary>
     private static void ValidateModalities(List<FieldProblem> problems, TokenUsage usage)
     {
-        void Exceeds(string field, string code, string rule) => problems.Add(new($"usage.{field}", code, $"{rule} (each modality's count is part of its total)."));
-
-        if (usage.AudioCacheReadTokens + usage.AudioCacheWriteTokens > usage.AudioInputTokens)
+        var totals = new TokenCounts(usage.InputTokens, usage.CacheReadTokens, usage.CacheWriteTokens, usage.CacheWrite1HTokens, usage.OutputTokens, usage.ReasoningTokens,
+            new ModalityCounts(usage.AudioInputTokens, usage.ImageInputTokens, usage.VideoInputTokens, usage.AudioCacheReadTokens, usage.ImageCacheReadTokens,
+                usage.AudioCacheWriteTokens, usage.AudioOutputTokens, usage.ImageOutputTokens));
+        foreach (var misfit in totals.Modalities.Misfits(totals))
         {
-            Exceeds("audio_cache_read_tokens", "exceeds_audio_input", "audio_cache_read_tokens + audio_cache_write_tokens must not exceed audio_input_tokens");
-        }
-
-        if (usage.ImageCacheReadTokens > usage.ImageInputTokens)
-        {
-            Exceeds("image_cache_read_tokens", "exceeds_image_input", "image_cache_read_tokens must not exceed image_input_tokens");
-        }
-
-        if (usage.AudioCacheReadTokens + usage.ImageCacheReadTokens > usage.CacheReadTokens)
-        {
-            Exceeds(usage.AudioCacheReadTokens > usage.CacheReadTokens ? "audio_cache_read_tokens" : "image_cache_read_tokens", "exceeds_cache_read",
-                "audio_cache_read_tokens + image_cache_read_tokens must not exceed cache_read_tokens");
-        }
-
-        if (usage.AudioCacheWriteTokens > usage.CacheWriteTokens)
-        {
-            Exceeds("audio_cache_write_tokens", "exceeds_cache_write", "audio_cache_write_tokens must not exceed cache_write_tokens");
-        }
-
-        var uncached = usage.InputTokens - usage.CacheReadTokens - usage.CacheWriteTokens - usage.CacheWrite1HTokens;
-        var running = 0L;
-        foreach (var (field, part) in new[]
-        {
-            ("audio_input_tokens", usage.AudioInputTokens - usage.AudioCacheReadTokens - usage.AudioCacheWriteTokens),
-            ("image_input_tokens", usage.ImageInputTokens - usage.ImageCacheReadTokens), ("video_input_tokens", usage.VideoInputTokens),
-        })
-        {
-            running += Math.Max(part, 0);
-            if (running > uncached)
-            {
-                Exceeds(field, "exceeds_input", "audio, image and video input beyond their cached parts must not exceed the uncached input");
-                break;
-            }
-        }
-
-        running = usage.ReasoningTokens;
-        foreach (var (field, part) in new[] { ("audio_output_tokens", usage.AudioOutputTokens), ("image_output_tokens", usage.ImageOutputTokens) })
-        {
-            running += part;
-            if (running > usage.OutputTokens)
-            {
-                Exceeds(field, "exceeds_output", "reasoning_tokens + audio_output_tokens + image_output_tokens must not exceed output_tokens");
-                break;
-            }
+            problems.Add(new($"usage.{misfit.Field}", misfit.Code, $"{misfit.Rule} (each modality's count is part of its total)."));
         }
     }
 

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Npgsql;
 using Tokage.ApiKeys;
+using Tokage.Integrations;
 using Tokage.QueryApi.Entitlements;
 
 namespace Tokage.QueryApi.Apis;
@@ -59,11 +60,11 @@ public static class EntitlementsApi
             List<BudgetStanding> standings;
             try
             {
-                await using var connection = await database.OpenConnectionAsync(context.RequestAborted);
-                await using var transaction = await TenantBudgets.BeginTenantScopeAsync(connection, tenant!, context.RequestAborted);
-                var budgets = await TenantBudgets.CoveringAsync(connection, transaction, storedKind, value, context.RequestAborted);
-                standings = await reservations.StandingsAsync(connection, transaction, tenant!, budgets, time.GetUtcNow(), context.RequestAborted, settlementsRequired: false);
-                await transaction.CommitAsync(context.RequestAborted);
+                standings = await database.InTenantAsync(Guid.Parse(tenant!), async (connection, transaction) =>
+                {
+                    var budgets = await TenantBudgets.CoveringAsync(connection, transaction, storedKind, value, context.RequestAborted);
+                    return await reservations.StandingsAsync(connection, transaction, tenant!, budgets, time.GetUtcNow(), context.RequestAborted, settlementsRequired: false);
+                }, context.RequestAborted);
             }
             catch (Exception ex) when (ReservationsUnavailableException.IsTransient(ex))
             {

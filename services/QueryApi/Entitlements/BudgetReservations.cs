@@ -3,6 +3,7 @@ using NpgsqlTypes;
 using StackExchange.Redis;
 using Tokage.Analytics.Queries;
 using Tokage.EventLog;
+using Tokage.Integrations;
 
 namespace Tokage.QueryApi.Entitlements;
 
@@ -43,66 +44,64 @@ internal sealed class BudgetReservations(NpgsqlDataSource database, BudgetSpend 
     {
         try
         {
-            await using var connection = await database.OpenConnectionAsync(cancellationToken);
-            await using var transaction = await TenantBudgets.BeginTenantScopeAsync(connection, tenant, cancellationToken);
-            // A grant waits at most this long for the budgets' lock, then answers 503 rather than holding a connection.
-            await using (var lockTimeout = new NpgsqlCommand("SET LOCAL lock_timeout = '5s'", connection, transaction))
+            return await database.InTenantAsync(Guid.Parse(tenant), async (connection, transaction) =>
             {
-                await lockTimeout.ExecuteNonQueryAsync(cancellationToken);
-            }
-
-            var hard = (await TenantBudgets.CoveringAsync(connection, transaction, kind, value, cancellationToken)).Where(b => b.HardLimit).ToList();
-            var ids = hard.Select(b => b.Id).Order().ToArray();
-            if (ids.Length > 0)
-            {
-                // Reservations on these budgets queue here, in one order (no deadlock), each seeing those granted before it.
-                await using var lockBudgets = new NpgsqlCommand("SELECT id FROM budgets WHERE id = ANY(@ids) ORDER BY id FOR UPDATE", connection, transaction);
-                lockBudgets.Parameters.AddWithValue("ids", ids);
-                await using var locked = await lockBudgets.ExecuteReaderAsync(cancellationToken);
-                while (await locked.ReadAsync(cancellationToken))
+                // A grant waits at most this long for the budgets' lock, then answers 503 rather than holding a connection.
+                await using (var lockTimeout = new NpgsqlCommand("SET LOCAL lock_timeout = '5s'", connection, transaction))
                 {
+                    await lockTimeout.ExecuteNonQueryAsync(cancellationToken);
                 }
-            }
 
-            var now = time.GetUtcNow();
-            var standings = await StandingsAsync(connection, transaction, tenant, hard, now, cancellationToken);
-            if (await FindAsync(connection, transaction, reservationId, now, kind, value, estimateUsd, cancellationToken) is { } earlier)
-            {
-                // The same reservation asked again (a retry): the first answer stands, with what became of it since.
-                await transaction.CommitAsync(cancellationToken);
-                return earlier with { RemainingUsd = Remaining(standings, 0m) };
-            }
-
-            // Granted only where every hard-limit budget has room for the estimate beside its spend and the room already held.
-            var limitedBy = standings.Where(s => s.SpentUsd + s.ReservedUsd + estimateUsd > s.Budget.AmountUsd).Select(s => s.Budget.Name).ToList();
-            var granted = limitedBy.Count == 0;
-            var expiresAt = now + ttl;
-            await using (var insert = new NpgsqlCommand("""
-                INSERT INTO budget_reservations (tenant_id, reservation_id, scope_kind, scope_value, estimated_cost_usd, budget_ids, granted, created_at, expires_at)
-                VALUES (@tenant::uuid, @id, @kind, @value, @estimate, @budgets, @granted, @now, @expires)
-                ON CONFLICT (tenant_id, reservation_id) DO NOTHING
-                """, connection, transaction))
-            {
-                insert.Parameters.AddWithValue("tenant", tenant);
-                insert.Parameters.AddWithValue("id", reservationId);
-                insert.Parameters.AddWithValue("kind", kind);
-                insert.Parameters.AddWithValue("value", value);
-                insert.Parameters.AddWithValue("estimate", estimateUsd);
-                insert.Parameters.AddWithValue("budgets", NpgsqlDbType.Array | NpgsqlDbType.Uuid, granted ? ids : Array.Empty<Guid>());
-                insert.Parameters.AddWithValue("granted", granted);
-                insert.Parameters.AddWithValue("now", now);
-                insert.Parameters.AddWithValue("expires", expiresAt);
-                if (await insert.ExecuteNonQueryAsync(cancellationToken) == 0)
+                var hard = (await TenantBudgets.CoveringAsync(connection, transaction, kind, value, cancellationToken)).Where(b => b.HardLimit).ToList();
+                var ids = hard.Select(b => b.Id).Order().ToArray();
+                if (ids.Length > 0)
                 {
-                    // The same id was reserved at this very moment by a retry that won: its answer stands.
-                    var winner = await FindAsync(connection, transaction, reservationId, now, kind, value, estimateUsd, cancellationToken);
-                    await transaction.CommitAsync(cancellationToken);
-                    return winner! with { RemainingUsd = Remaining(standings, 0m) };
+                    // Reservations on these budgets queue here, in one order (no deadlock), each seeing those granted before it.
+                    await using var lockBudgets = new NpgsqlCommand("SELECT id FROM budgets WHERE id = ANY(@ids) ORDER BY id FOR UPDATE", connection, transaction);
+                    lockBudgets.Parameters.AddWithValue("ids", ids);
+                    await using var locked = await lockBudgets.ExecuteReaderAsync(cancellationToken);
+                    while (await locked.ReadAsync(cancellationToken))
+                    {
+                    }
                 }
-            }
 
-            await transaction.CommitAsync(cancellationToken);
-            return new ReservationAnswer(granted, reservationId, Remaining(standings, granted ? estimateUsd : 0m), granted ? expiresAt : null, limitedBy);
+                var now = time.GetUtcNow();
+                var standings = await StandingsAsync(connection, transaction, tenant, hard, now, cancellationToken);
+                if (await FindAsync(connection, transaction, reservationId, now, kind, value, estimateUsd, cancellationToken) is { } earlier)
+                {
+                    // The same reservation asked again (a retry): the first answer stands, with what became of it since.
+                    return earlier with { RemainingUsd = Remaining(standings, 0m) };
+                }
+
+                // Granted only where every hard-limit budget has room for the estimate beside its spend and the room already held.
+                var limitedBy = standings.Where(s => s.SpentUsd + s.ReservedUsd + estimateUsd > s.Budget.AmountUsd).Select(s => s.Budget.Name).ToList();
+                var granted = limitedBy.Count == 0;
+                var expiresAt = now + ttl;
+                await using (var insert = new NpgsqlCommand("""
+                    INSERT INTO budget_reservations (tenant_id, reservation_id, scope_kind, scope_value, estimated_cost_usd, budget_ids, granted, created_at, expires_at)
+                    VALUES (@tenant::uuid, @id, @kind, @value, @estimate, @budgets, @granted, @now, @expires)
+                    ON CONFLICT (tenant_id, reservation_id) DO NOTHING
+                    """, connection, transaction))
+                {
+                    insert.Parameters.AddWithValue("tenant", tenant);
+                    insert.Parameters.AddWithValue("id", reservationId);
+                    insert.Parameters.AddWithValue("kind", kind);
+                    insert.Parameters.AddWithValue("value", value);
+                    insert.Parameters.AddWithValue("estimate", estimateUsd);
+                    insert.Parameters.AddWithValue("budgets", NpgsqlDbType.Array | NpgsqlDbType.Uuid, granted ? ids : Array.Empty<Guid>());
+                    insert.Parameters.AddWithValue("granted", granted);
+                    insert.Parameters.AddWithValue("now", now);
+                    insert.Parameters.AddWithValue("expires", expiresAt);
+                    if (await insert.ExecuteNonQueryAsync(cancellationToken) == 0)
+                    {
+                        // The same id was reserved at this very moment by a retry that won: its answer stands.
+                        var winner = await FindAsync(connection, transaction, reservationId, now, kind, value, estimateUsd, cancellationToken);
+                        return winner! with { RemainingUsd = Remaining(standings, 0m) };
+                    }
+                }
+
+                return new ReservationAnswer(granted, reservationId, Remaining(standings, granted ? estimateUsd : 0m), granted ? expiresAt : null, limitedBy);
+            }, cancellationToken);
         }
         catch (Exception ex) when (ReservationsUnavailableException.IsTransient(ex))
         {
@@ -114,15 +113,14 @@ internal sealed class BudgetReservations(NpgsqlDataSource database, BudgetSpend 
     /// <summary>Releases a reservation before it expires; false when the tenant has none by that id.</summary>
     public async Task<bool> ReleaseAsync(string tenant, string reservationId, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await TenantBudgets.BeginTenantScopeAsync(connection, tenant, cancellationToken);
-        await using var release = new NpgsqlCommand(
-            "UPDATE budget_reservations SET released_at = coalesce(released_at, @now) WHERE reservation_id = @id", connection, transaction);
-        release.Parameters.AddWithValue("now", time.GetUtcNow());
-        release.Parameters.AddWithValue("id", reservationId);
-        var found = await release.ExecuteNonQueryAsync(cancellationToken) > 0;
-        await transaction.CommitAsync(cancellationToken);
-        return found;
+        return await database.InTenantAsync(Guid.Parse(tenant), async (connection, transaction) =>
+        {
+            await using var release = new NpgsqlCommand(
+                "UPDATE budget_reservations SET released_at = coalesce(released_at, @now) WHERE reservation_id = @id", connection, transaction);
+            release.Parameters.AddWithValue("now", time.GetUtcNow());
+            release.Parameters.AddWithValue("id", reservationId);
+            return await release.ExecuteNonQueryAsync(cancellationToken) > 0;
+        }, cancellationToken);
     }
 
     /// <summary>

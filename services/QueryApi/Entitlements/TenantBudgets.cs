@@ -19,19 +19,9 @@ internal sealed record BudgetStanding(BudgetRow Budget, BudgetWindow Window, dec
     public bool Exceeded => SpentUsd + ReservedUsd >= Budget.AmountUsd;
 }
 
-/// <summary>The tenant's budgets, read as the application role under the tenant's RLS scope.</summary>
+/// <summary>The tenant's budgets, read as the application role inside the tenant's RLS scope (<see cref="Tokage.Integrations.TenantTransactions"/>).</summary>
 internal static class TenantBudgets
 {
-    /// <summary>Opens a transaction in which the database shows and accepts only <paramref name="tenant"/>'s rows.</summary>
-    public static async Task<NpgsqlTransaction> BeginTenantScopeAsync(NpgsqlConnection connection, string tenant, CancellationToken cancellationToken)
-    {
-        var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using var scope = new NpgsqlCommand("SELECT set_config('tokage.tenant_id', @tenant, true)", connection, transaction);
-        scope.Parameters.AddWithValue("tenant", tenant);
-        await scope.ExecuteNonQueryAsync(cancellationToken);
-        return transaction;
-    }
-
     /// <summary>The budgets on this scope and on the tenant as a whole (which covers every scope), by name.</summary>
     public static async Task<List<BudgetRow>> CoveringAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, string kind, string value, CancellationToken cancellationToken)
