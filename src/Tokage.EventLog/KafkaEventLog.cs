@@ -74,7 +74,9 @@ public sealed class KafkaEventLog(
                 config.Set(key, value);
             }
 
-            consumer = new ConsumerBuilder<string, byte[]>(config).Build();
+            consumer = new ConsumerBuilder<string, byte[]>(config)
+                .SetPartitionsRevokedHandler((self, revoked) => Release(self, revoked.Select(p => p.TopicPartition).ToHashSet()))
+                .Build();
             consumer.Subscribe(options.Topic);
         }
 
@@ -162,6 +164,27 @@ public sealed class KafkaEventLog(
             {
                 Handle = result.TopicPartitionOffset,
             };
+
+        /// <summary>
+        /// Called (on the reading thread, within Consume) as a rebalance takes partitions away. They leave unpaused:
+        /// librdkafka keeps a partition's pause across a reassignment, so one handed back later would never be read
+        /// again. Records held from them go too: their next owner, maybe this consumer, reads them again from the last
+        /// commit, and a held record committed ahead of those would skip them.
+        /// </summary>
+        private void Release(IConsumer<string, byte[]> self, HashSet<TopicPartition> revoked)
+        {
+            var wasPaused = revoked.Where(paused.Contains).ToList();
+            if (wasPaused.Count > 0)
+            {
+                self.Resume(wasPaused);
+                paused.ExceptWith(wasPaused);
+            }
+
+            var kept = held.Where(r => !revoked.Contains(((TopicPartitionOffset)r.Handle!).TopicPartition)).ToList();
+            held.Clear();
+            kept.ForEach(held.Enqueue);
+            logger.LogInformation("Partitions {Partitions} taken away by a rebalance.", string.Join(", ", revoked));
+        }
 
         /// <summary>Resumes what <see cref="KeepAliveAsync"/> paused and is still assigned (a rebalance may have moved it).</summary>
         private void ResumePaused()

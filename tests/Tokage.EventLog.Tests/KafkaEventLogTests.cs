@@ -34,11 +34,12 @@ public sealed class KafkaEventLogTests : IDisposable
     private static List<EventLogRecord> Records(int count, string prefix) =>
         Enumerable.Range(0, count).Select(i => new EventLogRecord($"tenant-{i % 4}", System.Text.Encoding.UTF8.GetBytes($"{prefix}-{i}"))).ToList();
 
-    private static async Task<List<ConsumedRecord>> DrainAsync(IEventLogConsumer consumer, int expected, bool ack)
+    /// <summary>Reads until <paramref name="expected"/> records (or distinct values) or 30 s.</summary>
+    private static async Task<List<ConsumedRecord>> DrainAsync(IEventLogConsumer consumer, int expected, bool ack, bool distinct = false)
     {
         var read = new List<ConsumedRecord>();
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (read.Count < expected && DateTime.UtcNow < deadline)
+        while ((distinct ? read.Select(r => System.Text.Encoding.UTF8.GetString(r.Value)).Distinct().Count() : read.Count) < expected && DateTime.UtcNow < deadline)
         {
             var batch = await consumer.ReadAsync(500, TimeSpan.FromSeconds(1));
             read.AddRange(batch);
@@ -103,6 +104,56 @@ public sealed class KafkaEventLogTests : IDisposable
         var all = first.Concat(rest).Select(r => System.Text.Encoding.UTF8.GetString(r.Value)).ToList();
         Assert.Equal(all.Count, all.Distinct().Count());
         Assert.Equal(records.Count + 500, all.Count);
+    }
+
+    [Fact]
+    public async Task AConsumerKeptAliveBeforeItReadAnythingFromItsNewAssignmentSkipsNothing()
+    {
+        // As after a rebalance in mid-outage: the partitions arrive, and their first records are fetched, while the
+        // processor is only keeping its place (ClickHouse still down). Then reading resumes.
+        var log = Log("usage-keepalive-fresh");
+        var records = Records(3_000, "f");
+        await log.AppendAsync(records);
+        await using var consumer = log.CreateConsumer("processor", "p-1");
+        for (var step = 0; step < 20; step++)
+        {
+            await consumer.KeepAliveAsync(TimeSpan.FromMilliseconds(1));
+            await Task.Delay(200);
+        }
+
+        var read = await DrainAsync(consumer, records.Count, ack: true);
+        var values = read.Select(r => System.Text.Encoding.UTF8.GetString(r.Value)).ToList();
+        Assert.Equal(records.Count, values.Distinct().Count());
+    }
+
+    [Fact]
+    public async Task PartitionsPausedWhileKeptAliveAndHandedBackByARebalanceAreReadAgain()
+    {
+        // Many tenants, so every partition has records.
+        var log = Log("usage-keepalive-rebalance");
+        var records = Enumerable.Range(0, 3_000).Select(i => new EventLogRecord($"tenant-{i % 40}", System.Text.Encoding.UTF8.GetBytes($"r-{i}"))).ToList();
+        await log.AppendAsync(records);
+        await using var first = log.CreateConsumer("processor", "p-1");
+        var read = await DrainAsync(first, 1, ack: false);
+
+        // A sink is down: the first consumer keeps its place (its partitions paused) while a second joins and takes
+        // half of them; the first reads on (its half), then the second leaves and hands its half back.
+        var second = log.CreateConsumer("processor", "p-2");
+        await KeepBothAliveAsync(first, second, TimeSpan.FromSeconds(8));
+        read.AddRange(await first.ReadAsync(100, TimeSpan.FromSeconds(1)));
+        await second.DisposeAsync();
+
+        read.AddRange(await DrainAsync(first, records.Count, ack: false, distinct: true));
+        Assert.Equal(records.Count, read.Select(r => System.Text.Encoding.UTF8.GetString(r.Value)).Distinct().Count());
+    }
+
+    private static async Task KeepBothAliveAsync(IEventLogConsumer first, IEventLogConsumer second, TimeSpan duration)
+    {
+        var until = DateTime.UtcNow + duration;
+        while (DateTime.UtcNow < until)
+        {
+            await Task.WhenAll(first.KeepAliveAsync(TimeSpan.FromMilliseconds(200)), second.KeepAliveAsync(TimeSpan.FromMilliseconds(200)));
+        }
     }
 
     [Fact]

@@ -170,7 +170,8 @@ public sealed class FaultScenarios(ProcessingStack stack, FaultIntensity intensi
                 $"stopped {down.TotalSeconds:0} s, max.poll.interval.ms {pollInterval}", tenant, result,
                 $"processor backed off {processor.CountInOutput("is retried in")}×", SettleWithin);
             var evicted = processor.CountInOutput("maximum poll interval");
-            return evicted == 0 ? report : report with { Violations = [$"the consumer was evicted from its group {evicted}× (max.poll.interval.ms exceeded)"] };
+            report = evicted == 0 ? report : report with { Violations = [$"the consumer was evicted from its group {evicted}× (max.poll.interval.ms exceeded)"] };
+            return report.Clean ? report : report with { Notes = $"{report.Notes}; processor log: {KeepLog("clickhouse-down-kafka-processor", processor)}" };
         }
         finally
         {
@@ -261,6 +262,15 @@ public sealed class FaultScenarios(ProcessingStack stack, FaultIntensity intensi
         await ClickHouseDownPastThePollIntervalOnKafkaAsync(),
         await ProcessorsRebalancedOnKafkaAsync(),
     ];
+
+    /// <summary>Keeps a service's log beside the report, for a scenario that went wrong; answers where.</summary>
+    private static string KeepLog(string name, ServiceProcess service)
+    {
+        var path = Path.Combine(TestAssets.Path("RepositoryRoot"), ".tokage", "faults", $"{name}.log");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path, service.Output);
+        return Path.GetRelativePath(TestAssets.Path("RepositoryRoot"), path);
+    }
 
     private async Task<(string TenantId, string ApiKey)> NewTenantAsync(string scenario)
     {

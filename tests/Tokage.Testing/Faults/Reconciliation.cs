@@ -71,7 +71,9 @@ public static class Reconciliation
         var requests = $"{traffic.Attempts:N0} requests" + (traffic.Failures.Count == 0
             ? ""
             : $" (failed: {string.Join(", ", traffic.Failures.Select(f => $"{f.Key} ×{f.Value}"))})");
-        var detail = string.Join("; ", new[] { notes, requests, repeats > 0 ? $"{repeats:N0} repeats recognised" : "" }.Where(part => part.Length > 0));
+        // Which ones, for the diagnosis: a stalled consumer loses the tail of every client, a skipped batch a run in the middle.
+        var lostSample = lost == 0 ? "" : "lost e.g. " + string.Join(", ", traffic.Acknowledged.Where(id => !rows.ContainsKey(id)).Order(StringComparer.Ordinal).Take(3));
+        var detail = string.Join("; ", new[] { notes, requests, repeats > 0 ? $"{repeats:N0} repeats recognised" : "", lostSample }.Where(part => part.Length > 0));
 
         return new FaultReport(scenario, fault, traffic.Sent.Count, traffic.Acknowledged.Count, rows.Count,
             (int)Math.Max(duplicateRows, rollupDuplicates), lost, unexpected, rollupsExact, costsExact, detail);
