@@ -39,8 +39,9 @@ var auth = builder.AddService<Projects.Auth>("auth")
     .WithEnvironment("Tokage__Auth__CacheSigningKey", builder.AddSharedSecret("key-cache-signing-key", engines));
 
 // Its gRPC feed (snapshot + changes) is what the processor prices from, discovered as http://_grpc.price-registry.
+// It also reprices stored events after a price correction (adjustments into the usage store).
 var priceRegistry = builder.AddService<Projects.PriceRegistry>("price-registry", httpPort: 8060)
-    .WithDatabase(database, pricesRole, migrator)
+    .WithDatabase(database, pricesRole, migrator).WithEngine(analytics)
     .WithEnvironment("Tokage__PriceRegistry__AdminToken", builder.AddAdminToken("price-registry", adminToken))
     .WithEnvironment("Tokage__PriceRegistry__FeedToken", priceFeedToken);
 

@@ -16,4 +16,13 @@ public sealed class PriceRegistryOptions
     /// the feed carries tenants' negotiated prices. Unset, the feed answers UNAVAILABLE to everyone.
     /// </summary>
     public string FeedToken { get; set; } = "";
+
+    /// <summary>Events a repricing reads, prices and adjusts at a time (one ClickHouse page, one progress update).</summary>
+    public int RepricingPageSize { get; set; } = 1000;
+
+    /// <summary>How often an idle replica looks for a queued repricing.</summary>
+    public TimeSpan RepricingPoll { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>A running repricing whose worker has not reported for this long is taken over by another replica.</summary>
+    public TimeSpan RepricingLease { get; set; } = TimeSpan.FromMinutes(2);
 }

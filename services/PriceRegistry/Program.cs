@@ -11,6 +11,7 @@ var app = builder.Build();
 
 app.MapDefaultEndpoints();
 app.MapPricesApi();
+app.MapRepricingsApi();
 app.MapGrpcService<PriceRegistryGrpcService>();
 
 app.Run();

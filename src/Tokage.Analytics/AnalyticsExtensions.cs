@@ -14,6 +14,19 @@ public static class AnalyticsExtensions
     /// the queries, and either the migrations at start-up (<paramref name="ownsSchema"/>: exactly one service,
     /// the event processor) or a readiness check that waits for them.
     /// </summary>
+    /// <summary>
+    /// What a repricing needs of the usage store on <paramref name="connectionName"/>: its reads and the writer of
+    /// adjustments. No readiness check on the schema: the repricer waits for it (the event processor migrates it) by
+    /// retrying, and its service stays ready meanwhile.
+    /// </summary>
+    public static void AddUsageRepricing(this IHostApplicationBuilder builder, string connectionName)
+    {
+        builder.AddClickHouseClient(connectionName);
+        builder.Services.AddOptions<AnalyticsOptions>().BindConfiguration(AnalyticsOptions.SectionName);
+        builder.Services.AddSingleton<UsageEventWriter>();
+        builder.Services.AddSingleton<RepricingReads>();
+    }
+
     public static void AddUsageStore(this IHostApplicationBuilder builder, string connectionName, bool ownsSchema, Action<ClickHouseSettings>? configure = null)
     {
         builder.AddClickHouseClient(connectionName, configure);

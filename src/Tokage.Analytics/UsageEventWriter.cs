@@ -19,6 +19,9 @@ public sealed class UsageEventWriter(ClickHouseClient client, IOptions<Analytics
     public Task<long> WriteDuplicatesAsync(IReadOnlyList<DuplicateRow> rows, string? batchToken = null, CancellationToken cancellationToken = default) =>
         WriteAsync("usage_duplicates", DuplicateRow.Columns, rows, static r => r.ToColumns(), batchToken, cancellationToken);
 
+    public Task<long> WriteAdjustmentsAsync(IReadOnlyList<UsageAdjustmentRow> rows, string? batchToken = null, CancellationToken cancellationToken = default) =>
+        WriteAsync("usage_adjustments", UsageAdjustmentRow.Columns, rows, static r => r.ToColumns(), batchToken, cancellationToken);
+
     private async Task<long> WriteAsync<T>(string table, string[] columns, IReadOnlyList<T> rows, Func<T, object[]> toColumns, string? batchToken, CancellationToken cancellationToken)
     {
         var chunkRows = Math.Max(options.Value.InsertChunkRows, 1);

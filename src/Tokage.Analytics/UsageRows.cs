@@ -138,3 +138,42 @@ public sealed record DuplicateRow
 
     internal object[] ToColumns() => [TenantId, EventId, UsageEventRow.AsUtc(ReceivedTime), Source, LogPosition, DuplicateOf];
 }
+
+/// <summary>
+/// What a repricing found one event should cost beyond what it was charged: <see cref="AdjustmentUsd"/> is the
+/// difference (to its charge plus earlier adjustments), <see cref="CostUsd"/> the cost it leads to. Carries the event's
+/// dimensions so rollups and breakdowns place it where the event is.
+/// </summary>
+public sealed record UsageAdjustmentRow
+{
+    public required string TenantId { get; init; }
+    public required string EventId { get; init; }
+    public required ulong RepricingId { get; init; }
+    public required DateTime EventTime { get; init; }
+    public required DateTime AdjustedAt { get; init; }
+    public string Provider { get; init; } = "";
+    public string Model { get; init; } = "";
+    public string Application { get; init; } = "";
+    public string Project { get; init; } = "";
+    public string UserId { get; init; } = "";
+    public string Team { get; init; } = "";
+    public string Environment { get; init; } = "";
+    public string Customer { get; init; } = "";
+
+    /// <summary>The version that prices the event now.</summary>
+    public required string PriceVersionId { get; init; }
+    public required decimal CostUsd { get; init; }
+    public required decimal AdjustmentUsd { get; init; }
+
+    internal static readonly string[] Columns =
+    [
+        "tenant_id", "event_id", "repricing_id", "event_time", "adjusted_at", "provider", "model", "application", "project",
+        "user_id", "team", "environment", "customer", "price_version_id", "cost_usd", "adjustment_usd",
+    ];
+
+    internal object[] ToColumns() =>
+    [
+        TenantId, EventId, RepricingId, UsageEventRow.AsUtc(EventTime), UsageEventRow.AsUtc(AdjustedAt), Provider, Model, Application, Project,
+        UserId, Team, Environment, Customer, PriceVersionId, CostUsd, AdjustmentUsd,
+    ];
+}

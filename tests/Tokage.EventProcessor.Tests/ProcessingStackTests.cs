@@ -258,4 +258,116 @@ public sealed class ProcessingStackTests(ProcessingStack stack) : IClassFixture<
         Assert.Equal((ulong)versionId, await stack.CountAsync(
             "SELECT toUInt64(price_version_id) FROM usage_events WHERE tenant_id = {tenant:String} AND event_id = 'under-contract'", tenant));
     }
+
+    /// <summary>
+    /// A tenant's negotiated price turns out wrong (half what was agreed): its correction reprices the three events it
+    /// priced. Raw rows keep what was charged; adjustments carry the difference, and the breakdown shows both, from the
+    /// raw rows and from the rollups alike. The same correction again adjusts nothing more. An event stored unpriced (a
+    /// model no price knew) is priced once a price for its model arrives, backdated to its time.
+    /// </summary>
+    [Fact]
+    public async Task ACorrectedPriceRepricesItsEventsWithAdjustmentsAndAPriceThatArrivesPricesWhatWasUnpriced()
+    {
+        var created = await stack.Core.CreateTenantAsync("reprice-" + Guid.NewGuid().ToString("N")[..8]);
+        var (tenant, key) = ((string)created["tenant_id"]!, (string)created["api_key"]!);
+        var start = DateTimeOffset.UtcNow.AddHours(-2);
+        using var admin = new HttpClient { BaseAddress = stack.PriceRegistry.HttpUri };
+        admin.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", ControlPlaneStack.AdminToken);
+        var rates = new Dictionary<string, string>
+        {
+            ["input_cost_per_token"] = "0.0000015", ["output_cost_per_token"] = "0.0000075",
+            ["cache_read_input_token_cost"] = "0.00000015", ["cache_creation_input_token_cost"] = "0.000001875",
+        };
+        var versionId = await AddPriceAsync(admin, "claude-sonnet-4-5", tenant, start, rates);
+
+        var unknownModel = "in-house-" + Guid.NewGuid().ToString("N")[..8];
+        await stack.AppendAsync(
+        [
+            .. Enumerable.Range(1, 3).Select(i => Logged.Event(tenant, $"contract-{i}", start.AddMinutes(i), model: "claude-sonnet-4-5")),
+            Logged.Event(tenant, "in-house", start.AddMinutes(4), model: unknownModel, cacheRead: 0, cacheWrite: 0),
+        ]);
+        await ControlPlaneStack.EventuallyAsync(
+            async () => await stack.CountAsync("SELECT count() FROM usage_events WHERE tenant_id = {tenant:String}", tenant) == 4, Patience, "the events are stored");
+        var charged = await stack.SumAsync("SELECT sum(cost_usd) FROM usage_events FINAL WHERE tenant_id = {tenant:String}", tenant);
+        Assert.Equal(3 * 0.014325m, charged);
+
+        // The agreed rates were twice these: each event was charged half its cost.
+        using var corrected = await admin.PostAsJsonAsync($"/v1/prices/{versionId}/corrections", new
+        {
+            prices = rates.ToDictionary(r => r.Key, r => (decimal.Parse(r.Value, System.Globalization.CultureInfo.InvariantCulture) * 2).ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            source = "contract, corrected",
+        });
+        Assert.Equal(HttpStatusCode.Accepted, corrected.StatusCode);
+        var first = await FinishedAsync(admin, corrected.Headers.Location!);
+        Assert.Equal(("correction", 3L, 3L, charged), ((string)first["kind"]!, (long)first["events_scanned"]!, (long)first["events_adjusted"]!, decimal.Parse((string)first["adjustments_usd"]!, System.Globalization.CultureInfo.InvariantCulture)));
+
+        Assert.Equal(charged, await stack.SumAsync("SELECT sum(cost_usd) FROM usage_events FINAL WHERE tenant_id = {tenant:String}", tenant));
+        Assert.Equal(charged, await stack.SumAsync("SELECT sum(adjustment_usd) FROM usage_adjustments FINAL WHERE tenant_id = {tenant:String}", tenant));
+        foreach (var rollup in ProcessingStack.Rollups)
+        {
+            Assert.Equal(charged, await stack.SumAsync($"SELECT sum(adjustments_usd) FROM {rollup} WHERE tenant_id = {{tenant:String}}", tenant));
+        }
+
+        // Run again with the same rates: the events already cost what it says, so nothing more is adjusted.
+        using var again = await admin.PostAsJsonAsync($"/v1/prices/{versionId}/corrections", new
+        {
+            prices = rates.ToDictionary(r => r.Key, r => (decimal.Parse(r.Value, System.Globalization.CultureInfo.InvariantCulture) * 2).ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        });
+        var second = await FinishedAsync(admin, again.Headers.Location!);
+        Assert.Equal((3L, 0L), ((long)second["events_scanned"]!, (long)second["events_adjusted"]!));
+        Assert.Equal(3UL, await stack.CountAsync("SELECT count() FROM usage_adjustments WHERE tenant_id = {tenant:String}", tenant));
+
+        // A price for the in-house model arrives, backdated to before its event: that event is priced by an adjustment.
+        var (added, repricing) = await AddPriceWithRepricingAsync(admin, unknownModel, tenant, start, new Dictionary<string, string>
+        {
+            ["input_cost_per_token"] = "0.000001", ["output_cost_per_token"] = "0.000002",
+        });
+        Assert.True(added > versionId);
+        var unpriced = await FinishedAsync(admin, new Uri($"/v1/repricings/{repricing}", UriKind.Relative));
+        Assert.Equal(("unpriced", 1L), ((string)unpriced["kind"]!, (long)unpriced["events_adjusted"]!));
+        // 12,000 input × 1e-6 + 900 output × 2e-6
+        var inHouse = 0.0138m;
+        Assert.Equal(inHouse, decimal.Parse((string)unpriced["adjustments_usd"]!, System.Globalization.CultureInfo.InvariantCulture));
+
+        // The breakdown from the raw rows (a range not on whole hours) and from a rollup (whole hours) agree.
+        using var query = ProcessingStack.ClientFor(stack.QueryApi, key);
+        var hour = new DateTimeOffset(start.Year, start.Month, start.Day, start.Hour, 0, 0, TimeSpan.Zero);
+        foreach (var (from, to, source) in new[] { (start.AddSeconds(-30), DateTimeOffset.UtcNow, "raw"), (hour, hour.AddHours(3), "hourly") })
+        {
+            var breakdown = JsonNode.Parse(await query.GetStringAsync(
+                $"/v1/usage/breakdown?from={Uri.EscapeDataString(from.ToString("O"))}&to={Uri.EscapeDataString(to.ToString("O"))}&group_by=model"))!;
+            Assert.Equal(source, (string)breakdown["source"]!);
+            var rows = breakdown["rows"]!.AsArray().ToDictionary(r => (string)r!["model"]!, r => r!);
+            decimal Money(JsonNode? value) => decimal.Parse((string)value!, System.Globalization.CultureInfo.InvariantCulture);
+            Assert.Equal(charged, Money(rows["claude-sonnet-4-5"]["cost_usd"]));
+            Assert.Equal(charged, Money(rows["claude-sonnet-4-5"]["adjustments_usd"]));
+            Assert.Null((string?)rows[unknownModel]["cost_usd"]);
+            Assert.Equal(inHouse, Money(rows[unknownModel]["adjustments_usd"]));
+            Assert.Equal(charged + inHouse, Money(breakdown["totals"]!["adjustments_usd"]));
+        }
+    }
+
+    private static async Task<long> AddPriceAsync(HttpClient admin, string model, string tenant, DateTimeOffset from, Dictionary<string, string> prices) =>
+        (await AddPriceWithRepricingAsync(admin, model, tenant, from, prices)).Version;
+
+    private static async Task<(long Version, long? Repricing)> AddPriceWithRepricingAsync(HttpClient admin, string model, string tenant, DateTimeOffset from, Dictionary<string, string> prices)
+    {
+        using var created = await admin.PostAsJsonAsync("/v1/prices", new { provider = "anthropic", model, effective_from = from, tenant_id = tenant, prices });
+        var body = JsonNode.Parse(await created.Content.ReadAsStringAsync())!;
+        Assert.True(created.StatusCode == HttpStatusCode.Created, body.ToJsonString());
+        return ((long)body["version_id"]!, (long?)body["repricing_id"]);
+    }
+
+    /// <summary>The repricing at <paramref name="location"/> once it is done.</summary>
+    private static async Task<JsonNode> FinishedAsync(HttpClient admin, Uri location)
+    {
+        JsonNode? job = null;
+        await ControlPlaneStack.EventuallyAsync(async () =>
+        {
+            job = JsonNode.Parse(await admin.GetStringAsync(location));
+            Assert.NotEqual("failed", (string)job!["status"]!);
+            return (string)job["status"]! == "done";
+        }, Patience, $"repricing {location} is done");
+        return job!;
+    }
 }

@@ -44,6 +44,59 @@ public sealed class PriceWritesTests(Registry registry)
     }
 
     [Fact]
+    public async Task ACorrectionTakesEffectAtTheCorrectedInstantAndQueuesARepricingOfItsEvents()
+    {
+        var tenant = "tenant-" + Guid.NewGuid().ToString("N");
+        var (_, original) = await registry.PostAsync("/v1/prices", new
+        {
+            provider = "anthropic", model = "claude-sonnet-4-5", tenant_id = tenant, effective_from = "2026-06-01T00:00:00Z",
+            prices = new { input_cost_per_token = "0.0000015", output_cost_per_token = "0.0000075" },
+        });
+        var id = (long)original!["version_id"]!;
+        Assert.NotNull(original["repricing_id"]);
+
+        var (status, answer) = await registry.PostAsync($"/v1/prices/{id}/corrections", Json("""
+            {"prices": {"input_cost_per_token": "0.000003", "output_cost_per_token": "0.000015"}, "source": "contract signed 2026-06-10"}
+            """));
+
+        Assert.Equal(HttpStatusCode.Accepted, status);
+        var correction = answer!["correction"]!;
+        Assert.Equal((id, "contract signed 2026-06-10"), ((long)correction["corrects"]!, (string)correction["source"]!));
+        var repricing = answer["repricing"]!;
+        Assert.Equal(("correction", id, tenant), ((string)repricing["kind"]!, (long)repricing["corrects"]!, (string)repricing["tenant_id"]!));
+
+        // From the corrected instant on, the correction is the price; before it, the public one, as before.
+        var (_, now) = await registry.GetAsync($"/v1/prices?provider=anthropic&model=claude-sonnet-4-5&at=2026-06-05T00:00:00Z&tenant_id={tenant}", token: Registry.AdminToken);
+        Assert.Equal(((long)correction["version_id"]!, "0.000003"), ((long)now!["version_id"]!, (string)now["prices"]!["input_cost_per_token"]!));
+
+        // A correction of the correction corrects the original; this registry has no usage store, so repricings wait queued.
+        var (_, again) = await registry.PostAsync($"/v1/prices/{(long)correction["version_id"]!}/corrections", Json("""{"prices": {"input_cost_per_token": "0.000003"}}"""));
+        Assert.Equal(id, (long)again!["correction"]!["corrects"]!);
+        var (jobStatus, job) = await registry.GetAsync($"/v1/repricings/{(long)repricing["repricing_id"]!}", token: Registry.AdminToken);
+        Assert.Equal((HttpStatusCode.OK, "queued", 0L), (jobStatus, (string)job!["status"]!, (long)job["events_scanned"]!));
+
+        var (_, history) = await registry.GetAsync($"/v1/prices/anthropic/claude-sonnet-4-5/history?tenant_id={tenant}", token: Registry.AdminToken);
+        Assert.Equal([null, id, id], history!["versions"]!.AsArray().Select(v => (long?)v!["corrects"]));
+    }
+
+    [Fact]
+    public async Task BadCorrectionsAreRefusedAndNothingIsWritten()
+    {
+        var seeded = await registry.CountAsync();
+        var (_, gpt) = await registry.GetAsync("/v1/prices?provider=openai&model=gpt-4o");
+        var id = (long)gpt!["version_id"]!;
+
+        var (missing, _) = await registry.PostAsync("/v1/prices/999999999/corrections", Json("""{"prices": {"input_cost_per_token": "0.000001"}}"""));
+        var (bad, problem) = await registry.PostAsync($"/v1/prices/{id}/corrections", Json("""{"prices": {"input_cost_per_token": "-1"}, "effective_from": "2026-01-01T00:00:00Z"}"""));
+        var (unauthorized, _) = await registry.PostAsync($"/v1/prices/{id}/corrections", Json("""{"prices": {"input_cost_per_token": "0.000001"}}"""), token: "");
+        var (noJob, _) = await registry.GetAsync("/v1/repricings/999999999", token: Registry.AdminToken);
+
+        Assert.Equal((HttpStatusCode.NotFound, HttpStatusCode.BadRequest, HttpStatusCode.Unauthorized, HttpStatusCode.NotFound), (missing, bad, unauthorized, noJob));
+        Assert.Equal(["effective_from", "prices.input_cost_per_token"], problem!["errors"]!.AsObject().Select(e => e.Key).Order(StringComparer.Ordinal));
+        Assert.Equal(seeded, await registry.CountAsync());
+    }
+
+    [Fact]
     public async Task BadVersionsAreRefusedNamingEachField()
     {
         var seeded = await registry.CountAsync();

@@ -115,7 +115,7 @@ public sealed class UsageApiTests(UsageApiTests.Data data) : IClassFixture<Usage
         Assert.StartsWith("team,events,unpriced_events,input_tokens", lines[0]);
         Assert.Equal(breakdown["rows"]!.AsArray().Count + 1, lines.Count);
         var firstCost = (string?)breakdown["rows"]![0]!["cost_usd"] ?? "";
-        Assert.EndsWith("," + firstCost, lines[1]);
+        Assert.EndsWith($",{firstCost},{(string)breakdown["rows"]![0]!["adjustments_usd"]!}", lines[1]);
     }
 
     [Fact]

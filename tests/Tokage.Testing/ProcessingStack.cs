@@ -62,7 +62,9 @@ public sealed class ProcessingStack : IAsyncLifetime
             PriceRegistry = await Core.StartServiceAsync("PriceRegistry", new Dictionary<string, string>
             {
                 ["ConnectionStrings__tokage"] = Core.PricesRoleConnectionString,
+                ["ConnectionStrings__analytics"] = ClickHouse.ConnectionString,
                 ["Tokage__PriceRegistry__AdminToken"] = ControlPlaneStack.AdminToken,
+                ["Tokage__PriceRegistry__RepricingPoll"] = "00:00:00.300",
             });
             Ingestion = await Core.StartIngestionAsync();
             await StartProcessorAsync();

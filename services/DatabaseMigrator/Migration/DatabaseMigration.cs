@@ -64,6 +64,7 @@ public sealed class DatabaseMigration(IConfiguration configuration, IOptions<Dat
                 GRANT SELECT, INSERT, UPDATE, DELETE ON {tenantOwned} TO {app};
                 GRANT EXECUTE ON FUNCTION tokage_resolve_api_key(bytea) TO {app};
                 GRANT SELECT, INSERT ON price_versions TO {prices};
+                GRANT SELECT, INSERT, UPDATE ON price_repricings TO {prices};
                 """, cancellationToken);
         }
 

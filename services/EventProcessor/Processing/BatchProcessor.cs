@@ -181,19 +181,10 @@ public sealed class BatchProcessor(
         var e = logged.Event;
         var usage = e.Usage;
         var at = e.Timestamp.ToDateTimeOffset();
-        var price = prices.Find(logged.TenantId, e.Provider, e.Model, at);
-        var cost = 0m;
         var (tokens, units) = (Counts(usage), Units(usage) ?? default);
-        // Priced only when the model has a rate for everything the event reports (tokens, each unit): never guessed.
-        if (price is not null && price.Price.CanPrice(tokens, units))
-        {
-            // The column holds 18 decimal places; per-token rates times whole tokens need fewer.
-            cost = decimal.Round(CostCalculator.Compute(tokens, price.Price, Tier(e.ServiceTier), units).TotalUsd, 18);
-        }
-        else
-        {
-            price = null;
-        }
+        var priced = prices.Price(logged.TenantId, e.Provider, e.Model, at, tokens, units, e.ServiceTier);
+        var cost = priced?.CostUsd ?? 0m;
+        var price = priced?.Answer;
 
         var classified = classifier.Classify(logged.TenantId, e.UserId, e.Metadata, cost);
         var received = logged.ReceivedAt.ToDateTime();
@@ -238,14 +229,6 @@ public sealed class BatchProcessor(
             Metadata = classified.Metadata,
         };
     }
-
-    private static ServiceTier Tier(string tier) => tier switch
-    {
-        "batch" => ServiceTier.Batch,
-        "flex" => ServiceTier.Flex,
-        "priority" => ServiceTier.Priority,
-        _ => ServiceTier.Standard,
-    };
 
     /// <summary>Why a record cannot be stored as usage, or null when it can.</summary>
     private static QuarantineRow? Decode(ConsumedRecord record, DateTime now, out LoggedUsageEvent? logged)

@@ -84,14 +84,25 @@ public sealed record PriceRequest(string Provider, string Model, DateTimeOffset 
             }
         }
 
+        var prices = ReadPrices(body, Error);
+
+        return errors.Count > 0
+            ? (null, errors.ToDictionary(e => e.Key, e => e.Value.ToArray(), StringComparer.Ordinal))
+            : (new PriceRequest(provider!, model!, Microseconds(effectiveFrom), prices, tenant, source), []);
+    }
+
+    /// <summary>The body's <c>prices</c>: LiteLLM field name → decimal string, each checked (every problem named through <paramref name="error"/>).</summary>
+    public static SortedDictionary<string, string> ReadPrices(JsonElement body, Action<string, string> error)
+    {
         var prices = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        var fieldErrors = false;
         if (!body.TryGetProperty("prices", out var priceObject) || priceObject.ValueKind == JsonValueKind.Null)
         {
-            Error("prices", "'prices' is required: LiteLLM field name → USD per token, e.g. {\"input_cost_per_token\": \"0.0000025\"}.");
+            error("prices", "'prices' is required: LiteLLM field name → USD per token, e.g. {\"input_cost_per_token\": \"0.0000025\"}.");
         }
         else if (priceObject.ValueKind != JsonValueKind.Object)
         {
-            Error("prices", "'prices' must be an object of LiteLLM field name → USD per token.");
+            error("prices", "'prices' must be an object of LiteLLM field name → USD per token.");
         }
         else
         {
@@ -100,19 +111,23 @@ public sealed record PriceRequest(string Provider, string Model, DateTimeOffset 
                 var field = $"prices.{price.Name}";
                 if (!KnownFields.Contains(price.Name))
                 {
-                    Error(field, $"Unknown price field '{price.Name}'; the billed LiteLLM fields are: {string.Join(", ", LiteLlmPrices.Fields)}.");
+                    fieldErrors = true;
+                    error(field, $"Unknown price field '{price.Name}'; the billed LiteLLM fields are: {string.Join(", ", LiteLlmPrices.Fields)}.");
                 }
                 else if (prices.ContainsKey(price.Name))
                 {
-                    Error(field, $"'{price.Name}' is given twice.");
+                    fieldErrors = true;
+                    error(field, $"'{price.Name}' is given twice.");
                 }
                 else if (Price(price.Value) is not { } value)
                 {
-                    Error(field, $"'{price.Name}' must be a decimal number or a decimal string, e.g. \"0.0000025\".");
+                    fieldErrors = true;
+                    error(field, $"'{price.Name}' must be a decimal number or a decimal string, e.g. \"0.0000025\".");
                 }
                 else if (value < 0)
                 {
-                    Error(field, $"'{price.Name}' is negative ({price.Value.GetRawText()}).");
+                    fieldErrors = true;
+                    error(field, $"'{price.Name}' is negative ({price.Value.GetRawText()}).");
                 }
                 else
                 {
@@ -120,22 +135,20 @@ public sealed record PriceRequest(string Provider, string Model, DateTimeOffset 
                 }
             }
 
-            if (!errors.Keys.Any(k => k.StartsWith("prices.", StringComparison.Ordinal)))
+            if (!fieldErrors)
             {
                 if (prices.Count == 0)
                 {
-                    Error("prices", "'prices' is empty.");
+                    error("prices", "'prices' is empty.");
                 }
                 else if (!prices.ContainsKey("input_cost_per_token") && !prices.ContainsKey("output_cost_per_token"))
                 {
-                    Error("prices", "'prices' needs 'input_cost_per_token' or 'output_cost_per_token'.");
+                    error("prices", "'prices' needs 'input_cost_per_token' or 'output_cost_per_token'.");
                 }
             }
         }
 
-        return errors.Count > 0
-            ? (null, errors.ToDictionary(e => e.Key, e => e.Value.ToArray(), StringComparer.Ordinal))
-            : (new PriceRequest(provider!, model!, Microseconds(effectiveFrom), prices, tenant, source), []);
+        return prices;
     }
 
     /// <summary>PostgreSQL keeps microseconds: the instant answered must be the instant stored.</summary>

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Mvc;
 using Tokage.Integrations;
 using Tokage.Pricing;
 using Tokage.PriceRegistry.Prices;
+using Tokage.PriceRegistry.Repricing;
 
 namespace Tokage.PriceRegistry.Apis;
 
@@ -23,6 +24,7 @@ public static class PricesApi
         prices.MapGet("/{provider}/{**model}", GetHistory);
         prices.MapPost("/", AddPriceAsync).AddEndpointFilter(AdminToken.RequireAsync);
         prices.MapPost("/import", ImportAsync).AddEndpointFilter(AdminToken.RequireAsync);
+        prices.MapPost("/{id:long}/corrections", CorrectAsync).AddEndpointFilter(AdminToken.RequireAsync);
     }
 
     private static IResult GetPrice(string? provider, string? model, string? at, [FromQuery(Name = "tenant_id")] string? tenantId,
@@ -83,7 +85,7 @@ public static class PricesApi
                 // The tenant's own versions; before the first of them, the public price applies.
                 @override = versions[0].IsOverride,
                 tenant_id = versions[0].IsOverride ? versions[0].TenantId : null,
-                versions = versions.Select(v => new { version_id = v.Id, effective_from = v.EffectiveFrom, source = v.Source, prices = v.Prices }),
+                versions = versions.Select(v => new { version_id = v.Id, effective_from = v.EffectiveFrom, source = v.Source, prices = v.Prices, corrects = v.Corrects }),
             })
             : Results.Problem(statusCode: StatusCodes.Status404NotFound, detail: $"No model '{name}' (provider '{provider}') is known.");
     }
@@ -116,7 +118,7 @@ public static class PricesApi
         }
 
         var version = new PriceVersion(0, known?.ModelKey ?? price.Model, known?.Provider ?? price.Provider, price.EffectiveFrom, price.Prices, price.Source, price.TenantId);
-        var (added, existing) = await store.AddAsync(version, cancellationToken);
+        var (added, existing, repricing) = await store.AddAsync(version, time.GetUtcNow(), cancellationToken);
         if (added is null)
         {
             return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conflict",
@@ -127,7 +129,66 @@ public static class PricesApi
         // Read-your-writes on this replica; the others catch up on the notification.
         await feed.CatchUpAsync(cancellationToken);
         var path = string.Join('/', added.ModelKey.Split('/').Select(Uri.EscapeDataString));
-        return Results.Created($"/v1/prices/{Uri.EscapeDataString(added.Provider)}/{path}/history", Describe(added));
+        return Results.Created($"/v1/prices/{Uri.EscapeDataString(added.Provider)}/{path}/history", Describe(added, repricing?.Id));
+    }
+
+    /// <summary>
+    /// <c>POST /v1/prices/{id}/corrections</c> <c>{"prices": {…}, "source"?}</c>: the corrected rates of a version, in effect at its
+    /// instant from now on, and a repricing of the events it priced (202, <c>Location</c> the repricing).
+    /// </summary>
+    private static async Task<IResult> CorrectAsync(long id, HttpRequest request, PriceStore store, PriceFeed feed, CancellationToken cancellationToken)
+    {
+        using var body = await ReadJsonAsync(request, cancellationToken);
+        if (body is null)
+        {
+            return NotJson();
+        }
+
+        var errors = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        void Error(string field, string message) => (errors.TryGetValue(field, out var list) ? list : errors[field] = []).Add(message);
+        if (body.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            Error("body", "The body is a JSON object: {\"prices\", \"source\"?}.");
+        }
+        else
+        {
+            foreach (var property in body.RootElement.EnumerateObject().Where(p => p.Name is not ("prices" or "source")))
+            {
+                Error(property.Name, $"Unknown field '{property.Name}'.");
+            }
+        }
+
+        var isObject = body.RootElement.ValueKind == JsonValueKind.Object;
+        var prices = isObject ? PriceRequest.ReadPrices(body.RootElement, Error) : [];
+        var source = "correction";
+        if (isObject && body.RootElement.TryGetProperty("source", out var sourceText))
+        {
+            if (sourceText.ValueKind != JsonValueKind.String || sourceText.GetString()!.Trim() is not { Length: > 0 and <= 200 } text)
+            {
+                Error("source", "'source' must be a non-empty string of up to 200 characters.");
+            }
+            else
+            {
+                source = text;
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            return Results.ValidationProblem(errors.ToDictionary(e => e.Key, e => e.Value.ToArray()), title: "Invalid correction");
+        }
+
+        if (await store.CorrectAsync(id, prices, source, cancellationToken) is not { } corrected)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status404NotFound, detail: $"No price version {id}.");
+        }
+
+        await feed.CatchUpAsync(cancellationToken);
+        return Results.Accepted($"/v1/repricings/{corrected.Repricing.Id}", new
+        {
+            correction = Describe(corrected.Correction, corrected.Repricing.Id),
+            repricing = RepricingsApi.Describe(corrected.Repricing),
+        });
     }
 
     private static async Task<IResult> ImportAsync(HttpRequest request, [FromQuery(Name = "effective_from")] string? effectiveFrom, [FromQuery(Name = "dry_run")] string? dryRun,
@@ -164,7 +225,7 @@ public static class PricesApi
             return Results.ValidationProblem(documentErrors, title: "Invalid price document");
         }
 
-        var result = await store.ImportAsync(models, PriceRequest.Microseconds(at), dry, cancellationToken);
+        var result = await store.ImportAsync(models, PriceRequest.Microseconds(at), dry, time.GetUtcNow(), cancellationToken);
         if (!dry && result.Added + result.Changed > 0)
         {
             await feed.CatchUpAsync(cancellationToken);
@@ -178,6 +239,7 @@ public static class PricesApi
             changed = result.Changed,
             unchanged = result.Unchanged,
             conflicts = result.Conflicts,
+            repricing_id = result.RepricingId,
             models = result.Models.Select(m => new
             {
                 model = m.Model,
@@ -190,7 +252,7 @@ public static class PricesApi
         });
     }
 
-    private static object Describe(PriceVersion version) => new
+    private static object Describe(PriceVersion version, long? repricingId = null) => new
     {
         model = version.ModelKey,
         provider = version.Provider,
@@ -200,6 +262,8 @@ public static class PricesApi
         effective_from = version.EffectiveFrom,
         source = version.Source,
         prices = version.Prices,
+        corrects = version.Corrects,
+        repricing_id = repricingId,
     };
 
     private static async Task<JsonDocument?> ReadJsonAsync(HttpRequest request, CancellationToken cancellationToken)

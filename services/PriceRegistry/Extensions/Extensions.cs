@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using Tokage.Integrations;
 using Tokage.Pricing;
 using Tokage.PriceRegistry.Prices;
+using Tokage.PriceRegistry.Repricing;
 
 namespace Tokage.PriceRegistry.Extensions;
 
@@ -29,6 +30,16 @@ internal static class Extensions
         builder.Services.AddSingleton<PriceRegistryStartup>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<PriceRegistryStartup>());
         builder.Services.AddHostedService<PriceChangeListener>();
+
+        // Repricings are queued with the versions that start them; a replica with the usage store runs them. Its
+        // ClickHouse is reported, not required: prices are served while it is away.
+        builder.Services.AddSingleton<RepricingStore>();
+        if (builder.Configuration.GetConnectionString("analytics") is not null)
+        {
+            builder.AddUsageRepricing("analytics");
+            builder.MarkHealthCheckOptional("clickhouse-analytics");
+            builder.Services.AddHostedService<RepricingWorker>();
+        }
         builder.Services.AddHealthChecks().AddCheck<PriceRegistryStartup>("price-registry-load", tags: ["ready"]);
         builder.Services.AddProblemDetails();
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);

@@ -32,6 +32,9 @@ public sealed record ImportResult(DateTimeOffset EffectiveFrom, IReadOnlyList<Mo
 {
     public int Added => Models.Count(m => m.Change == ImportChange.Added);
 
+    /// <summary>The repricing queued for events stored unpriced, when models were added in effect before now.</summary>
+    public long? RepricingId { get; init; }
+
     public int Changed => Models.Count(m => m.Change == ImportChange.Changed);
 
     public int Conflicts => Models.Count(m => m.Change == ImportChange.Conflict);

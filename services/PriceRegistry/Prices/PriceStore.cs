@@ -2,6 +2,7 @@ using System.Text.Json;
 using Npgsql;
 using NpgsqlTypes;
 using Tokage.Pricing;
+using Tokage.PriceRegistry.Repricing;
 
 namespace Tokage.PriceRegistry.Prices;
 
@@ -19,7 +20,7 @@ public sealed class PriceStore(NpgsqlDataSource dataSource, ILogger<PriceStore> 
 
     private const string WriteLock = "SELECT pg_advisory_xact_lock(hashtext('tokage.price_versions'))";
 
-    private const string Columns = "id, tenant_id, model_key, provider, effective_from, prices::text, source";
+    private const string Columns = "id, tenant_id, model_key, provider, effective_from, prices::text, source, corrects";
 
     /// <summary>
     /// Seeds the table (which the database migrator makes) from the shipped data when it is empty; returns the versions
@@ -73,8 +74,11 @@ public sealed class PriceStore(NpgsqlDataSource dataSource, ILogger<PriceStore> 
         return await ReadAll(command, cancellationToken);
     }
 
-    /// <summary>Appends one version; null when (tenant, model, effective_from) already has one (<paramref name="existing"/> names it).</summary>
-    public async Task<(PriceVersion? Added, PriceVersion? Existing)> AddAsync(PriceVersion version, CancellationToken cancellationToken)
+    /// <summary>
+    /// Appends one version; null when (tenant, model, effective_from) already has one (<paramref name="existing"/> names it).
+    /// A version in effect before <paramref name="now"/> queues a repricing of the events stored unpriced since then.
+    /// </summary>
+    public async Task<(PriceVersion? Added, PriceVersion? Existing, RepricingJob? Repricing)> AddAsync(PriceVersion version, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -83,26 +87,66 @@ public sealed class PriceStore(NpgsqlDataSource dataSource, ILogger<PriceStore> 
             $"""
             INSERT INTO price_versions (tenant_id, model_key, provider, effective_from, prices, source)
             VALUES ($1, $2, $3, $4, $5::jsonb, $6)
-            ON CONFLICT (tenant_id, model_key, effective_from) DO NOTHING
+            ON CONFLICT (tenant_id, model_key, effective_from) WHERE corrects IS NULL DO NOTHING
             RETURNING {Columns}
             """, connection))
         {
             AddVersionParameters(insert, version);
             if ((await ReadAll(insert, cancellationToken)) is [var added])
             {
+                var repricing = added.EffectiveFrom < now
+                    ? await RepricingStore.QueueAsync(connection, RepricingKind.Unpriced, added.Id, null, added.TenantId, added.EffectiveFrom, cancellationToken)
+                    : null;
                 await Notify(connection, cancellationToken);
                 await transaction.CommitAsync(cancellationToken);
-                return (added, null);
+                return (added, null, repricing);
             }
         }
 
-        await using var find = new NpgsqlCommand($"SELECT {Columns} FROM price_versions WHERE tenant_id = $1 AND model_key = $2 AND effective_from = $3", connection);
+        await using var find = new NpgsqlCommand($"SELECT {Columns} FROM price_versions WHERE tenant_id = $1 AND model_key = $2 AND effective_from = $3 AND corrects IS NULL", connection);
         find.Parameters.Add(new NpgsqlParameter<string> { TypedValue = version.TenantId });
         find.Parameters.Add(new NpgsqlParameter<string> { TypedValue = version.ModelKey });
         find.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = version.EffectiveFrom.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
         var existing = (await ReadAll(find, cancellationToken)).Single();
         await transaction.CommitAsync(cancellationToken);
-        return (null, existing);
+        return (null, existing, null);
+    }
+
+    /// <summary>
+    /// Corrects version <paramref name="versionId"/> (or, when it is itself a correction, the version it corrects): a
+    /// new version at the same instant with <paramref name="prices"/>, in effect there from now on, and a repricing of
+    /// the events the corrected version priced, in one transaction. Null when no such version exists.
+    /// </summary>
+    public async Task<(PriceVersion Correction, RepricingJob Repricing)?> CorrectAsync(long versionId, IReadOnlyDictionary<string, string> prices, string source,
+        CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await Execute(connection, WriteLock, cancellationToken);
+        await using var find = new NpgsqlCommand(
+            $"SELECT {Columns} FROM price_versions WHERE id = (SELECT coalesce(corrects, id) FROM price_versions WHERE id = $1)", connection);
+        find.Parameters.Add(new NpgsqlParameter<long> { TypedValue = versionId });
+        if ((await ReadAll(find, cancellationToken)) is not [var corrected])
+        {
+            return null;
+        }
+
+        await using var insert = new NpgsqlCommand(
+            $"""
+            INSERT INTO price_versions (tenant_id, model_key, provider, effective_from, prices, source, corrects)
+            VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)
+            RETURNING {Columns}
+            """, connection);
+        AddVersionParameters(insert, corrected with { Prices = prices, Source = source });
+        insert.Parameters.Add(new NpgsqlParameter<long> { TypedValue = corrected.Id });
+        var correction = (await ReadAll(insert, cancellationToken)).Single();
+        var repricing = await RepricingStore.QueueAsync(connection, RepricingKind.Correction, correction.Id, corrected.Id, corrected.TenantId,
+            corrected.EffectiveFrom, cancellationToken);
+        await Notify(connection, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        logger.LogInformation("Price version {Version} ({Model}) corrected by {Correction}; repricing {Repricing} queued.",
+            corrected.Id, corrected.ModelKey, correction.Id, repricing.Id);
+        return (correction, repricing);
     }
 
     /// <summary>
@@ -110,7 +154,8 @@ public sealed class PriceStore(NpgsqlDataSource dataSource, ILogger<PriceStore> 
     /// dry run, appends a version for each added or changed model, all in one transaction under the write lock
     /// (so the diff is against what is committed, whichever replica wrote it).
     /// </summary>
-    public async Task<ImportResult> ImportAsync(IReadOnlyList<ImportedModel> document, DateTimeOffset effectiveFrom, bool dryRun, CancellationToken cancellationToken)
+    public async Task<ImportResult> ImportAsync(IReadOnlyList<ImportedModel> document, DateTimeOffset effectiveFrom, bool dryRun, DateTimeOffset now,
+        CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -149,6 +194,13 @@ public sealed class PriceStore(NpgsqlDataSource dataSource, ILogger<PriceStore> 
             insert.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = effectiveFrom.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
             var ids = (await ReadAll(insert, cancellationToken)).ToDictionary(v => v.ModelKey, v => v.Id, StringComparer.Ordinal);
             result = result with { Models = [.. result.Models.Select(m => ids.TryGetValue(m.Model, out var id) && m.Change != ImportChange.Conflict ? m with { VersionId = id } : m)] };
+
+            // Models new to the registry may price events stored unpriced since the document took effect.
+            if (result.Added > 0 && effectiveFrom < now)
+            {
+                var repricing = await RepricingStore.QueueAsync(connection, RepricingKind.Unpriced, ids.Values.Max(), null, "", effectiveFrom, cancellationToken);
+                result = result with { RepricingId = repricing.Id };
+            }
         }
 
         await Notify(connection, cancellationToken);
@@ -181,7 +233,8 @@ public sealed class PriceStore(NpgsqlDataSource dataSource, ILogger<PriceStore> 
                 EffectiveFrom: reader.GetFieldValue<DateTimeOffset>(4),
                 Prices: JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(5))!,
                 Source: reader.GetString(6),
-                TenantId: reader.GetString(1)));
+                TenantId: reader.GetString(1),
+                Corrects: reader.IsDBNull(7) ? null : reader.GetInt64(7)));
         }
 
         return versions;

@@ -126,7 +126,7 @@ public static class UsageApi
     }
 
     private static readonly string[] TotalColumns =
-        ["events", "unpriced_events", "input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens", "reasoning_tokens", "cost_usd"];
+        ["events", "unpriced_events", "input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens", "reasoning_tokens", "cost_usd", "adjustments_usd"];
 
     private static async Task<(BreakdownResult? Result, IResult? Problem)> RunAsync(
         HttpContext context, TenantQueryLimits limits, UsageQueries queries, string tenant, BreakdownQuery query)
@@ -234,6 +234,8 @@ public static class UsageApi
         row["reasoning_tokens"] = totals.ReasoningTokens;
         // A decimal string: exact whatever the client's JSON number type; null when nothing in the group was priced.
         row["cost_usd"] = totals.CostUsd is { } cost ? Money.Format(cost) : null;
+        // What repricings (corrected prices, prices that arrived later) added since; cost_usd stays what was charged.
+        row["adjustments_usd"] = Money.Format(totals.AdjustmentsUsd);
         return row;
     }
 

@@ -119,6 +119,7 @@ internal sealed class QueryGrpcService(IApiKeyResolver keys, UsageQueries querie
             Events = totals.Events, UnpricedEvents = totals.UnpricedEvents, InputTokens = totals.InputTokens, CacheReadTokens = totals.CacheReadTokens,
             CacheWriteTokens = totals.CacheWriteTokens, CacheWrite1HTokens = totals.CacheWrite1hTokens, OutputTokens = totals.OutputTokens,
             ReasoningTokens = totals.ReasoningTokens, CostUsd = totals.CostUsd is { } cost ? Money.Format(cost) : "",
+            AdjustmentsUsd = Money.Format(totals.AdjustmentsUsd),
         };
         foreach (var (dimension, value) in keys)
         {

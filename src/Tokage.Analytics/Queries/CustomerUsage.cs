@@ -16,19 +16,12 @@ public sealed record CustomerDayRow(DateOnly Day, string Customer, UsageTotals T
 /// </summary>
 public sealed class CustomerUsageQueries(ClickHouseClient client)
 {
-    private const string RollupSums = "sum(events), sum(unpriced_events), sum(input_tokens), sum(cache_read_tokens), sum(cache_write_tokens), " +
-        "sum(cache_write_1h_tokens), sum(output_tokens), sum(reasoning_tokens), sum(cost_usd)";
-
-    private const string RawSums = "count(), countIf(NOT priced), sum(input_tokens), sum(cache_read_tokens), sum(cache_write_tokens), " +
-        "sum(cache_write_1h_tokens), sum(output_tokens), sum(reasoning_tokens), sum(cost_usd)";
-
     /// <param name="customers">The customer ids to read; null for every one (unassigned usage, '', included).</param>
     public async Task<IReadOnlyList<CustomerUsageRow>> InRangeAsync(
         string tenantId, IReadOnlyCollection<string>? customers, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken = default)
     {
-        var (scope, sums) = Scope(tenantId, from, to, customers);
-        var table = sums == RollupSums ? "usage_hourly_customer" : "usage_events FINAL";
-        var sql = $"SELECT customer, provider, model, application, {sums} FROM {table} {scope.WhereClause} GROUP BY customer, provider, model, application ORDER BY customer, provider, model, application";
+        var (scope, table) = Scope(tenantId, from, to, customers);
+        var sql = $"SELECT customer, provider, model, application, {UsageQueries.Sums} FROM {table} {scope.WhereClause} GROUP BY customer, provider, model, application ORDER BY customer, provider, model, application";
         var rows = new List<CustomerUsageRow>();
         using var reader = await client.ExecuteReaderAsync(sql, scope.Parameters, cancellationToken: cancellationToken);
         while (reader.Read())
@@ -45,7 +38,7 @@ public sealed class CustomerUsageQueries(ClickHouseClient client)
         var start = new DateTimeOffset(from.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
         var end = new DateTimeOffset(to.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
         var (scope, _) = Scope(tenantId, start, end, null);
-        var sql = $"SELECT toString(toDate(hour, 'UTC')) AS day, customer, {RollupSums} FROM usage_hourly_customer {scope.WhereClause} GROUP BY day, customer ORDER BY day, customer";
+        var sql = $"SELECT toString(toDate(hour, 'UTC')) AS day, customer, {UsageQueries.Sums} FROM usage_hourly_customer {scope.WhereClause} GROUP BY day, customer ORDER BY day, customer";
         var rows = new List<CustomerDayRow>();
         using var reader = await client.ExecuteReaderAsync(sql, scope.Parameters, cancellationToken: cancellationToken);
         while (reader.Read())
@@ -56,7 +49,8 @@ public sealed class CustomerUsageQueries(ClickHouseClient client)
         return rows;
     }
 
-    private static (TenantScopedQuery Scope, string Sums) Scope(string tenantId, DateTimeOffset from, DateTimeOffset to, IReadOnlyCollection<string>? customers)
+    /// <summary>The range's scope and the relation that answers it: the hourly rollup by customer for whole hours, else the raw rows with their adjustments.</summary>
+    private static (TenantScopedQuery Scope, string Table) Scope(string tenantId, DateTimeOffset from, DateTimeOffset to, IReadOnlyCollection<string>? customers)
     {
         if (to <= from)
         {
@@ -73,12 +67,12 @@ public sealed class CustomerUsageQueries(ClickHouseClient client)
         {
             scope.And($"hour >= toDateTime({scope.Bind(from.ToUnixTimeSeconds(), "Int64")}, 'UTC')");
             scope.And($"hour < toDateTime({scope.Bind(to.ToUnixTimeSeconds(), "Int64")}, 'UTC')");
-            return (scope, RollupSums);
+            return (scope, "usage_hourly_customer");
         }
 
         scope.And($"event_time >= fromUnixTimestamp64Milli({scope.Bind(from.ToUnixTimeMilliseconds(), "Int64")}, 'UTC')");
         scope.And($"event_time < fromUnixTimestamp64Milli({scope.Bind(to.ToUnixTimeMilliseconds(), "Int64")}, 'UTC')");
-        return (scope, RawSums);
+        return (scope, UsageQueries.RawWithAdjustments);
     }
 
     private static UsageTotals Totals(System.Data.Common.DbDataReader reader, int offset) => UsageQueries.ReadTotals(reader, offset);

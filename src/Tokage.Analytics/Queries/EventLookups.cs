@@ -66,7 +66,7 @@ public sealed class EventLookups(ClickHouseClient client, Privacy.PersonalValues
     }
 
     /// <summary>The keys in runs whose text form (roughly <c>('tenant','2026-01-01','id'),</c>) stays under <see cref="KeyBytesPerQuery"/>.</summary>
-    private static IEnumerable<List<StoredEventKey>> BySize(IEnumerable<StoredEventKey> keys)
+    internal static IEnumerable<List<StoredEventKey>> BySize(IEnumerable<StoredEventKey> keys)
     {
         var run = new List<StoredEventKey>();
         var bytes = 0;

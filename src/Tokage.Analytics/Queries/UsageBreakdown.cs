@@ -62,7 +62,10 @@ public sealed record BreakdownQuery
     public UsageSource Source { get; init; } = UsageSource.Auto;
 }
 
-/// <summary>Sums over a set of events. <see cref="CostUsd"/> is null when every event was unpriced.</summary>
+/// <summary>
+/// Sums over a set of events. <see cref="CostUsd"/> is what they were charged, null when every event was unpriced;
+/// <see cref="AdjustmentsUsd"/> what repricings (corrected prices, prices that arrived later) added to it since.
+/// </summary>
 public sealed record UsageTotals(
     ulong Events,
     ulong UnpricedEvents,
@@ -72,7 +75,8 @@ public sealed record UsageTotals(
     ulong CacheWrite1hTokens,
     ulong OutputTokens,
     ulong ReasoningTokens,
-    decimal? CostUsd)
+    decimal? CostUsd,
+    decimal AdjustmentsUsd = 0m)
 {
     public static UsageTotals Zero { get; } = new(0, 0, 0, 0, 0, 0, 0, 0, null);
 
@@ -85,7 +89,8 @@ public sealed record UsageTotals(
         CacheWrite1hTokens + other.CacheWrite1hTokens,
         OutputTokens + other.OutputTokens,
         ReasoningTokens + other.ReasoningTokens,
-        CostUsd is null && other.CostUsd is null ? null : (CostUsd ?? 0m) + (other.CostUsd ?? 0m));
+        CostUsd is null && other.CostUsd is null ? null : (CostUsd ?? 0m) + (other.CostUsd ?? 0m),
+        AdjustmentsUsd + other.AdjustmentsUsd);
 }
 
 /// <summary>One group: its key per grouped dimension (days as <c>yyyy-MM-dd</c>, hours as ISO 8601 with the zone's offset).</summary>

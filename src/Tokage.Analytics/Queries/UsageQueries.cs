@@ -12,7 +12,22 @@ namespace Tokage.Analytics.Queries;
 /// <param name="personal">Maps a user a person names to the form the store keeps (pseudonymised e-mail addresses and phone numbers).</param>
 public sealed class UsageQueries(ClickHouseClient client, Privacy.PersonalValues? personal = null)
 {
-    private const int AggregateCount = 9;
+    private const int AggregateCount = 10;
+
+    /// <summary>
+    /// The raw rows with the adjustments repricings made to them, in the rollups' shape (<c>events</c>,
+    /// <c>unpriced_events</c>, …, <c>adjustments_usd</c>), so <see cref="Sums"/> reads raw rows and rollups alike.
+    /// </summary>
+    internal const string RawWithAdjustments =
+        "(SELECT tenant_id, event_time, provider, model, application, project, user_id, team, environment, customer, 1 AS events, " +
+        "toUInt64(NOT priced) AS unpriced_events, input_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, output_tokens, " +
+        "reasoning_tokens, cost_usd, toDecimal128(0, 18) AS adjustments_usd FROM usage_events FINAL " +
+        "UNION ALL SELECT tenant_id, event_time, provider, model, application, project, user_id, team, environment, customer, 0, 0, 0, 0, 0, 0, 0, 0, " +
+        "toDecimal128(0, 18), adjustment_usd FROM usage_adjustments FINAL)";
+
+    /// <summary>The totals <see cref="ReadTotals"/> reads, over a rollup or <see cref="RawWithAdjustments"/>.</summary>
+    internal const string Sums = "sum(events), sum(unpriced_events), sum(input_tokens), sum(cache_read_tokens), sum(cache_write_tokens), " +
+        "sum(cache_write_1h_tokens), sum(output_tokens), sum(reasoning_tokens), sum(cost_usd), sum(adjustments_usd)";
 
     public async Task<BreakdownResult> BreakdownAsync(string tenantId, BreakdownQuery query, CancellationToken cancellationToken = default)
     {
@@ -51,7 +66,7 @@ public sealed class UsageQueries(ClickHouseClient client, Privacy.PersonalValues
                 }
 
                 var totals = ReadTotals(reader, query.GroupBy.Count);
-                if (totals.Events > 0)
+                if (totals.Events > 0 || totals.AdjustmentsUsd != 0m)
                 {
                     rows.Add(new BreakdownRow(keys, totals));
                 }
@@ -113,7 +128,7 @@ public sealed class UsageQueries(ClickHouseClient client, Privacy.PersonalValues
         switch (source)
         {
             case UsageSource.Raw:
-                (table, time) = ("usage_events FINAL", "event_time");
+                (table, time) = (RawWithAdjustments, "event_time");
                 scope.And($"event_time >= fromUnixTimestamp64Milli({scope.Bind(query.From.ToUnixTimeMilliseconds(), "Int64")}, 'UTC')");
                 scope.And($"event_time < fromUnixTimestamp64Milli({scope.Bind(query.To.ToUnixTimeMilliseconds(), "Int64")}, 'UTC')");
                 break;
@@ -143,11 +158,7 @@ public sealed class UsageQueries(ClickHouseClient client, Privacy.PersonalValues
             _ => $"{Column(dimension)} AS k{i}",
         }).ToList();
 
-        var aggregates = source == UsageSource.Raw
-            ? "count(), countIf(NOT priced), sum(input_tokens), sum(cache_read_tokens), sum(cache_write_tokens), " +
-              "sum(cache_write_1h_tokens), sum(output_tokens), sum(reasoning_tokens), sum(cost_usd)"
-            : "sum(events), sum(unpriced_events), sum(input_tokens), sum(cache_read_tokens), sum(cache_write_tokens), " +
-              "sum(cache_write_1h_tokens), sum(output_tokens), sum(reasoning_tokens), sum(cost_usd)";
+        var aggregates = Sums;
 
         var sql = new StringBuilder("SELECT ");
         sql.AppendJoin(", ", keys.Append(aggregates));
@@ -160,7 +171,7 @@ public sealed class UsageQueries(ClickHouseClient client, Privacy.PersonalValues
             // Time first (charts), then the most expensive groups, then the keys so the order is total.
             var timeKeys = names.Where((_, i) => IsTime(query.GroupBy[i]));
             var otherKeys = names.Where((_, i) => !IsTime(query.GroupBy[i]));
-            var cost = $"{keys.Count + AggregateCount}";
+            var cost = $"{keys.Count + AggregateCount - 1}";
             sql.Append(" ORDER BY ").AppendJoin(", ", timeKeys.Append(cost + " DESC").Concat(otherKeys));
         }
 
@@ -173,7 +184,8 @@ public sealed class UsageQueries(ClickHouseClient client, Privacy.PersonalValues
         var events = U(0);
         var unpriced = U(1);
         var cost = Convert.ToDecimal(reader.GetValue(offset + 8), CultureInfo.InvariantCulture);
-        return new UsageTotals(events, unpriced, U(2), U(3), U(4), U(5), U(6), U(7), events == unpriced ? null : cost);
+        var adjustments = Convert.ToDecimal(reader.GetValue(offset + 9), CultureInfo.InvariantCulture);
+        return new UsageTotals(events, unpriced, U(2), U(3), U(4), U(5), U(6), U(7), events == unpriced ? null : cost, adjustments);
     }
 
     private static string FormatKey(UsageDimension dimension, object value, TimeZoneInfo zone) => dimension switch

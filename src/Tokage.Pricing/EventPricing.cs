@@ -1,0 +1,33 @@
+namespace Tokage.Pricing;
+
+/// <summary>What an event costs: the version that priced it and the cost, to the 18 places the store keeps.</summary>
+public sealed record PricedEvent(PriceAnswer Answer, decimal CostUsd);
+
+/// <summary>
+/// How one event is priced, the same when the processor stores it and when a repricing prices it again: the version in
+/// effect at its time for its tenant, and only when that version has a rate for everything the event reports (tokens
+/// of each modality, each unit). Null means unpriced (stored <c>priced=false</c>), never a guess and never $0.
+/// </summary>
+public static class EventPricing
+{
+    public static PricedEvent? Price(this PriceBook book, string tenantId, string provider, string model, DateTimeOffset at,
+        TokenCounts tokens, UnitCounts units, string serviceTier)
+    {
+        if (book.Find(tenantId, provider, model, at) is not { } answer || !answer.Price.CanPrice(tokens, units))
+        {
+            return null;
+        }
+
+        // The column holds 18 decimal places; per-token rates times whole tokens need fewer.
+        return new PricedEvent(answer, decimal.Round(CostCalculator.Compute(tokens, answer.Price, Tier(serviceTier), units).TotalUsd, 18));
+    }
+
+    /// <summary>The tier an event names (<c>batch</c>, <c>flex</c>, <c>priority</c>); anything else is standard.</summary>
+    public static ServiceTier Tier(string tier) => tier switch
+    {
+        "batch" => ServiceTier.Batch,
+        "flex" => ServiceTier.Flex,
+        "priority" => ServiceTier.Priority,
+        _ => ServiceTier.Standard,
+    };
+}
