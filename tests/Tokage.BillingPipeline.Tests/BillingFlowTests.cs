@@ -124,6 +124,20 @@ public sealed class BillingFlowTests(BudgetFixture fixture) : IClassFixture<Budg
         var draft = await api.OkAsync(HttpMethod.Get, $"/v1/invoices/{invoices[2]["id"]}");
         Assert.Contains(draft["lines"]!.AsArray(), l => (string)l!["kind"]! == "adjustment" && (string)l["amount_usd"]! == "0.60");
 
+        // A price correction reprices one of that period's events from 0.123 to 0.377 (an adjustment row, as the registry
+        // writes it): again an adjustment line, never an edit. (0.246 + 0.5 + 0.254) × 1.2 = 1.20, billed 0.30: 0.90 more.
+        var repriced = BillingApi.Event(api.TenantId, at(second.AddDays(1)), "acme", 300_000, 0.123m);
+        await fixture.Writer.WriteAdjustmentsAsync([new Tokage.Analytics.UsageAdjustmentRow
+        {
+            TenantId = repriced.TenantId, EventId = repriced.EventId, RepricingId = 1, EventTime = repriced.EventTime, AdjustedAt = DateTime.UtcNow,
+            Provider = repriced.Provider, Model = repriced.Model, Application = repriced.Application, Customer = repriced.Customer,
+            PriceVersionId = "1", CostUsd = 0.377m, AdjustmentUsd = 0.254m,
+        }]);
+        await api.OkAsync(HttpMethod.Post, "/v1/billing/run");
+        Assert.Equal(november.ToJsonString(), (await api.OkAsync(HttpMethod.Get, $"/v1/invoices/{november["id"]}")).ToJsonString());
+        draft = await api.OkAsync(HttpMethod.Get, $"/v1/invoices/{invoices[2]["id"]}");
+        Assert.Contains(draft["lines"]!.AsArray(), l => (string)l!["kind"]! == "adjustment" && (string)l["amount_usd"]! == "0.90");
+
         // A closed day's statement does not change: the same bytes.
         Assert.Equal(statementCsv, await api.BytesAsync($"/v1/statements/daily?from={second.AddDays(1):yyyy-MM-dd}&to={second.AddDays(2):yyyy-MM-dd}&format=csv"));
 

@@ -18,7 +18,8 @@ internal sealed record InvoiceWork(
 /// Turns usage into invoices. Each pass, per tenant: every ended period whose grace has passed is issued (oldest first,
 /// in batches that each hold the tenant's numbering lock, so numbers are gapless and a period is issued once however
 /// many replicas run), and every open period's draft is rewritten from the usage store. Usage that reached an issued
-/// period later becomes an adjustment line on the subscription's next invoice.
+/// period later — late events, or a repricing's adjustments (a corrected price) — becomes an adjustment line on the
+/// subscription's next invoice: the cost meter rates what events cost now (charged plus adjustments).
 /// </summary>
 public sealed class InvoiceEngine(
     NpgsqlDataSource database, CustomerUsageQueries usage, IOptions<BillingOptions> options, ILogger<InvoiceEngine> logger)
@@ -171,7 +172,7 @@ public sealed class InvoiceEngine(
 
     private static UsageSlice Slice(CustomerUsageRow row) => new(
         row.Provider, row.Model, row.Application, row.Totals.Events, row.Totals.InputTokens, row.Totals.OutputTokens, row.Totals.CacheReadTokens,
-        row.Totals.CacheWriteTokens + row.Totals.CacheWrite1hTokens, row.Totals.ReasoningTokens, row.Totals.CostUsd ?? 0m);
+        row.Totals.CacheWriteTokens + row.Totals.CacheWrite1hTokens, row.Totals.ReasoningTokens, (row.Totals.CostUsd ?? 0m) + row.Totals.AdjustmentsUsd);
 
     private static List<InvoiceLine> Lines(InvoiceWork work) => [.. work.PeriodLines, .. InvoiceCalculator.AdjustmentLines(work.Adjustments)];
 

@@ -33,7 +33,7 @@ public readonly record struct BudgetWindow(DateTimeOffset Start, DateTimeOffset 
 }
 
 /// <summary>
-/// A budget's spend in a period: the breakdown's total over <c>[Start, End)</c>, filtered to the scope, so it
+/// A budget's spend in a period: the breakdown's total (charged plus adjustments) over <c>[Start, End)</c>, filtered to the scope, so it
 /// reads the daily or hourly rollup whenever the period's bounds allow an exact answer (UTC or whole-hour
 /// zones) and the raw rows otherwise. Reusable by anything that checks entitlements against budgets.
 /// </summary>
@@ -49,7 +49,8 @@ public sealed class BudgetSpend(UsageQueries queries)
         }
 
         var result = await queries.BreakdownAsync(tenantId, new BreakdownQuery { From = window.Start, To = window.End, Filters = filters }, cancellationToken);
-        return result.Totals.CostUsd ?? 0m;
+        // What the usage costs now: charged, plus what repricings (a corrected price) added or took away since.
+        return (result.Totals.CostUsd ?? 0m) + result.Totals.AdjustmentsUsd;
     }
 }
 
