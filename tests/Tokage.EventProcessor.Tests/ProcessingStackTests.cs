@@ -308,6 +308,22 @@ public sealed class ProcessingStackTests(ProcessingStack stack) : IClassFixture<
             Assert.Equal(charged, await stack.SumAsync($"SELECT sum(adjustments_usd) FROM {rollup} WHERE tenant_id = {{tenant:String}}", tenant));
         }
 
+        // As if the registry had died after writing a page but before recording it: the same repricing from its start
+        // again. The events it adjusted are skipped, so the adjustments and the rollups stay as they were.
+        await using (var prices = new Npgsql.NpgsqlConnection(stack.Core.PricesRoleConnectionString))
+        {
+            await prices.OpenAsync();
+            await using var requeue = new Npgsql.NpgsqlCommand(
+                "UPDATE price_repricings SET status = 'queued', cursor_tenant = NULL, cursor_time_ms = NULL, cursor_event = NULL, " +
+                "events_scanned = 0, events_adjusted = 0, adjustments_usd = 0 WHERE id = $1", prices);
+            requeue.Parameters.Add(new Npgsql.NpgsqlParameter<long> { TypedValue = (long)first["repricing_id"]! });
+            Assert.Equal(1, await requeue.ExecuteNonQueryAsync());
+        }
+
+        var rerun = await FinishedAsync(admin, corrected.Headers.Location!);
+        Assert.Equal((3L, 0L), ((long)rerun["events_scanned"]!, (long)rerun["events_adjusted"]!));
+        Assert.Equal(charged, await stack.SumAsync("SELECT sum(adjustments_usd) FROM usage_daily WHERE tenant_id = {tenant:String}", tenant));
+
         // Run again with the same rates: the events already cost what it says, so nothing more is adjusted.
         using var again = await admin.PostAsJsonAsync($"/v1/prices/{versionId}/corrections", new
         {
