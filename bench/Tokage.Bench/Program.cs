@@ -11,6 +11,7 @@ Command[] scenarios =
     AnalyticsBenchmark.CreateCommand(),
     AuthBenchmark.CreateCommand(),
     BillingBenchmark.CreateCommand(),
+    PricingBenchmark.CreateCommand(),
 ];
 var root = new RootCommand("Tokage benchmarks. Every figure stands beside a baseline measured in the same run on the same machine.");
 foreach (var scenario in scenarios)

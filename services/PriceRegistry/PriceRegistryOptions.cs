@@ -18,7 +18,7 @@ public sealed class PriceRegistryOptions
     public string FeedToken { get; set; } = "";
 
     /// <summary>Events a repricing reads, prices and adjusts at a time (one ClickHouse page, one progress update).</summary>
-    public int RepricingPageSize { get; set; } = 1000;
+    public int RepricingPageSize { get; set; } = 10_000;
 
     /// <summary>How often an idle replica looks for a queued repricing.</summary>
     public TimeSpan RepricingPoll { get; set; } = TimeSpan.FromSeconds(2);

@@ -16,4 +16,17 @@ public sealed class QueryApiOptions
 
     /// <summary>A tenant's usage queries running at once on one instance; more are refused with 429.</summary>
     public int MaxConcurrentQueriesPerTenant { get; set; } = 4;
+
+    /// <summary>
+    /// How old a budget's spend may be when a check or a reservation uses it: ClickHouse is asked at most once per budget
+    /// and period in this time. A reservation settled since the reading is still counted as held, so this bounds
+    /// freshness, never the limit.
+    /// </summary>
+    public TimeSpan BudgetSpendMaxAge { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How far the processor's clock (which stamps settlements) may run ahead of this service's.</summary>
+    public TimeSpan SettlementClockSkew { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long a reservation may wait behind the tenant's others on this replica before it is refused (503, nothing reserved).</summary>
+    public TimeSpan ReservationQueueTimeout { get; set; } = TimeSpan.FromSeconds(5);
 }

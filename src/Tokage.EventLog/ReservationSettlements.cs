@@ -25,14 +25,19 @@ public sealed class ReservationSettlements(IConnectionMultiplexer redis)
             return;
         }
 
+        // When: after the events' ClickHouse insert, so a spend read that started later counts their cost.
+        var at = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var batch = redis.GetDatabase().CreateBatch();
-        var writes = keys.Select(k => batch.StringSetAsync(k, 1, Keep)).ToList();
+        var writes = keys.Select(k => batch.StringSetAsync(k, at, Keep)).ToList();
         batch.Execute();
         await Task.WhenAll(writes);
     }
 
-    /// <summary>The ones of <paramref name="reservationIds"/> that a stored event of the tenant has settled.</summary>
-    public async Task<HashSet<string>> SettledAsync(string tenantId, IReadOnlyList<string> reservationIds)
+    /// <summary>
+    /// The ones of <paramref name="reservationIds"/> that a stored event of the tenant settled before <paramref name="before"/>
+    /// (any time, when null). A mark without a time (written before marks had one) counts as long settled.
+    /// </summary>
+    public async Task<HashSet<string>> SettledAsync(string tenantId, IReadOnlyList<string> reservationIds, DateTimeOffset? before = null)
     {
         if (reservationIds.Count == 0)
         {
@@ -40,6 +45,7 @@ public sealed class ReservationSettlements(IConnectionMultiplexer redis)
         }
 
         var values = await redis.GetDatabase().StringGetAsync(reservationIds.Select(id => (RedisKey)Key(tenantId, id)).ToArray());
-        return reservationIds.Where((_, i) => values[i].HasValue).ToHashSet(StringComparer.Ordinal);
+        var limit = before?.ToUnixTimeMilliseconds() ?? long.MaxValue;
+        return reservationIds.Where((_, i) => values[i].HasValue && (long)values[i] < limit).ToHashSet(StringComparer.Ordinal);
     }
 }

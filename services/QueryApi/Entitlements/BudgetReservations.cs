@@ -37,9 +37,37 @@ internal sealed class ReservationConflictException(string message) : Exception(m
 /// granted before it. A reservation is live until released, expired, or settled by a stored event that names it
 /// (<see cref="ReservationSettlements"/>); a settled one holds no room, its event's cost counts as spend.
 /// </summary>
-internal sealed class BudgetReservations(NpgsqlDataSource database, BudgetSpend spend, ReservationSettlements settlements, TimeProvider time)
+internal sealed class BudgetReservations(
+    NpgsqlDataSource database, BudgetSpendCache spend, ReservationSettlements settlements, TimeProvider time, Microsoft.Extensions.Options.IOptions<QueryApiOptions> options,
+    ILogger<BudgetReservations> logger)
 {
+    // A tenant's reservations queue here, in memory, one at a time per replica: they would queue on the budget's row lock
+    // anyway, and each waiting there would hold a PostgreSQL connection (under load, every one the server has).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SemaphoreSlim> queues = new(StringComparer.Ordinal);
+
     public async Task<ReservationAnswer> ReserveAsync(
+        string tenant, string kind, string value, decimal estimateUsd, TimeSpan ttl, string reservationId, CancellationToken cancellationToken)
+    {
+        var queue = queues.GetOrAdd(tenant, _ => new SemaphoreSlim(1, 1));
+        if (!await queue.WaitAsync(options.Value.ReservationQueueTimeout, cancellationToken))
+        {
+            logger.LogWarning("Reservation {Reservation} refused as unavailable: the tenant's reservations queue is longer than {Timeout}.",
+                reservationId, options.Value.ReservationQueueTimeout);
+            throw new ReservationsUnavailableException(
+                "Reservations cannot be granted now: too many are waiting for this tenant's budgets. Nothing was reserved; retry shortly.", new TimeoutException());
+        }
+
+        try
+        {
+            return await ReserveInQueueAsync(tenant, kind, value, estimateUsd, ttl, reservationId, cancellationToken);
+        }
+        finally
+        {
+            queue.Release();
+        }
+    }
+
+    private async Task<ReservationAnswer> ReserveInQueueAsync(
         string tenant, string kind, string value, decimal estimateUsd, TimeSpan ttl, string reservationId, CancellationToken cancellationToken)
     {
         try
@@ -54,6 +82,10 @@ internal sealed class BudgetReservations(NpgsqlDataSource database, BudgetSpend 
 
                 var hard = (await TenantBudgets.CoveringAsync(connection, transaction, kind, value, cancellationToken)).Where(b => b.HardLimit).ToList();
                 var ids = hard.Select(b => b.Id).Order().ToArray();
+
+                // ClickHouse is read before the lock (and shared between requests), so the lock waits on PostgreSQL alone.
+                var now = time.GetUtcNow();
+                var spent = await SpendAsync(tenant, hard, now, cancellationToken);
                 if (ids.Length > 0)
                 {
                     // Reservations on these budgets queue here, in one order (no deadlock), each seeing those granted before it.
@@ -65,8 +97,7 @@ internal sealed class BudgetReservations(NpgsqlDataSource database, BudgetSpend 
                     }
                 }
 
-                var now = time.GetUtcNow();
-                var standings = await StandingsAsync(connection, transaction, tenant, hard, now, cancellationToken);
+                var standings = await StandingsAsync(connection, transaction, tenant, spent, now, settlementsRequired: true, cancellationToken);
                 if (await FindAsync(connection, transaction, reservationId, now, kind, value, estimateUsd, cancellationToken) is { } earlier)
                 {
                     // The same reservation asked again (a retry): the first answer stands, with what became of it since.
@@ -105,6 +136,7 @@ internal sealed class BudgetReservations(NpgsqlDataSource database, BudgetSpend 
         }
         catch (Exception ex) when (ReservationsUnavailableException.IsTransient(ex))
         {
+            logger.LogWarning("Reservation {Reservation} refused as unavailable: {Error}", reservationId, ex.Message);
             throw new ReservationsUnavailableException(
                 "Reservations cannot be granted now: the budget store or the settlement marks are unreachable. Nothing was reserved; retry shortly.", ex);
         }
@@ -129,24 +161,36 @@ internal sealed class BudgetReservations(NpgsqlDataSource database, BudgetSpend 
     /// </summary>
     public async Task<List<BudgetStanding>> StandingsAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, string tenant, IReadOnlyList<BudgetRow> budgets, DateTimeOffset now,
-        CancellationToken cancellationToken, bool settlementsRequired = true)
+        CancellationToken cancellationToken, bool settlementsRequired = true) =>
+        await StandingsAsync(connection, transaction, tenant, await SpendAsync(tenant, budgets, now, cancellationToken), now, settlementsRequired, cancellationToken);
+
+    private async Task<List<(BudgetRow Budget, BudgetWindow Window, SpendReading Spend)>> SpendAsync(
+        string tenant, IReadOnlyList<BudgetRow> budgets, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var held = budgets.Any(b => b.HardLimit)
-            ? await HeldAsync(connection, transaction, tenant, budgets.Where(b => b.HardLimit).Select(b => b.Id).ToArray(), now, settlementsRequired, cancellationToken)
-            : new Dictionary<Guid, decimal>();
-        var standings = new List<BudgetStanding>();
+        var spent = new List<(BudgetRow, BudgetWindow, SpendReading)>(budgets.Count);
         foreach (var budget in budgets)
         {
             var window = budget.WindowAt(now);
-            var spent = await spend.InWindowAsync(tenant, BudgetScope.Dimension(budget.ScopeKind), budget.ScopeValue, window, cancellationToken);
-            standings.Add(new BudgetStanding(budget, window, spent, held.GetValueOrDefault(budget.Id)));
+            spent.Add((budget, window, await spend.GetAsync(tenant, budget, window, cancellationToken)));
         }
 
-        return standings;
+        return spent;
     }
 
-    private async Task<Dictionary<Guid, decimal>> HeldAsync(
-        NpgsqlConnection connection, NpgsqlTransaction transaction, string tenant, Guid[] budgetIds, DateTimeOffset now, bool settlementsRequired, CancellationToken cancellationToken)
+    private async Task<List<BudgetStanding>> StandingsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string tenant,
+        List<(BudgetRow Budget, BudgetWindow Window, SpendReading Spend)> spent, DateTimeOffset now, bool settlementsRequired, CancellationToken cancellationToken)
+    {
+        // A reservation settled after the oldest spend reading began may not be in it: it still holds its room.
+        var hard = spent.Where(s => s.Budget.HardLimit).ToList();
+        var settledBefore = hard.Count == 0 ? now : hard.Min(s => s.Spend.AsOf) - options.Value.SettlementClockSkew;
+        var held = hard.Count > 0
+            ? await HeldAsync(connection, transaction, tenant, hard.Select(s => s.Budget.Id).ToArray(), now, settledBefore, settlementsRequired, cancellationToken)
+            : new Dictionary<Guid, decimal>();
+        return spent.Select(s => new BudgetStanding(s.Budget, s.Window, s.Spend.SpentUsd, held.GetValueOrDefault(s.Budget.Id))).ToList();
+    }
+
+    private async Task<Dictionary<Guid, decimal>> HeldAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string tenant, Guid[] budgetIds,
+        DateTimeOffset now, DateTimeOffset settledBefore, bool settlementsRequired, CancellationToken cancellationToken)
     {
         var live = new List<(string Id, decimal Amount, Guid[] Budgets)>();
         await using (var command = new NpgsqlCommand("""
@@ -166,7 +210,7 @@ internal sealed class BudgetReservations(NpgsqlDataSource database, BudgetSpend 
         HashSet<string> settled;
         try
         {
-            settled = await settlements.SettledAsync(tenant, live.Select(r => r.Id).ToList());
+            settled = await settlements.SettledAsync(tenant, live.Select(r => r.Id).ToList(), settledBefore);
         }
         catch (Exception ex) when (!settlementsRequired && ex is RedisException or TimeoutException)
         {

@@ -31,6 +31,7 @@ internal static class Extensions
         builder.Services.AddSingleton<Tokage.QueryApi.Apis.TenantQueryLimits>();
         builder.Services.AddExceptionHandler<Tokage.QueryApi.Apis.StoppedQueryHandler>();
         builder.Services.AddSingleton(sp => new ReservationSettlements(sp.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>()));
+        builder.Services.AddSingleton<Tokage.QueryApi.Entitlements.BudgetSpendCache>();
         builder.Services.AddSingleton<Tokage.QueryApi.Entitlements.BudgetReservations>();
         builder.Services.AddSingleton(sp => new Tokage.Integrations.AdminToken(
             sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<QueryApiOptions>>().Value.AdminToken, "The query API's operator access"));
