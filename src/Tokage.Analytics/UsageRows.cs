@@ -97,7 +97,22 @@ public readonly record struct ModalityTokens(
     ulong ImageCacheRead = 0,
     ulong AudioCacheWrite = 0,
     ulong AudioOutput = 0,
-    ulong ImageOutput = 0);
+    ulong ImageOutput = 0)
+{
+    /// <summary>The stored column names, in this record's order.</summary>
+    public static readonly string[] ColumnNames =
+    [
+        "audio_input_tokens", "image_input_tokens", "video_input_tokens", "audio_cache_read_tokens", "image_cache_read_tokens",
+        "audio_cache_write_tokens", "audio_output_tokens", "image_output_tokens",
+    ];
+
+    public ModalityTokens Plus(ModalityTokens other) => new(
+        AudioInput + other.AudioInput, ImageInput + other.ImageInput, VideoInput + other.VideoInput, AudioCacheRead + other.AudioCacheRead,
+        ImageCacheRead + other.ImageCacheRead, AudioCacheWrite + other.AudioCacheWrite, AudioOutput + other.AudioOutput, ImageOutput + other.ImageOutput);
+
+    /// <summary>The counts in <see cref="ColumnNames"/> order.</summary>
+    public ulong[] ToArray() => [AudioInput, ImageInput, VideoInput, AudioCacheRead, ImageCacheRead, AudioCacheWrite, AudioOutput, ImageOutput];
+}
 
 /// <summary>A record that could not be stored as usage, kept with why and what it was.</summary>
 public sealed record QuarantineRow

@@ -46,6 +46,31 @@ public sealed class ProcessingStackTests(ProcessingStack stack) : IClassFixture<
         Assert.Equal("0.053", (string)status!["processed"]!["cost_usd"]!);
         Assert.Equal(800UL, await stack.CountAsync("SELECT sum(audio_input_tokens) FROM usage_events FINAL WHERE tenant_id = {tenant:String}", id));
         Assert.Equal(250UL, await stack.CountAsync("SELECT sum(audio_output_tokens) FROM usage_events FINAL WHERE tenant_id = {tenant:String}", id));
+
+        // A breakdown shows the audio inside the totals, from the raw rows and from a rollup alike.
+        foreach (var (source, totals) in await BreakdownsAsync(query))
+        {
+            Assert.Equal((1000UL, 800UL, 300UL, 250UL, 0UL), ((ulong)totals["input_tokens"]!, (ulong)totals["audio_input_tokens"]!,
+                (ulong)totals["output_tokens"]!, (ulong)totals["audio_output_tokens"]!, (ulong)totals["image_input_tokens"]!));
+            Assert.True(source is "raw" or "hourly", source);
+        }
+    }
+
+    /// <summary>This tenant's totals over the last two hours: from the raw rows (a range off the hour) and from the hourly rollup.</summary>
+    private static async Task<List<(string Source, JsonNode Totals)>> BreakdownsAsync(HttpClient query)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var hour = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, 0, 0, TimeSpan.Zero);
+        var answers = new List<(string, JsonNode)>();
+        foreach (var (from, to) in new[] { (now.AddHours(-2).AddSeconds(-7), now.AddSeconds(1)), (hour.AddHours(-2), hour.AddHours(1)) })
+        {
+            var breakdown = JsonNode.Parse(await query.GetStringAsync(
+                $"/v1/usage/breakdown?from={Uri.EscapeDataString(from.ToString("O"))}&to={Uri.EscapeDataString(to.ToString("O"))}"))!;
+            answers.Add(((string)breakdown["source"]!, breakdown["totals"]!));
+        }
+
+        Assert.Equal(["raw", "hourly"], answers.Select(a => a.Item1));
+        return answers;
     }
 
     /// <summary>
@@ -87,6 +112,12 @@ public sealed class ProcessingStackTests(ProcessingStack stack) : IClassFixture<
         Assert.Equal("0.00905", (string)(await ProcessedAsync(transcript))["cost_usd"]!);
         var unpriced = await ProcessedAsync(searched);
         Assert.Equal((false, (string?)null), ((bool)unpriced["priced"]!, (string?)unpriced["cost_usd"]));
+
+        // The units show in breakdowns as they were reported, the raw rows and a rollup alike.
+        foreach (var (_, totals) in await BreakdownsAsync(query))
+        {
+            Assert.Equal(("90.5", 2UL, 0UL), ((string)totals["audio_seconds"]!, (ulong)totals["web_search_queries"]!, (ulong)totals["images"]!));
+        }
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using Tokage.Analytics;
 using System.Globalization;
 using Tokage.Analytics.Queries;
 using Tokage.ApiKeys;
@@ -126,7 +127,8 @@ public static class UsageApi
     }
 
     private static readonly string[] TotalColumns =
-        ["events", "unpriced_events", "input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens", "reasoning_tokens", "cost_usd", "adjustments_usd"];
+        ["events", "unpriced_events", "input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens", "reasoning_tokens",
+        .. ModalityTokens.ColumnNames, "images", "audio_seconds", "web_search_queries", "cost_usd", "adjustments_usd"];
 
     private static async Task<(BreakdownResult? Result, IResult? Problem)> RunAsync(
         HttpContext context, TenantQueryLimits limits, UsageQueries queries, string tenant, BreakdownQuery query)
@@ -232,6 +234,15 @@ public static class UsageApi
         row["cache_write_1h_tokens"] = totals.CacheWrite1hTokens;
         row["output_tokens"] = totals.OutputTokens;
         row["reasoning_tokens"] = totals.ReasoningTokens;
+        // The non-text parts of the counts above (audio, image, video), and the units beside them.
+        foreach (var (column, count) in ModalityTokens.ColumnNames.Zip(totals.Modalities.ToArray()))
+        {
+            row[column] = count;
+        }
+
+        row["images"] = totals.Images;
+        row["audio_seconds"] = Money.Format(totals.AudioSeconds);
+        row["web_search_queries"] = totals.WebSearchQueries;
         // A decimal string: exact whatever the client's JSON number type; null when nothing in the group was priced.
         row["cost_usd"] = totals.CostUsd is { } cost ? Money.Format(cost) : null;
         // What repricings (corrected prices, prices that arrived later) added since; cost_usd stays what was charged.

@@ -120,6 +120,10 @@ internal sealed class QueryGrpcService(IApiKeyResolver keys, UsageQueries querie
             CacheWriteTokens = totals.CacheWriteTokens, CacheWrite1HTokens = totals.CacheWrite1hTokens, OutputTokens = totals.OutputTokens,
             ReasoningTokens = totals.ReasoningTokens, CostUsd = totals.CostUsd is { } cost ? Money.Format(cost) : "",
             AdjustmentsUsd = Money.Format(totals.AdjustmentsUsd),
+            AudioInputTokens = totals.Modalities.AudioInput, ImageInputTokens = totals.Modalities.ImageInput, VideoInputTokens = totals.Modalities.VideoInput,
+            AudioCacheReadTokens = totals.Modalities.AudioCacheRead, ImageCacheReadTokens = totals.Modalities.ImageCacheRead,
+            AudioCacheWriteTokens = totals.Modalities.AudioCacheWrite, AudioOutputTokens = totals.Modalities.AudioOutput, ImageOutputTokens = totals.Modalities.ImageOutput,
+            Images = totals.Images, AudioSeconds = Money.Format(totals.AudioSeconds), WebSearchQueries = totals.WebSearchQueries,
         };
         foreach (var (dimension, value) in keys)
         {

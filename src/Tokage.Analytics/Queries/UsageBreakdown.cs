@@ -80,6 +80,16 @@ public sealed record UsageTotals(
 {
     public static UsageTotals Zero { get; } = new(0, 0, 0, 0, 0, 0, 0, 0, null);
 
+    /// <summary>The non-text parts of the token counts (audio, image, video), each inside its total.</summary>
+    public ModalityTokens Modalities { get; init; }
+
+    /// <summary>Units reported beside the tokens: input images, seconds of audio, web searches.</summary>
+    public ulong Images { get; init; }
+
+    public decimal AudioSeconds { get; init; }
+
+    public ulong WebSearchQueries { get; init; }
+
     public UsageTotals Add(UsageTotals other) => new(
         Events + other.Events,
         UnpricedEvents + other.UnpricedEvents,
@@ -90,7 +100,13 @@ public sealed record UsageTotals(
         OutputTokens + other.OutputTokens,
         ReasoningTokens + other.ReasoningTokens,
         CostUsd is null && other.CostUsd is null ? null : (CostUsd ?? 0m) + (other.CostUsd ?? 0m),
-        AdjustmentsUsd + other.AdjustmentsUsd);
+        AdjustmentsUsd + other.AdjustmentsUsd)
+    {
+        Modalities = Modalities.Plus(other.Modalities),
+        Images = Images + other.Images,
+        AudioSeconds = AudioSeconds + other.AudioSeconds,
+        WebSearchQueries = WebSearchQueries + other.WebSearchQueries,
+    };
 }
 
 /// <summary>One group: its key per grouped dimension (days as <c>yyyy-MM-dd</c>, hours as ISO 8601 with the zone's offset).</summary>

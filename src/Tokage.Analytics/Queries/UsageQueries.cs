@@ -12,22 +12,27 @@ namespace Tokage.Analytics.Queries;
 /// <param name="personal">Maps a user a person names to the form the store keeps (pseudonymised e-mail addresses and phone numbers).</param>
 public sealed class UsageQueries(ClickHouseClient client, Privacy.PersonalValues? personal = null)
 {
-    private const int AggregateCount = 10;
+    // sum(cost_usd)'s place among the sums (1-based): the order of the most expensive groups first.
+    private const int CostSumPosition = 9;
+
+    private static readonly string ModalityColumns = string.Join(", ", ModalityTokens.ColumnNames);
 
     /// <summary>
     /// The raw rows with the adjustments repricings made to them, in the rollups' shape (<c>events</c>,
-    /// <c>unpriced_events</c>, …, <c>adjustments_usd</c>), so <see cref="Sums"/> reads raw rows and rollups alike.
+    /// <c>unpriced_events</c>, …, <c>adjustments_usd</c>, the modality counts and units), so <see cref="Sums"/> reads raw
+    /// rows and rollups alike.
     /// </summary>
-    internal const string RawWithAdjustments =
+    internal static readonly string RawWithAdjustments =
         "(SELECT tenant_id, event_time, provider, model, application, project, user_id, team, environment, customer, 1 AS events, " +
         "toUInt64(NOT priced) AS unpriced_events, input_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, output_tokens, " +
-        "reasoning_tokens, cost_usd, toDecimal128(0, 18) AS adjustments_usd FROM usage_events FINAL " +
+        $"reasoning_tokens, cost_usd, toDecimal128(0, 18) AS adjustments_usd, {ModalityColumns}, images, audio_seconds, web_search_queries FROM usage_events FINAL " +
         "UNION ALL SELECT tenant_id, event_time, provider, model, application, project, user_id, team, environment, customer, 0, 0, 0, 0, 0, 0, 0, 0, " +
-        "toDecimal128(0, 18), adjustment_usd FROM usage_adjustments FINAL)";
+        "toDecimal128(0, 18), adjustment_usd, 0, 0, 0, 0, 0, 0, 0, 0, 0, toDecimal64(0, 6), 0 FROM usage_adjustments FINAL)";
 
     /// <summary>The totals <see cref="ReadTotals"/> reads, over a rollup or <see cref="RawWithAdjustments"/>.</summary>
-    internal const string Sums = "sum(events), sum(unpriced_events), sum(input_tokens), sum(cache_read_tokens), sum(cache_write_tokens), " +
-        "sum(cache_write_1h_tokens), sum(output_tokens), sum(reasoning_tokens), sum(cost_usd), sum(adjustments_usd)";
+    internal static readonly string Sums = "sum(events), sum(unpriced_events), sum(input_tokens), sum(cache_read_tokens), sum(cache_write_tokens), " +
+        "sum(cache_write_1h_tokens), sum(output_tokens), sum(reasoning_tokens), sum(cost_usd), sum(adjustments_usd), " +
+        string.Join(", ", ModalityTokens.ColumnNames.Select(c => $"sum({c})")) + ", sum(images), sum(audio_seconds), sum(web_search_queries)";
 
     public async Task<BreakdownResult> BreakdownAsync(string tenantId, BreakdownQuery query, CancellationToken cancellationToken = default)
     {
@@ -171,7 +176,7 @@ public sealed class UsageQueries(ClickHouseClient client, Privacy.PersonalValues
             // Time first (charts), then the most expensive groups, then the keys so the order is total.
             var timeKeys = names.Where((_, i) => IsTime(query.GroupBy[i]));
             var otherKeys = names.Where((_, i) => !IsTime(query.GroupBy[i]));
-            var cost = $"{keys.Count + AggregateCount - 1}";
+            var cost = $"{keys.Count + CostSumPosition}";
             sql.Append(" ORDER BY ").AppendJoin(", ", timeKeys.Append(cost + " DESC").Concat(otherKeys));
         }
 
@@ -185,7 +190,13 @@ public sealed class UsageQueries(ClickHouseClient client, Privacy.PersonalValues
         var unpriced = U(1);
         var cost = Convert.ToDecimal(reader.GetValue(offset + 8), CultureInfo.InvariantCulture);
         var adjustments = Convert.ToDecimal(reader.GetValue(offset + 9), CultureInfo.InvariantCulture);
-        return new UsageTotals(events, unpriced, U(2), U(3), U(4), U(5), U(6), U(7), events == unpriced ? null : cost, adjustments);
+        return new UsageTotals(events, unpriced, U(2), U(3), U(4), U(5), U(6), U(7), events == unpriced ? null : cost, adjustments)
+        {
+            Modalities = new ModalityTokens(U(10), U(11), U(12), U(13), U(14), U(15), U(16), U(17)),
+            Images = U(18),
+            AudioSeconds = Convert.ToDecimal(reader.GetValue(offset + 19), CultureInfo.InvariantCulture),
+            WebSearchQueries = U(20),
+        };
     }
 
     private static string FormatKey(UsageDimension dimension, object value, TimeZoneInfo zone) => dimension switch
