@@ -41,105 +41,224 @@ internal sealed class BudgetReservations(
     NpgsqlDataSource database, BudgetSpendCache spend, ReservationSettlements settlements, TimeProvider time, Microsoft.Extensions.Options.IOptions<QueryApiOptions> options,
     ILogger<BudgetReservations> logger)
 {
-    // A tenant's reservations queue here, in memory, one at a time per replica: they would queue on the budget's row lock
-    // anyway, and each waiting there would hold a PostgreSQL connection (under load, every one the server has).
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SemaphoreSlim> queues = new(StringComparer.Ordinal);
+    // A tenant's reservations wait here, in memory, and are decided in batches: one transaction takes the budgets' lock
+    // once for every reservation waiting, decides them in arrival order (each sees the room the ones before it took) and
+    // commits them together. Waiting on the row lock instead would hold a PostgreSQL connection per request (under load,
+    // every one the server has) and pay a commit each.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TenantQueue> queues = new(StringComparer.Ordinal);
+
+    private const int MaxBatch = 500;
+
+    private sealed class TenantQueue
+    {
+        public SemaphoreSlim Turn { get; } = new(1, 1);
+
+        public System.Collections.Concurrent.ConcurrentQueue<Pending> Waiting { get; } = new();
+    }
+
+    private sealed class Pending(string kind, string value, decimal estimateUsd, TimeSpan ttl, string reservationId)
+    {
+        // 0 waiting, 1 taken into a batch, 2 given up by its caller (a batch skips it).
+        public int State;
+
+        public string Kind { get; } = kind;
+
+        public string Value { get; } = value;
+
+        public decimal EstimateUsd { get; } = estimateUsd;
+
+        public TimeSpan Ttl { get; } = ttl;
+
+        public string ReservationId { get; } = reservationId;
+
+        public TaskCompletionSource<ReservationAnswer> Answer { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
 
     public async Task<ReservationAnswer> ReserveAsync(
         string tenant, string kind, string value, decimal estimateUsd, TimeSpan ttl, string reservationId, CancellationToken cancellationToken)
     {
-        var queue = queues.GetOrAdd(tenant, _ => new SemaphoreSlim(1, 1));
-        if (!await queue.WaitAsync(options.Value.ReservationQueueTimeout, cancellationToken))
+        var queue = queues.GetOrAdd(tenant, _ => new TenantQueue());
+        var pending = new Pending(kind, value, estimateUsd, ttl, reservationId);
+        queue.Waiting.Enqueue(pending);
+        var giveUpAt = time.GetUtcNow() + options.Value.ReservationQueueTimeout;
+        while (!pending.Answer.Task.IsCompleted)
         {
-            logger.LogWarning("Reservation {Reservation} refused as unavailable: the tenant's reservations queue is longer than {Timeout}.",
-                reservationId, options.Value.ReservationQueueTimeout);
-            throw new ReservationsUnavailableException(
-                "Reservations cannot be granted now: too many are waiting for this tenant's budgets. Nothing was reserved; retry shortly.", new TimeoutException());
+            var left = giveUpAt - time.GetUtcNow();
+            if (left <= TimeSpan.Zero || !await queue.Turn.WaitAsync(left, cancellationToken))
+            {
+                if (Interlocked.CompareExchange(ref pending.State, 2, 0) == 0)
+                {
+                    logger.LogWarning("Reservation {Reservation} refused as unavailable: the tenant's reservations queue is longer than {Timeout}.",
+                        reservationId, options.Value.ReservationQueueTimeout);
+                    throw new ReservationsUnavailableException(
+                        "Reservations cannot be granted now: too many are waiting for this tenant's budgets. Nothing was reserved; retry shortly.", new TimeoutException());
+                }
+
+                // A batch has it already: its answer comes with that batch's commit.
+                break;
+            }
+
+            try
+            {
+                if (!pending.Answer.Task.IsCompleted)
+                {
+                    await DecideBatchAsync(tenant, queue);
+                }
+            }
+            finally
+            {
+                queue.Turn.Release();
+            }
         }
 
-        try
-        {
-            return await ReserveInQueueAsync(tenant, kind, value, estimateUsd, ttl, reservationId, cancellationToken);
-        }
-        finally
-        {
-            queue.Release();
-        }
+        return await pending.Answer.Task.WaitAsync(cancellationToken);
     }
 
-    private async Task<ReservationAnswer> ReserveInQueueAsync(
-        string tenant, string kind, string value, decimal estimateUsd, TimeSpan ttl, string reservationId, CancellationToken cancellationToken)
+    /// <summary>Takes what waits (up to <see cref="MaxBatch"/>) and decides it in one transaction; every taken request gets its answer or the failure.</summary>
+    private async Task DecideBatchAsync(string tenant, TenantQueue queue)
     {
+        var batch = new List<Pending>();
+        while (batch.Count < MaxBatch && queue.Waiting.TryDequeue(out var next))
+        {
+            if (Interlocked.CompareExchange(ref next.State, 1, 0) == 0)
+            {
+                batch.Add(next);
+            }
+        }
+
+        if (batch.Count == 0)
+        {
+            return;
+        }
+
         try
         {
-            return await database.InTenantAsync(Guid.Parse(tenant), async (connection, transaction) =>
+            // The batch runs to its end whatever a caller does: its commit is every taken request's answer. An id that another
+            // replica reserved at this very moment fails the insert (unique key); decided again, the batch finds its answer.
+            List<(ReservationAnswer? Answer, string? Conflict)> answers;
+            try
             {
-                // A grant waits at most this long for the budgets' lock, then answers 503 rather than holding a connection.
-                await using (var lockTimeout = new NpgsqlCommand("SET LOCAL lock_timeout = '5s'", connection, transaction))
+                answers = await DecideInTransactionAsync(tenant, batch);
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
+            {
+                answers = await DecideInTransactionAsync(tenant, batch);
+            }
+
+            for (var i = 0; i < batch.Count; i++)
+            {
+                if (answers[i].Conflict is { } conflict)
                 {
-                    await lockTimeout.ExecuteNonQueryAsync(cancellationToken);
+                    batch[i].Answer.TrySetException(new ReservationConflictException(conflict));
                 }
-
-                var hard = (await TenantBudgets.CoveringAsync(connection, transaction, kind, value, cancellationToken)).Where(b => b.HardLimit).ToList();
-                var ids = hard.Select(b => b.Id).Order().ToArray();
-
-                // ClickHouse is read before the lock (and shared between requests), so the lock waits on PostgreSQL alone.
-                var now = time.GetUtcNow();
-                var spent = await SpendAsync(tenant, hard, now, cancellationToken);
-                if (ids.Length > 0)
+                else
                 {
-                    // Reservations on these budgets queue here, in one order (no deadlock), each seeing those granted before it.
-                    await using var lockBudgets = new NpgsqlCommand("SELECT id FROM budgets WHERE id = ANY(@ids) ORDER BY id FOR UPDATE", connection, transaction);
-                    lockBudgets.Parameters.AddWithValue("ids", ids);
-                    await using var locked = await lockBudgets.ExecuteReaderAsync(cancellationToken);
-                    while (await locked.ReadAsync(cancellationToken))
-                    {
-                    }
+                    batch[i].Answer.TrySetResult(answers[i].Answer!);
                 }
-
-                var standings = await StandingsAsync(connection, transaction, tenant, spent, now, settlementsRequired: true, cancellationToken);
-                if (await FindAsync(connection, transaction, reservationId, now, kind, value, estimateUsd, cancellationToken) is { } earlier)
-                {
-                    // The same reservation asked again (a retry): the first answer stands, with what became of it since.
-                    return earlier with { RemainingUsd = Remaining(standings, 0m) };
-                }
-
-                // Granted only where every hard-limit budget has room for the estimate beside its spend and the room already held.
-                var limitedBy = standings.Where(s => s.SpentUsd + s.ReservedUsd + estimateUsd > s.Budget.AmountUsd).Select(s => s.Budget.Name).ToList();
-                var granted = limitedBy.Count == 0;
-                var expiresAt = now + ttl;
-                await using (var insert = new NpgsqlCommand("""
-                    INSERT INTO budget_reservations (tenant_id, reservation_id, scope_kind, scope_value, estimated_cost_usd, budget_ids, granted, created_at, expires_at)
-                    VALUES (@tenant::uuid, @id, @kind, @value, @estimate, @budgets, @granted, @now, @expires)
-                    ON CONFLICT (tenant_id, reservation_id) DO NOTHING
-                    """, connection, transaction))
-                {
-                    insert.Parameters.AddWithValue("tenant", tenant);
-                    insert.Parameters.AddWithValue("id", reservationId);
-                    insert.Parameters.AddWithValue("kind", kind);
-                    insert.Parameters.AddWithValue("value", value);
-                    insert.Parameters.AddWithValue("estimate", estimateUsd);
-                    insert.Parameters.AddWithValue("budgets", NpgsqlDbType.Array | NpgsqlDbType.Uuid, granted ? ids : Array.Empty<Guid>());
-                    insert.Parameters.AddWithValue("granted", granted);
-                    insert.Parameters.AddWithValue("now", now);
-                    insert.Parameters.AddWithValue("expires", expiresAt);
-                    if (await insert.ExecuteNonQueryAsync(cancellationToken) == 0)
-                    {
-                        // The same id was reserved at this very moment by a retry that won: its answer stands.
-                        var winner = await FindAsync(connection, transaction, reservationId, now, kind, value, estimateUsd, cancellationToken);
-                        return winner! with { RemainingUsd = Remaining(standings, 0m) };
-                    }
-                }
-
-                return new ReservationAnswer(granted, reservationId, Remaining(standings, granted ? estimateUsd : 0m), granted ? expiresAt : null, limitedBy);
-            }, cancellationToken);
+            }
         }
         catch (Exception ex) when (ReservationsUnavailableException.IsTransient(ex))
         {
-            logger.LogWarning("Reservation {Reservation} refused as unavailable: {Error}", reservationId, ex.Message);
-            throw new ReservationsUnavailableException(
+            logger.LogWarning("{Count} reservation(s) refused as unavailable: {Error}", batch.Count, ex.Message);
+            var unavailable = new ReservationsUnavailableException(
                 "Reservations cannot be granted now: the budget store or the settlement marks are unreachable. Nothing was reserved; retry shortly.", ex);
+            batch.ForEach(p => p.Answer.TrySetException(unavailable));
         }
+        catch (Exception ex)
+        {
+            batch.ForEach(p => p.Answer.TrySetException(ex));
+        }
+    }
+
+    private Task<List<(ReservationAnswer? Answer, string? Conflict)>> DecideInTransactionAsync(string tenant, List<Pending> batch) =>
+        database.InTenantAsync(Guid.Parse(tenant), (connection, transaction) => DecideAsync(connection, transaction, tenant, batch, CancellationToken.None), CancellationToken.None);
+
+    private async Task<List<(ReservationAnswer? Answer, string? Conflict)>> DecideAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, string tenant, List<Pending> batch, CancellationToken cancellationToken)
+    {
+        // The budgets' lock is waited for at most this long, then the batch answers 503 rather than holding a connection.
+        await using (var lockTimeout = new NpgsqlCommand("SET LOCAL lock_timeout = '5s'", connection, transaction))
+        {
+            await lockTimeout.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        var all = await TenantBudgets.AllAsync(connection, transaction, cancellationToken);
+        var hardFor = batch.Select(p => (p.Kind, p.Value)).Distinct()
+            .ToDictionary(scope => scope, scope => all.Where(b => b.HardLimit && b.Covers(scope.Kind, scope.Value)).ToList());
+        var involved = hardFor.Values.SelectMany(b => b).DistinctBy(b => b.Id).OrderBy(b => b.Id).ToList();
+
+        // ClickHouse is read before the lock (and shared between requests), so the lock waits on PostgreSQL alone.
+        var now = time.GetUtcNow();
+        var spent = await SpendAsync(tenant, involved, now, cancellationToken);
+        if (involved.Count > 0)
+        {
+            // Batches on these budgets (from any replica) queue here, in one order (no deadlock), each seeing those granted before it.
+            await using var lockBudgets = new NpgsqlCommand("SELECT id FROM budgets WHERE id = ANY(@ids) ORDER BY id FOR UPDATE", connection, transaction);
+            lockBudgets.Parameters.AddWithValue("ids", involved.Select(b => b.Id).ToArray());
+            await using var locked = await lockBudgets.ExecuteReaderAsync(cancellationToken);
+            while (await locked.ReadAsync(cancellationToken))
+            {
+            }
+        }
+
+        var standings = (await StandingsAsync(connection, transaction, tenant, spent, now, settlementsRequired: true, cancellationToken)).ToDictionary(s => s.Budget.Id);
+        var earlier = await EarlierAsync(connection, transaction, batch.Select(p => p.ReservationId).Distinct().ToArray(), cancellationToken);
+        var answers = new List<(ReservationAnswer?, string?)>(batch.Count);
+        var inserts = new List<(Pending Request, bool Granted, Guid[] Budgets, DateTimeOffset ExpiresAt)>();
+        foreach (var request in batch)
+        {
+            var mine = hardFor[(request.Kind, request.Value)].Select(b => standings[b.Id]).ToList();
+            if (earlier.TryGetValue(request.ReservationId, out var first))
+            {
+                // The same reservation asked again (a retry): the first answer stands, with what became of it since.
+                answers.Add(first.Kind != request.Kind || first.Value != request.Value || first.EstimateUsd != request.EstimateUsd
+                    ? (null, Conflict(request.ReservationId, first))
+                    : (first.AnswerAt(request.ReservationId, now) with { RemainingUsd = Remaining(mine, 0m) }, null));
+                continue;
+            }
+
+            // Granted only where every hard-limit budget has room for the estimate beside its spend and the room already held.
+            var limitedBy = mine.Where(s => s.SpentUsd + s.ReservedUsd + request.EstimateUsd > s.Budget.AmountUsd).Select(s => s.Budget.Name).ToList();
+            var granted = limitedBy.Count == 0;
+            var expiresAt = now + request.Ttl;
+            if (granted)
+            {
+                foreach (var standing in mine)
+                {
+                    standings[standing.Budget.Id] = standing with { ReservedUsd = standing.ReservedUsd + request.EstimateUsd };
+                }
+            }
+
+            answers.Add((new ReservationAnswer(granted, request.ReservationId, Remaining(mine, granted ? request.EstimateUsd : 0m), granted ? expiresAt : null, limitedBy), null));
+            earlier[request.ReservationId] = new EarlierReservation(granted, expiresAt, false, request.Kind, request.Value, request.EstimateUsd);
+            inserts.Add((request, granted, granted ? mine.Select(s => s.Budget.Id).Order().ToArray() : [], expiresAt));
+        }
+
+        if (inserts.Count > 0)
+        {
+            await using var insert = new NpgsqlBatch(connection, transaction);
+            foreach (var (request, granted, budgets, expiresAt) in inserts)
+            {
+                var command = new NpgsqlBatchCommand("""
+                    INSERT INTO budget_reservations (tenant_id, reservation_id, scope_kind, scope_value, estimated_cost_usd, budget_ids, granted, created_at, expires_at)
+                    VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9)
+                    """);
+                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant });
+                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = request.ReservationId });
+                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = request.Kind });
+                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = request.Value });
+                command.Parameters.Add(new NpgsqlParameter<decimal> { TypedValue = request.EstimateUsd });
+                command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = budgets, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
+                command.Parameters.Add(new NpgsqlParameter<bool> { TypedValue = granted });
+                command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now });
+                command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = expiresAt });
+                insert.BatchCommands.Add(command);
+            }
+
+            await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        return answers;
     }
 
     /// <summary>Releases a reservation before it expires; false when the tenant has none by that id.</summary>
@@ -229,33 +348,37 @@ internal sealed class BudgetReservations(
         return held;
     }
 
-    /// <summary>
-    /// An earlier request with this id: its answer as it stands now (a grant released or expired since is no grant any
-    /// more), or a conflict when it asked for another scope or estimate.
-    /// </summary>
-    private static async Task<ReservationAnswer?> FindAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string reservationId,
-        DateTimeOffset now, string kind, string value, decimal estimateUsd, CancellationToken cancellationToken)
+    /// <summary>An earlier reservation under one id: what was asked and what became of it.</summary>
+    private sealed record EarlierReservation(bool Granted, DateTimeOffset ExpiresAt, bool Released, string Kind, string Value, decimal EstimateUsd)
+    {
+        /// <summary>Its answer as it stands now: a grant released or expired since is no grant any more.</summary>
+        public ReservationAnswer AnswerAt(string reservationId, DateTimeOffset now)
+        {
+            var live = Granted && !Released && ExpiresAt > now;
+            return new ReservationAnswer(live, reservationId, null, live ? ExpiresAt : null, []);
+        }
+    }
+
+    private static string Conflict(string reservationId, EarlierReservation first) =>
+        $"Reservation '{reservationId}' was made for another scope or estimate ({first.Kind.ToLowerInvariant()} '{first.Value}', " +
+        $"{first.EstimateUsd.ToString(System.Globalization.CultureInfo.InvariantCulture)} USD); use a new id for a new reservation.";
+
+    private static async Task<Dictionary<string, EarlierReservation>> EarlierAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, string[] reservationIds, CancellationToken cancellationToken)
     {
         await using var find = new NpgsqlCommand(
-            "SELECT granted, expires_at, released_at IS NOT NULL, scope_kind, scope_value, estimated_cost_usd FROM budget_reservations WHERE reservation_id = @id",
-            connection, transaction);
-        find.Parameters.AddWithValue("id", reservationId);
+            "SELECT reservation_id, granted, expires_at, released_at IS NOT NULL, scope_kind, scope_value, estimated_cost_usd FROM budget_reservations " +
+            "WHERE reservation_id = ANY(@ids)", connection, transaction);
+        find.Parameters.AddWithValue("ids", reservationIds);
+        var earlier = new Dictionary<string, EarlierReservation>(StringComparer.Ordinal);
         await using var reader = await find.ExecuteReaderAsync(cancellationToken);
-        if (!await reader.ReadAsync(cancellationToken))
+        while (await reader.ReadAsync(cancellationToken))
         {
-            return null;
+            earlier[reader.GetString(0)] = new EarlierReservation(reader.GetBoolean(1), reader.GetFieldValue<DateTimeOffset>(2), reader.GetBoolean(3),
+                reader.GetString(4), reader.GetString(5), reader.GetDecimal(6));
         }
 
-        if (reader.GetString(3) != kind || reader.GetString(4) != value || reader.GetDecimal(5) != estimateUsd)
-        {
-            throw new ReservationConflictException(
-                $"Reservation '{reservationId}' was made for another scope or estimate ({reader.GetString(3).ToLowerInvariant()} '{reader.GetString(4)}', " +
-                $"{reader.GetDecimal(5).ToString(System.Globalization.CultureInfo.InvariantCulture)} USD); use a new id for a new reservation.");
-        }
-
-        var expiresAt = reader.GetFieldValue<DateTimeOffset>(1);
-        var live = reader.GetBoolean(0) && !reader.GetBoolean(2) && expiresAt > now;
-        return new ReservationAnswer(live, reservationId, null, live ? expiresAt : null, []);
+        return earlier;
     }
 
     /// <summary>The least room left in any hard-limit budget after <paramref name="taken"/>; null when none limits the scope.</summary>

@@ -6,6 +6,9 @@ namespace Tokage.QueryApi.Entitlements;
 /// <summary>A budget as the entitlement endpoints read it.</summary>
 internal sealed record BudgetRow(Guid Id, string Name, string ScopeKind, string ScopeValue, string Period, string TimeZone, decimal AmountUsd, bool HardLimit)
 {
+    /// <summary>Whether the budget covers the scope: the tenant's covers every scope, a scoped one its own.</summary>
+    public bool Covers(string kind, string value) => ScopeKind == "Tenant" || (ScopeKind == kind && ScopeValue == value);
+
     public BudgetWindow WindowAt(DateTimeOffset now) =>
         BudgetWindow.Containing(Enum.Parse<BudgetPeriodKind>(Period, ignoreCase: true), TimeZoneInfo.FindSystemTimeZoneById(TimeZone), now);
 }
@@ -24,13 +27,14 @@ internal static class TenantBudgets
 {
     /// <summary>The budgets on this scope and on the tenant as a whole (which covers every scope), by name.</summary>
     public static async Task<List<BudgetRow>> CoveringAsync(
-        NpgsqlConnection connection, NpgsqlTransaction transaction, string kind, string value, CancellationToken cancellationToken)
+        NpgsqlConnection connection, NpgsqlTransaction transaction, string kind, string value, CancellationToken cancellationToken) =>
+        (await AllAsync(connection, transaction, cancellationToken)).Where(b => b.Covers(kind, value)).ToList();
+
+    /// <summary>Every budget of the tenant, by name.</summary>
+    public static async Task<List<BudgetRow>> AllAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(
-            "SELECT id, name, scope_kind, scope_value, period, time_zone, amount_usd, hard_limit FROM budgets " +
-            "WHERE scope_kind = 'Tenant' OR (scope_kind = @kind AND scope_value = @value) ORDER BY name", connection, transaction);
-        command.Parameters.AddWithValue("kind", kind);
-        command.Parameters.AddWithValue("value", value);
+            "SELECT id, name, scope_kind, scope_value, period, time_zone, amount_usd, hard_limit FROM budgets ORDER BY name", connection, transaction);
         var budgets = new List<BudgetRow>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
