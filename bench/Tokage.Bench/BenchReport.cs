@@ -139,6 +139,30 @@ internal static class Statistics
 internal static class Load
 {
     /// <summary>
+    /// Starts <paramref name="call"/>(0 … <paramref name="count"/> − 1) at a steady <paramref name="rate"/> per second, open
+    /// loop (each starts on time however long the earlier ones take), and waits for them all.
+    /// </summary>
+    public static async Task SteadyAsync(int count, int rate, Func<int, Task> call, CancellationToken cancellationToken)
+    {
+        var interval = TimeSpan.FromSeconds(1.0 / rate);
+        var started = Stopwatch.GetTimestamp();
+        var inFlight = new List<Task>(count);
+        for (var i = 0; i < count; i++)
+        {
+            var wait = interval * i - Stopwatch.GetElapsedTime(started);
+            if (wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait, cancellationToken);
+            }
+
+            var index = i;
+            inFlight.Add(Task.Run(() => call(index), cancellationToken));
+        }
+
+        await Task.WhenAll(inFlight);
+    }
+
+    /// <summary>
     /// <paramref name="warmup"/> untimed batches (JIT, connections, first-use checks), then the rest,
     /// <paramref name="concurrency"/> at a time; items per second of the timed ones (<paramref name="batchSize"/> per batch).
     /// </summary>

@@ -362,41 +362,26 @@ internal static class IngestBenchmark
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
         var singles = new double[count];
         var xadds = new double[count];
-        var interval = TimeSpan.FromSeconds(1.0 / rate);
-        var started = Stopwatch.GetTimestamp();
-        var inFlight = new List<Task>(count);
         var refused = 0;
         await Progress.StepAsync($"{count:N0} single events at {rate:N0}/s", async () =>
         {
-            for (var i = 0; i < count; i++)
+            await Load.SteadyAsync(count, rate, async index =>
             {
-                var due = interval * i;
-                var wait = due - Stopwatch.GetElapsedTime(started);
-                if (wait > TimeSpan.Zero)
+                singles[index] = await Sampling.MillisecondsAsync(async () =>
                 {
-                    await Task.Delay(wait, cancellationToken);
-                }
-
-                var index = i;
-                inFlight.Add(Task.Run(async () =>
-                {
-                    singles[index] = await Sampling.MillisecondsAsync(async () =>
+                    using var content = new StringContent(JsonEvent($"{Run}-single-{index}"), Encoding.UTF8, "application/json");
+                    using var response = await http.PostAsync("/v1/events", content, cancellationToken);
+                    if (response.StatusCode != HttpStatusCode.Accepted)
                     {
-                        using var content = new StringContent(JsonEvent($"{Run}-single-{index}"), Encoding.UTF8, "application/json");
-                        using var response = await http.PostAsync("/v1/events", content, cancellationToken);
-                        if (response.StatusCode != HttpStatusCode.Accepted)
-                        {
-                            Interlocked.Increment(ref refused);
-                        }
-                    });
-                    if (db is not null)
-                    {
-                        xadds[index] = await Sampling.MillisecondsAsync(() => db.StreamAddAsync("bench.raw", [new NameValueEntry("k", "t"), new NameValueEntry("v", payload)]));
+                        Interlocked.Increment(ref refused);
                     }
-                }, cancellationToken));
-            }
-
-            await Task.WhenAll(inFlight);
+                });
+                if (db is not null)
+                {
+                    xadds[index] = await Sampling.MillisecondsAsync(() => db.StreamAddAsync("bench.raw", [new NameValueEntry("k", "t"), new NameValueEntry("v", payload)]));
+                }
+            }, cancellationToken);
+            return 0;
         });
         return ([.. singles], db is null ? [] : [.. xadds], refused);
     }

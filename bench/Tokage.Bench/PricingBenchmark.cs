@@ -97,34 +97,19 @@ internal static class PricingBenchmark
         var reserved = new double[settings.Reservations];
         var evals = new double[settings.Reservations];
         var refused = 0;
-        var interval = TimeSpan.FromSeconds(1.0 / settings.Rate);
         await Progress.StepAsync($"{settings.Reservations:N0} reservations at {settings.Rate:N0}/s", async () =>
         {
-            var started = Stopwatch.GetTimestamp();
-            var inFlight = new List<Task>(settings.Reservations);
-            for (var i = 0; i < settings.Reservations; i++)
+            await Load.SteadyAsync(settings.Reservations, settings.Rate, async index =>
             {
-                var wait = interval * i - Stopwatch.GetElapsedTime(started);
-                if (wait > TimeSpan.Zero)
+                var granted = false;
+                reserved[index] = await Sampling.MillisecondsAsync(async () => granted = await ReserveAsync($"{run}-{index}"));
+                if (!granted)
                 {
-                    await Task.Delay(wait, cancellationToken);
+                    Interlocked.Increment(ref refused);
                 }
 
-                var index = i;
-                inFlight.Add(Task.Run(async () =>
-                {
-                    var granted = false;
-                    reserved[index] = await Sampling.MillisecondsAsync(async () => granted = await ReserveAsync($"{run}-{index}"));
-                    if (!granted)
-                    {
-                        Interlocked.Increment(ref refused);
-                    }
-
-                    evals[index] = await Sampling.MillisecondsAsync(EvalAsync);
-                }, cancellationToken));
-            }
-
-            await Task.WhenAll(inFlight);
+                evals[index] = await Sampling.MillisecondsAsync(EvalAsync);
+            }, cancellationToken);
             return 0;
         });
 
