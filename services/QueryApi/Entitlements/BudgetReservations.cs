@@ -84,7 +84,18 @@ internal sealed class BudgetReservations(
         while (!pending.Answer.Task.IsCompleted)
         {
             var left = giveUpAt - time.GetUtcNow();
-            if (left <= TimeSpan.Zero || !await queue.Turn.WaitAsync(left, cancellationToken))
+            bool myTurn;
+            try
+            {
+                myTurn = left > TimeSpan.Zero && await queue.Turn.WaitAsync(left, cancellationToken);
+            }
+            catch (OperationCanceledException) when (Interlocked.CompareExchange(ref pending.State, 2, 0) == 0)
+            {
+                // The caller left before any batch took the request: no batch will reserve it now.
+                throw;
+            }
+
+            if (!myTurn)
             {
                 if (Interlocked.CompareExchange(ref pending.State, 2, 0) == 0)
                 {
