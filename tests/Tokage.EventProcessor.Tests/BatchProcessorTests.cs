@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using Tokage.EventLog;
 using Tokage.EventProcessor.Processing;
 
 namespace Tokage.EventProcessor.Tests;
@@ -23,6 +24,34 @@ public sealed class BatchProcessorTests(ProcessorFixture fixture) : IClassFixtur
         Assert.Equal(0.006m + 0.0024m + 0.00375m + 0.009m + 0.0045m, stored.CostUsd);
         Assert.True(stored.Priced);
         Assert.Equal(("2", "test-sonnet", "BILLING"), (stored.PriceVersionId, stored.PricedModel, stored.Classification));
+    }
+
+    /// <summary>
+    /// A log whose positions start again (a topic recreated, a new Kafka cluster): a batch of other events at the very
+    /// positions of a stored batch is stored too. ClickHouse drops an insert whose deduplication token it has seen, so
+    /// a token made of positions alone lost such batches silently (whole batches, in the fault suite's second Kafka
+    /// scenario, whose mock cluster numbered its offsets from 0 again).
+    /// </summary>
+    [Fact]
+    public async Task ABatchOfOtherEventsAtPositionsAnotherLogUsedIsStoredToo()
+    {
+        await using var pipeline = await fixture.NewPipelineAsync();
+        var at = new DateTimeOffset(2026, 11, 20, 10, 15, 2, TimeSpan.Zero);
+        ConsumedRecord[] AtSamePositions(string prefix) =>
+        [
+            .. Enumerable.Range(0, 3).Select(i => new ConsumedRecord(tenant, Logged.Event(tenant, $"{prefix}-{i}", at.AddSeconds(i)).ToByteArray(), $"tokage.usage.v1/0@{i}", 1)),
+        ];
+
+        var first = await pipeline.Processor.ProcessAsync(AtSamePositions("old-cluster"), CancellationToken.None);
+        var second = await pipeline.Processor.ProcessAsync(AtSamePositions("new-cluster"), CancellationToken.None);
+
+        Assert.Equal((3, 3), (first.Stored, second.Stored));
+        Assert.Equal(6UL, await pipeline.ScalarAsync<ulong>("SELECT count() FROM usage_events WHERE tenant_id = {tenant:String}", tenant));
+        Assert.Equal(6UL, await pipeline.ScalarAsync<ulong>("SELECT sum(events) FROM usage_daily WHERE tenant_id = {tenant:String}", tenant));
+
+        // The same batch again is still one insert: its token names the same events at the same positions.
+        await pipeline.Processor.WriteAsync(await pipeline.Processor.PrepareAsync(AtSamePositions("new-cluster"), CancellationToken.None), CancellationToken.None);
+        Assert.Equal(6UL, await pipeline.ScalarAsync<ulong>("SELECT sum(events) FROM usage_daily WHERE tenant_id = {tenant:String}", tenant));
     }
 
     [Fact]
@@ -225,7 +254,7 @@ public sealed class BatchProcessorTests(ProcessorFixture fixture) : IClassFixtur
             }).ToList();
 
         // A replay of the range (crash after the archive, before ClickHouse): the same key, replaced, not a second file.
-        var token = LogRange.Token(rows.Select(r => r.LogPosition).ToList());
+        var token = LogRange.Token(rows.Select(r => r.LogPosition).ToList(), rows.Select(r => $"{r.TenantId}/{r.EventId}"));
         var written = await new Archive.ParquetArchive(pipeline.Store).WriteAsync(rows, token, CancellationToken.None);
 
         Assert.Equal(keys, written);

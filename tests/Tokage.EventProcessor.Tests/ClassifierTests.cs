@@ -58,11 +58,15 @@ public sealed class ClassifierTests
     {
         string[] positions = ["tokage.usage.v1@1733045000000-0", "tokage.usage.v1@1733045000000-1"];
 
-        var token = LogRange.Token(positions);
+        string[] events = ["t/req-1", "t/req-2"];
 
-        Assert.Equal(token, LogRange.Token([.. positions]));
-        Assert.NotEqual(token, LogRange.Token([positions[0]]));
-        Assert.NotEqual(token, LogRange.Token([positions[1], positions[0]]));
+        var token = LogRange.Token(positions, events);
+
+        Assert.Equal(token, LogRange.Token([.. positions], [.. events]));
+        Assert.NotEqual(token, LogRange.Token([positions[0]], [events[0]]));
+        Assert.NotEqual(token, LogRange.Token([positions[1], positions[0]], [events[1], events[0]]));
+        // The same positions holding other events (a log started again): another name.
+        Assert.NotEqual(token, LogRange.Token(positions, ["t/other-1", "t/other-2"]));
         Assert.Matches("^[A-Za-z0-9._-]+$", token);
     }
 

@@ -114,7 +114,7 @@ public sealed class BatchProcessor(
             }
         }
 
-        var rowsToken = LogRange.Token(rows.Select(r => r.LogPosition).ToList());
+        var rowsToken = LogRange.Token(rows.Select(r => r.LogPosition).ToList(), rows.Select(r => $"{r.TenantId}/{r.EventId}"));
         if (options.Value.Archive && rows.Count > 0)
         {
             await archive.WriteAsync(rows, rowsToken, cancellationToken);
@@ -128,8 +128,10 @@ public sealed class BatchProcessor(
     {
         await writer.WriteEventsAsync(batch.Rows, batch.RowsToken, cancellationToken);
         await SettleReservationsAsync(batch.Rows);
-        await writer.WriteDuplicatesAsync(batch.Duplicates, LogRange.Token(batch.Duplicates.Select(r => r.LogPosition).ToList()), cancellationToken);
-        await writer.WriteQuarantineAsync(batch.Quarantine, LogRange.Token(batch.Quarantine.Select(r => r.LogPosition).ToList()), cancellationToken);
+        await writer.WriteDuplicatesAsync(batch.Duplicates,
+            LogRange.Token(batch.Duplicates.Select(r => r.LogPosition).ToList(), batch.Duplicates.Select(r => $"{r.TenantId}/{r.EventId}/{r.DuplicateOf}")), cancellationToken);
+        await writer.WriteQuarantineAsync(batch.Quarantine,
+            LogRange.Token(batch.Quarantine.Select(r => r.LogPosition).ToList(), batch.Quarantine.Select(r => $"{r.TenantId}/{r.EventId}/{r.Reason}/{r.Payload.Length}")), cancellationToken);
 
         var result = batch.Result;
         outcomes.Add(result.Stored, new KeyValuePair<string, object?>("outcome", "stored"));

@@ -86,6 +86,15 @@ public sealed class RepricingStore(NpgsqlDataSource dataSource)
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    /// <summary>Puts a running repricing back in the queue, keeping its cursor, with why it stopped.</summary>
+    public async Task RequeueAsync(long id, string reason, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("UPDATE price_repricings SET status = 'queued', error = $2 WHERE id = $1 AND status = 'running'");
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = id });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = reason });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
     public async Task FinishAsync(long id, string? error, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(

@@ -38,7 +38,18 @@ public sealed class RepricingWorker(
                     continue;
                 }
 
-                await RunAsync(job, settings, stoppingToken);
+                try
+                {
+                    await RunAsync(job, settings, stoppingToken);
+                }
+                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+                {
+                    // Back in the queue with its cursor and the reason (GET /v1/repricings shows it): retried after the wait, here
+                    // or on another replica. Without PostgreSQL either, its lease runs out and the same happens.
+                    await jobs.RequeueAsync(job.Id, ex.Message, CancellationToken.None).ContinueWith(static _ => { }, TaskScheduler.Default);
+                    throw;
+                }
+
                 failures = 0;
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
