@@ -64,9 +64,7 @@ public sealed record UsageEventRow
         "service_tier", "application", "project", "user_id", "team", "environment", "customer", "input_tokens",
         "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens", "reasoning_tokens",
         "priced", "cost_usd", "price_version_id", "priced_model", "classification", "trace_id", "span_id",
-        "log_position", "metadata", "reservation_id",
-        "audio_input_tokens", "image_input_tokens", "video_input_tokens", "audio_cache_read_tokens", "image_cache_read_tokens",
-        "audio_cache_write_tokens", "audio_output_tokens", "image_output_tokens", "images", "audio_seconds", "web_search_queries",
+        "log_position", "metadata", "reservation_id", .. ModalityTokens.ColumnNames, "images", "audio_seconds", "web_search_queries",
     ];
 
     internal object[] ToColumns() =>

@@ -29,11 +29,10 @@ public readonly record struct PriorAdjustments(decimal AdjustedUsd, bool ByThisR
 /// </summary>
 public sealed class RepricingReads(ClickHouseClient client)
 {
-    private const string EventColumns =
+    private static readonly string EventColumns =
         "tenant_id, toDate(event_time), event_id, event_time, provider, model, service_tier, application, project, user_id, team, environment, customer, " +
         "input_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens, " +
-        "audio_input_tokens, image_input_tokens, video_input_tokens, audio_cache_read_tokens, image_cache_read_tokens, audio_cache_write_tokens, " +
-        "audio_output_tokens, image_output_tokens, images, audio_seconds, web_search_queries, cost_usd";
+        $"{string.Join(", ", ModalityTokens.ColumnNames)}, images, audio_seconds, web_search_queries, cost_usd";
 
     /// <summary>Up to <paramref name="limit"/> selected events after <paramref name="after"/> (null: from the start), in key order.</summary>
     public async Task<List<EventToReprice>> PageAsync(RepricingSelection selection, StoredEventKey? after, int limit, CancellationToken cancellationToken = default)
