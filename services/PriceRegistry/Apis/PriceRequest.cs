@@ -15,8 +15,74 @@ public sealed record PriceRequest(string Provider, string Model, DateTimeOffset 
 
     public static (PriceRequest? Request, Dictionary<string, string[]> Errors) Read(JsonElement body, DateTimeOffset now)
     {
-        var errors = new Dictionary<string, List<string>>(StringComparer.Ordinal);
-        void Error(string field, string message)
+        if (body.ValueKind != JsonValueKind.Object)
+        {
+            return (null, new() { ["body"] = ["The body is a JSON object: {\"provider\", \"model\", \"effective_from\", \"prices\", \"tenant_id\"?, \"source\"?}."] });
+        }
+
+        var fields = new BodyFields(body, "provider", "model", "effective_from", "prices", "tenant_id", "source");
+        var provider = fields.Text("provider", required: true);
+        var model = fields.Text("model", required: true);
+        var tenant = fields.Text("tenant_id", required: false) ?? "";
+        var source = fields.Text("source", required: false) ?? "admin";
+
+        var effectiveFrom = now;
+        if (fields.Text("effective_from", required: false) is { } from)
+        {
+            if (DateTimeOffset.TryParse(from, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed))
+            {
+                effectiveFrom = parsed;
+            }
+            else
+            {
+                fields.Error("effective_from", "'effective_from' must be an RFC 3339 date-time, e.g. 2026-12-01T00:00:00Z.");
+            }
+        }
+
+        var prices = ReadPrices(body, fields.Error);
+
+        return fields.Errors is { } errors
+            ? (null, errors)
+            : (new PriceRequest(provider!, model!, Microseconds(effectiveFrom), prices, tenant, source), []);
+    }
+
+    /// <summary>
+    /// The body of <c>POST /v1/prices/{id}/corrections</c>: <c>{"prices": {…}, "source"?}</c>, checked as a version's are;
+    /// <c>source</c> defaults to <c>correction</c>.
+    /// </summary>
+    public static (SortedDictionary<string, string>? Prices, string Source, Dictionary<string, string[]> Errors) ReadCorrection(JsonElement body)
+    {
+        if (body.ValueKind != JsonValueKind.Object)
+        {
+            return (null, "", new() { ["body"] = ["The body is a JSON object: {\"prices\", \"source\"?}."] });
+        }
+
+        var fields = new BodyFields(body, "prices", "source");
+        var source = fields.Text("source", required: false) ?? "correction";
+        var prices = ReadPrices(body, fields.Error);
+        return fields.Errors is { } errors ? (null, source, errors) : (prices, source, []);
+    }
+
+    /// <summary>A JSON object's fields read one by one, every problem kept by field name; unknown fields are problems too.</summary>
+    private sealed class BodyFields
+    {
+        private readonly JsonElement body;
+        private readonly Dictionary<string, List<string>> errors = new(StringComparer.Ordinal);
+
+        public BodyFields(JsonElement body, params string[] known)
+        {
+            this.body = body;
+            foreach (var property in body.EnumerateObject().Where(p => !known.Contains(p.Name)))
+            {
+                Error(property.Name, $"Unknown field '{property.Name}'.");
+            }
+        }
+
+        /// <summary>Every problem by field, or null when there is none.</summary>
+        public Dictionary<string, string[]>? Errors =>
+            errors.Count == 0 ? null : errors.ToDictionary(e => e.Key, e => e.Value.ToArray(), StringComparer.Ordinal);
+
+        public void Error(string field, string message)
         {
             if (!errors.TryGetValue(field, out var list))
             {
@@ -26,12 +92,8 @@ public sealed record PriceRequest(string Provider, string Model, DateTimeOffset 
             list.Add(message);
         }
 
-        if (body.ValueKind != JsonValueKind.Object)
-        {
-            return (null, new() { ["body"] = ["The body is a JSON object: {\"provider\", \"model\", \"effective_from\", \"prices\", \"tenant_id\"?, \"source\"?}."] });
-        }
-
-        string? Text(string name, bool required)
+        /// <summary>A non-empty string of at most <see cref="MaxTextLength"/> characters (trimmed), or null with a problem kept when it is not.</summary>
+        public string? Text(string name, bool required)
         {
             if (!body.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
             {
@@ -57,38 +119,6 @@ public sealed record PriceRequest(string Provider, string Model, DateTimeOffset 
 
             return text;
         }
-
-        foreach (var property in body.EnumerateObject())
-        {
-            if (property.Name is not ("provider" or "model" or "effective_from" or "prices" or "tenant_id" or "source"))
-            {
-                Error(property.Name, $"Unknown field '{property.Name}'.");
-            }
-        }
-
-        var provider = Text("provider", required: true);
-        var model = Text("model", required: true);
-        var tenant = Text("tenant_id", required: false) ?? "";
-        var source = Text("source", required: false) ?? "admin";
-
-        var effectiveFrom = now;
-        if (Text("effective_from", required: false) is { } from)
-        {
-            if (DateTimeOffset.TryParse(from, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed))
-            {
-                effectiveFrom = parsed;
-            }
-            else
-            {
-                Error("effective_from", "'effective_from' must be an RFC 3339 date-time, e.g. 2026-12-01T00:00:00Z.");
-            }
-        }
-
-        var prices = ReadPrices(body, Error);
-
-        return errors.Count > 0
-            ? (null, errors.ToDictionary(e => e.Key, e => e.Value.ToArray(), StringComparer.Ordinal))
-            : (new PriceRequest(provider!, model!, Microseconds(effectiveFrom), prices, tenant, source), []);
     }
 
     /// <summary>The body's <c>prices</c>: LiteLLM field name → decimal string, each checked (every problem named through <paramref name="error"/>).</summary>

@@ -144,38 +144,10 @@ public static class PricesApi
             return NotJson();
         }
 
-        var errors = new Dictionary<string, List<string>>(StringComparer.Ordinal);
-        void Error(string field, string message) => (errors.TryGetValue(field, out var list) ? list : errors[field] = []).Add(message);
-        if (body.RootElement.ValueKind != JsonValueKind.Object)
+        var (prices, source, errors) = PriceRequest.ReadCorrection(body.RootElement);
+        if (prices is null)
         {
-            Error("body", "The body is a JSON object: {\"prices\", \"source\"?}.");
-        }
-        else
-        {
-            foreach (var property in body.RootElement.EnumerateObject().Where(p => p.Name is not ("prices" or "source")))
-            {
-                Error(property.Name, $"Unknown field '{property.Name}'.");
-            }
-        }
-
-        var isObject = body.RootElement.ValueKind == JsonValueKind.Object;
-        var prices = isObject ? PriceRequest.ReadPrices(body.RootElement, Error) : [];
-        var source = "correction";
-        if (isObject && body.RootElement.TryGetProperty("source", out var sourceText))
-        {
-            if (sourceText.ValueKind != JsonValueKind.String || sourceText.GetString()!.Trim() is not { Length: > 0 and <= 200 } text)
-            {
-                Error("source", "'source' must be a non-empty string of up to 200 characters.");
-            }
-            else
-            {
-                source = text;
-            }
-        }
-
-        if (errors.Count > 0)
-        {
-            return Results.ValidationProblem(errors.ToDictionary(e => e.Key, e => e.Value.ToArray()), title: "Invalid correction");
+            return Results.ValidationProblem(errors, title: "Invalid correction");
         }
 
         if (await store.CorrectAsync(id, prices, source, cancellationToken) is not { } corrected)
