@@ -19,10 +19,11 @@ namespace Tokage.Bench;
 /// </summary>
 internal static class PricingBenchmark
 {
+    // StackExchange.Redis's LuaScript names its keys and arguments (@key, …) and passes them as KEYS and ARGV.
     private const string CheckAndAdd = """
-        local held = tonumber(redis.call('GET', KEYS[1]) or '0')
-        if held + tonumber(ARGV[1]) > tonumber(ARGV[2]) then return 0 end
-        redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
+        local held = tonumber(redis.call('GET', @key) or '0')
+        if held + tonumber(@amount) > tonumber(@limit) then return 0 end
+        redis.call('INCRBYFLOAT', @key, @amount)
         return 1
         """;
 
@@ -73,7 +74,7 @@ internal static class PricingBenchmark
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
         await using var redis = await ConnectionMultiplexer.ConnectAsync(stack.Core.Redis.ConnectionString);
         var db = redis.GetDatabase();
-        var script = LuaScript.Prepare(CheckAndAdd.Replace("KEYS[1]", "@key", StringComparison.Ordinal).Replace("ARGV[1]", "@amount", StringComparison.Ordinal).Replace("ARGV[2]", "@limit", StringComparison.Ordinal));
+        var script = LuaScript.Prepare(CheckAndAdd);
         var run = Guid.NewGuid().ToString("N")[..8];
 
         var answers = new System.Collections.Concurrent.ConcurrentDictionary<string, int>();
