@@ -16,22 +16,25 @@ internal readonly record struct SpendReading(decimal SpentUsd, DateTimeOffset As
 /// </summary>
 internal sealed class BudgetSpendCache(BudgetSpend spend, TimeProvider time, IOptions<QueryApiOptions> options)
 {
-    private readonly ConcurrentDictionary<(string Tenant, Guid Budget, DateTimeOffset Start), Task<SpendReading>> readings = new();
+    // One reading per budget (its period's): a new period replaces the last one's, so the cache holds no more entries than budgets.
+    private readonly ConcurrentDictionary<(string Tenant, Guid Budget), (DateTimeOffset WindowStart, Task<SpendReading> Reading)> readings = new();
 
     public async Task<SpendReading> GetAsync(string tenant, BudgetRow budget, BudgetWindow window, CancellationToken cancellationToken)
     {
-        var key = (tenant, budget.Id, window.Start);
+        var key = (tenant, budget.Id);
         while (true)
         {
-            var reading = readings.GetOrAdd(key, _ => ReadAsync(tenant, budget, window));
-            if (!reading.IsCompleted || (reading.IsCompletedSuccessfully && time.GetUtcNow() - reading.Result.AsOf <= options.Value.BudgetSpendMaxAge))
+            var entry = readings.GetOrAdd(key, _ => (window.Start, ReadAsync(tenant, budget, window)));
+            var reading = entry.Reading;
+            if (entry.WindowStart == window.Start
+                && (!reading.IsCompleted || (reading.IsCompletedSuccessfully && time.GetUtcNow() - reading.Result.AsOf <= options.Value.BudgetSpendMaxAge)))
             {
                 // Shared by every caller: one caller giving up must not cancel the others' read.
                 return await reading.WaitAsync(cancellationToken);
             }
 
-            // Too old, or failed (the next caller tries again): replaced by whoever gets here first.
-            readings.TryRemove(new KeyValuePair<(string, Guid, DateTimeOffset), Task<SpendReading>>(key, reading));
+            // Of another period, too old, or failed (the next caller tries again): replaced by whoever gets here first.
+            readings.TryRemove(KeyValuePair.Create(key, entry));
         }
     }
 
