@@ -13,4 +13,16 @@ public sealed class ControlPlaneOptions
 
     /// <summary>How long a rotated key keeps working beside its replacement, unless the request says otherwise.</summary>
     public TimeSpan RotationGrace { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>How long a member's console session lasts before signing in again.</summary>
+    public TimeSpan SessionLifetime { get; set; } = TimeSpan.FromHours(12);
+
+    /// <summary>How long an invitation link works.</summary>
+    public TimeSpan InvitationLifetime { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>The console's address, which invitation and password-reset links point at.</summary>
+    public string ConsoleUrl { get; set; } = "http://localhost:8050";
+
+    /// <summary>Where members' mail is dropped as files (see <c>MailDrop</c>); none: not delivered.</summary>
+    public string? MailDropDirectory { get; set; }
 }

@@ -30,8 +30,7 @@ public static class ApiKeyHttp
             case KeyResolutionStatus.Valid when resolution.Identity!.HasScope(scope):
                 return (resolution.Identity, null);
             case KeyResolutionStatus.Valid:
-                return (null, Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Forbidden",
-                    detail: $"This API key does not have the '{scope}' scope."));
+                return (null, Forbidden(resolution.Identity!, scope));
             case KeyResolutionStatus.Suspended:
                 return (null, Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Forbidden",
                     detail: "This tenant is suspended."));
@@ -45,4 +44,16 @@ public static class ApiKeyHttp
                     detail: "A valid API key is required: 'Authorization: Bearer tok_live_…' or 'x-api-key: tok_live_…'."));
         }
     }
+
+    /// <summary>The 403 for a caller without <paramref name="scope"/>: a key lacks the scope, a member's session the role.</summary>
+    public static IResult Forbidden(ApiKeyIdentity identity, string scope) => identity.Role is { } role
+        ? MissingRole(role, MemberRoles.LeastWith(scope))
+        : Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Forbidden",
+            detail: $"This API key does not have the '{scope}' scope.");
+
+    /// <summary>The 403 for a member whose role is below <paramref name="needed"/>.</summary>
+    public static IResult MissingRole(string role, string needed) =>
+        Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Forbidden",
+            detail: $"This needs the '{needed}' role; you are '{role}'.",
+            extensions: new Dictionary<string, object?> { ["missing_role"] = needed });
 }

@@ -80,7 +80,9 @@ public sealed class CachingApiKeyResolver(
                 (int)(reply.RateLimit?.EventsPerSecond ?? 0),
                 (int)(reply.RateLimit?.Burst ?? 0),
                 reply.TestMode,
-                reply.ExpiresAtUnixMs > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(reply.ExpiresAtUnixMs) : null));
+                reply.ExpiresAtUnixMs > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(reply.ExpiresAtUnixMs) : null,
+                reply.Role.Length > 0 ? reply.Role : null,
+                reply.MemberId.Length > 0 ? reply.MemberId : null));
         }
         catch (RpcException ex) when (ex.StatusCode == StatusCode.Unauthenticated)
         {

@@ -23,8 +23,13 @@ public sealed record ApiKeyIdentity(
     int EventsPerSecond,
     int Burst,
     bool TestMode,
-    DateTimeOffset? ExpiresAt)
+    DateTimeOffset? ExpiresAt,
+    string? Role = null,
+    string? MemberId = null)
 {
+    /// <summary>A console member's session: it acts with the member's <see cref="Role"/> (its scopes follow from it).</summary>
+    public bool IsSession => Role is not null;
+
     public bool HasScope(string scope) => Scopes.Contains(scope, StringComparer.Ordinal) || Scopes.Contains(ApiKeyScopes.Admin, StringComparer.Ordinal);
 }
 

@@ -19,6 +19,7 @@ public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext
 
     public DbSet<Tenant> Tenants => Set<Tenant>();
     public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
+    public DbSet<Member> Members => Set<Member>();
     public DbSet<User> Users => Set<User>();
     public DbSet<Team> Teams => Set<Team>();
     public DbSet<TeamMember> TeamMembers => Set<TeamMember>();
@@ -45,6 +46,24 @@ public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext
             key.Property(k => k.Name).HasMaxLength(100);
             key.Property(k => k.Prefix).HasMaxLength(32);
             key.HasOne<Tenant>().WithMany().HasForeignKey(k => k.TenantId);
+            key.Property(k => k.SessionRole).HasMaxLength(20);
+            key.HasOne<Member>().WithMany().HasForeignKey(k => k.MemberId).OnDelete(DeleteBehavior.SetNull);
+        });
+
+        model.Entity<Member>(member =>
+        {
+            member.ToTable("members");
+            member.HasIndex(m => m.NormalizedEmail).IsUnique();
+            member.HasIndex(m => m.NormalizedUserName).IsUnique();
+            member.HasIndex(m => m.TenantId);
+            member.Property(m => m.UserName).HasMaxLength(256);
+            member.Property(m => m.NormalizedUserName).HasMaxLength(256);
+            member.Property(m => m.Email).HasMaxLength(256);
+            member.Property(m => m.NormalizedEmail).HasMaxLength(256);
+            member.Property(m => m.Role).HasMaxLength(20);
+            member.Property(m => m.DisplayName).HasMaxLength(100);
+            member.Property(m => m.ConcurrencyStamp).IsConcurrencyToken();
+            member.HasOne<Tenant>().WithMany().HasForeignKey(m => m.TenantId);
         });
 
         model.Entity<User>(user =>

@@ -39,6 +39,30 @@ public sealed class ApiKey
 
     /// <summary>The key that replaced this one in a rotation.</summary>
     public Guid? RotatedToId { get; set; }
+
+    /// <summary>The console member who made the key, or whose sign-in session it is; null for keys the operator made.</summary>
+    public Guid? MemberId { get; set; }
+
+    /// <summary>Set on a member's sign-in session only: the role it acts with. Sessions are not listed as keys.</summary>
+    public string? SessionRole { get; set; }
+}
+
+/// <summary>
+/// A person who signs in to the console (ASP.NET Core Identity's user, hashed with its default hasher). The e-mail is
+/// unique across Tokage: signing in names no tenant. Not under RLS — sign-in finds a member before its tenant is known —
+/// so every tenant-facing read filters by <see cref="TenantId"/> (the control plane's members API does).
+/// </summary>
+public sealed class Member : Microsoft.AspNetCore.Identity.IdentityUser<Guid>
+{
+    public Guid TenantId { get; set; }
+
+    /// <summary>owner, admin, member or viewer (<c>Tokage.ApiKeys.MemberRoles</c>).</summary>
+    public required string Role { get; set; }
+    public string? DisplayName { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+
+    /// <summary>When the invitation was accepted (a password set); a member without it cannot sign in yet.</summary>
+    public DateTimeOffset? JoinedAt { get; set; }
 }
 
 /// <summary>A person or service account of a tenant; <see cref="ExternalId"/> is the <c>user_id</c> events carry.</summary>

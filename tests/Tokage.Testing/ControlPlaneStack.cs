@@ -62,7 +62,27 @@ public sealed class ControlPlaneStack : IAsyncLifetime
         ["Tokage__PriceRegistry__FeedToken"] = PriceFeedToken,
         ["Tokage__Auth__CacheSigningKey"] = "test-key-cache-signing-key-0123456789abcdef",
         ["Tokage__Processor__PriceFeedToken"] = PriceFeedToken,
+        ["Tokage__ControlPlane__MailDropDirectory"] = MailDirectory,
     };
+
+    /// <summary>Where the control plane drops members' mail (invitations, reset links) as files.</summary>
+    public string MailDirectory { get; } = Path.Combine(Path.GetTempPath(), "tokage-mail-" + Guid.NewGuid().ToString("N"));
+
+    /// <summary>The link in the newest message to <paramref name="to"/> whose subject has <paramref name="subject"/> (waits for it to arrive).</summary>
+    public async Task<Uri> ReadMailedLinkAsync(string to, string subject)
+    {
+        string? link = null;
+        await EventuallyAsync(() =>
+        {
+            var files = Directory.Exists(MailDirectory) ? Directory.GetFiles(MailDirectory, "*.txt").Order(StringComparer.Ordinal).ToArray() : [];
+            link = files.Select(File.ReadAllText)
+                .Where(text => text.StartsWith($"To: {to}\n", StringComparison.Ordinal) && text.Split('\n')[1].Contains(subject, StringComparison.Ordinal))
+                .Select(text => text.Split('\n').FirstOrDefault(line => line.StartsWith("http", StringComparison.Ordinal)))
+                .LastOrDefault(l => l is not null);
+            return Task.FromResult(link is not null);
+        }, TimeSpan.FromSeconds(10), $"mail '{subject}' to {to}");
+        return new Uri(link!);
+    }
 
     public async Task InitializeAsync()
     {
@@ -147,6 +167,11 @@ public sealed class ControlPlaneStack : IAsyncLifetime
 
         callerRedis?.Dispose();
         channel?.Dispose();
+        if (Directory.Exists(MailDirectory))
+        {
+            Directory.Delete(MailDirectory, recursive: true);
+        }
+
         foreach (var service in new IAsyncDisposable?[] { Auth, ControlPlane, Redis, Postgres })
         {
             if (service is not null)

@@ -29,5 +29,7 @@ internal sealed class AuthGrpcService(KeyResolver resolver) : AuthService.AuthSe
         RateLimit = new RateLimit { EventsPerSecond = (uint)identity.EventsPerSecond, Burst = (uint)identity.Burst },
         TestMode = identity.TestMode,
         ExpiresAtUnixMs = identity.ExpiresAt?.ToUnixTimeMilliseconds() ?? 0,
+        Role = identity.Role ?? "",
+        MemberId = identity.MemberId ?? "",
     };
 }

@@ -139,11 +139,13 @@ internal sealed record CachedKey(
     int EventsPerSecond = 0,
     int Burst = 0,
     long? ExpiresAtUnixMs = null,
-    bool Revoked = false)
+    bool Revoked = false,
+    string? Role = null,
+    string? MemberId = null)
 {
     public static CachedKey NotFound { get; } = new(false);
 
     public static CachedKey From(StoredKey key) => new(
         true, key.KeyId.ToString(), key.TenantId.ToString(), key.TenantName, key.TenantStatus, key.TestMode, key.Scopes,
-        key.EventsPerSecond, key.Burst, key.ExpiresAt?.ToUnixTimeMilliseconds(), key.Revoked);
+        key.EventsPerSecond, key.Burst, key.ExpiresAt?.ToUnixTimeMilliseconds(), key.Revoked, key.Role, key.MemberId?.ToString());
 }

@@ -62,3 +62,27 @@ public sealed record ProjectDto(string Id, string Name, string? Description, str
 {
     public static ProjectDto From(Project p) => new(p.Id.ToString(), p.Name, p.Description, p.Applications, p.CreatedAt);
 }
+
+public sealed record SignInRequest(string? Email, string? Password);
+
+public sealed record AcceptInvitationRequest(Guid? MemberId, string? Token, string? Password, string? DisplayName);
+
+public sealed record PasswordResetRequest(string? Email);
+
+public sealed record ResetPasswordRequest(Guid? MemberId, string? Token, string? Password);
+
+public sealed record InviteMemberRequest(string? Email, string? Role, string? DisplayName);
+
+public sealed record UpdateMemberRequest(string? Role);
+
+public sealed record MemberDto(string Id, string TenantId, string Email, string? DisplayName, string Role, string Status, DateTimeOffset CreatedAt, DateTimeOffset? JoinedAt)
+{
+    public static MemberDto From(Member m) => new(
+        m.Id.ToString(), m.TenantId.ToString(), m.Email!, m.DisplayName, m.Role, m.JoinedAt is null ? "invited" : "active", m.CreatedAt, m.JoinedAt);
+}
+
+/// <summary>A member as invited: the link (shown to the inviter, and mailed) that lets the member choose a password.</summary>
+public sealed record InvitedMemberDto(MemberDto Member, string InvitationUrl, DateTimeOffset ExpiresAt);
+
+/// <summary>A console session: <see cref="Token"/> is sent like an API key (<c>Authorization: Bearer …</c>) until it expires.</summary>
+public sealed record SessionDto(string Token, DateTimeOffset ExpiresAt, MemberDto Member, TenantDto Tenant);

@@ -6,7 +6,10 @@ using Tokage.ControlPlane.Keys;
 
 namespace Tokage.ControlPlane.Apis;
 
-/// <summary>A tenant's API keys: create (the secret is shown once), list, revoke, rotate with a grace period.</summary>
+/// <summary>
+/// A tenant's API keys: create (the secret is shown once), list, revoke, rotate with a grace period. Admins manage every
+/// key; a member (role <c>member</c>) makes ingest/read keys and revokes or rotates their own. Sessions are not listed.
+/// </summary>
 public static class KeysApi
 {
     private static readonly TimeSpan MaxGrace = TimeSpan.FromDays(30);
@@ -14,19 +17,25 @@ public static class KeysApi
     public static RouteGroupBuilder MapKeysApi(this RouteGroupBuilder admin)
     {
         var keys = admin.MapGroup("/tenants/{tenant}/keys").WithTags("Keys");
-        keys.MapPost("/", CreateAsync);
+        keys.MapPost("/", CreateAsync).RequireRole(MemberRoles.Member);
         keys.MapGet("/", ListAsync);
-        keys.MapPost("/{keyId:guid}/revoke", RevokeAsync);
-        keys.MapPost("/{keyId:guid}/rotate", RotateAsync);
+        keys.MapPost("/{keyId:guid}/revoke", RevokeAsync).RequireRole(MemberRoles.Member);
+        keys.MapPost("/{keyId:guid}/rotate", RotateAsync).RequireRole(MemberRoles.Member);
         return admin;
     }
 
-    private static async Task<IResult> CreateAsync(string tenant, CreateKeyRequest request, ControlPlaneDbContext db, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<IResult> CreateAsync(string tenant, CreateKeyRequest request, HttpContext http, ControlPlaneDbContext db, TimeProvider time, CancellationToken cancellationToken)
     {
         var scopes = request.Scopes ?? KeyIssuer.DefaultScopes;
         if (scopes.Length == 0 || scopes.Any(s => !ApiKeyScopes.All.Contains(s)))
         {
             return ApiErrors.Invalid("scopes", $"'scopes' must be one or more of {string.Join(", ", ApiKeyScopes.All)}.");
+        }
+
+        var caller = ControlPlaneCaller.Of(http);
+        if (caller.IsMemberBelow(MemberRoles.Admin) && scopes.Except(KeyIssuer.DefaultScopes).FirstOrDefault() is { } beyond)
+        {
+            return ApiKeyHttp.MissingRole(caller.Role!, MemberRoles.LeastWith(beyond));
         }
 
         var now = time.GetUtcNow();
@@ -46,6 +55,7 @@ public static class KeysApi
         }
 
         var (key, secret) = KeyIssuer.Issue(found, request.Name ?? "", [.. scopes.Distinct()], request.ExpiresAt, now);
+        key.MemberId = caller.MemberId;
         await using var transaction = await db.BeginTenantScopeAsync(found.Id, cancellationToken);
         db.ApiKeys.Add(key);
         await db.SaveChangesAsync(cancellationToken);
@@ -61,13 +71,13 @@ public static class KeysApi
         }
 
         await using var transaction = await db.BeginTenantScopeAsync(found.Id, cancellationToken);
-        var keys = await db.ApiKeys.OrderBy(k => k.CreatedAt).ToListAsync(cancellationToken);
+        var keys = await db.ApiKeys.Where(k => k.SessionRole == null).OrderBy(k => k.CreatedAt).ToListAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         var now = time.GetUtcNow();
         return Results.Ok(new { keys = keys.Select(k => KeyDto.From(k, now)) });
     }
 
-    private static async Task<IResult> RevokeAsync(string tenant, Guid keyId, ControlPlaneDbContext db, KeyInvalidations invalidations, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<IResult> RevokeAsync(string tenant, Guid keyId, HttpContext http, ControlPlaneDbContext db, KeyInvalidations invalidations, TimeProvider time, CancellationToken cancellationToken)
     {
         if (await db.FindTenantAsync(tenant, cancellationToken) is not { } found)
         {
@@ -78,6 +88,11 @@ public static class KeysApi
         if (await db.ApiKeys.FirstOrDefaultAsync(k => k.Id == keyId, cancellationToken) is not { } key)
         {
             return ApiErrors.NotFound($"Key '{keyId}' of tenant '{tenant}'");
+        }
+
+        if (NotOwnKey(http, key) is { } refusal)
+        {
+            return refusal;
         }
 
         key.RevokedAt ??= time.GetUtcNow();
@@ -92,7 +107,7 @@ public static class KeysApi
     /// (<c>grace_seconds</c>, default <see cref="ControlPlaneOptions.RotationGrace"/>: 24 h), so clients can move over.
     /// </summary>
     private static async Task<IResult> RotateAsync(
-        string tenant, Guid keyId, RotateKeyRequest? request, ControlPlaneDbContext db, KeyInvalidations invalidations,
+        string tenant, Guid keyId, RotateKeyRequest? request, HttpContext http, ControlPlaneDbContext db, KeyInvalidations invalidations,
         IOptions<ControlPlaneOptions> options, TimeProvider time, CancellationToken cancellationToken)
     {
         var grace = request?.GraceSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : options.Value.RotationGrace;
@@ -113,12 +128,18 @@ public static class KeysApi
             return ApiErrors.NotFound($"Key '{keyId}' of tenant '{tenant}'");
         }
 
+        if (NotOwnKey(http, old) is { } refusal)
+        {
+            return refusal;
+        }
+
         if (old.RevokedAt is not null || old.ExpiresAt <= now || old.RotatedToId is not null)
         {
             return ApiErrors.Conflict("Only an active key can be rotated (this one is revoked, expired or already rotated).");
         }
 
         var (replacement, secret) = KeyIssuer.Issue(found, old.Name, old.Scopes, null, now);
+        replacement.MemberId = old.MemberId;
         var graceEnd = now + grace;
         old.ExpiresAt = old.ExpiresAt is { } own && own < graceEnd ? own : graceEnd;
         old.RotatedToId = replacement.Id;
@@ -129,6 +150,13 @@ public static class KeysApi
         // Caches learn the old key's new end.
         await invalidations.InvalidateAsync([old.SecretHash]);
         return Results.Created($"/v1/tenants/{found.Id}/keys/{replacement.Id}", new RotatedKeyDto(Created(replacement, secret), KeyDto.From(old, now)));
+    }
+
+    /// <summary>A member below admin changes only the keys they made themselves.</summary>
+    private static IResult? NotOwnKey(HttpContext http, ApiKey key)
+    {
+        var caller = ControlPlaneCaller.Of(http);
+        return caller.IsMemberBelow(MemberRoles.Admin) && key.MemberId != caller.MemberId ? ApiKeyHttp.MissingRole(caller.Role!, MemberRoles.Admin) : null;
     }
 
     private static KeyCreatedDto Created(ApiKey key, string secret) =>

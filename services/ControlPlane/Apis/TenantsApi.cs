@@ -12,11 +12,11 @@ public static class TenantsApi
         tenants.MapPost("/", CreateAsync);
         tenants.MapGet("/", ListAsync);
         tenants.MapGet("/{tenant}", GetAsync);
-        tenants.MapPatch("/{tenant}", UpdateAsync);
+        tenants.MapPatch("/{tenant}", UpdateAsync).OperatorOnly();
         tenants.MapPost("/{tenant}/suspend", (string tenant, ControlPlaneDbContext db, KeyInvalidations invalidations, CancellationToken ct) =>
-            SetStatusAsync(tenant, TenantStatus.Suspended, db, invalidations, ct));
+            SetStatusAsync(tenant, TenantStatus.Suspended, db, invalidations, ct)).OperatorOnly();
         tenants.MapPost("/{tenant}/activate", (string tenant, ControlPlaneDbContext db, KeyInvalidations invalidations, CancellationToken ct) =>
-            SetStatusAsync(tenant, TenantStatus.Active, db, invalidations, ct));
+            SetStatusAsync(tenant, TenantStatus.Active, db, invalidations, ct)).OperatorOnly();
         return admin;
     }
 

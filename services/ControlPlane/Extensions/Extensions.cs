@@ -1,6 +1,13 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.AspNetCore.DataProtection.StackExchangeRedis;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
+using StackExchange.Redis;
+using Tokage.ControlPlane.Members;
 using Microsoft.Extensions.Options;
 using Tokage.ControlPlane.Apis;
 using Tokage.ControlPlane.Data;
@@ -32,6 +39,7 @@ internal static class Extensions
         builder.Services.AddSingleton(sp => new AdminToken(sp.GetRequiredService<IOptions<ControlPlaneOptions>>().Value.AdminToken, "The control plane's admin API"));
         builder.Services.AddSingleton<KeyInvalidations>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<KeyInvalidations>());
+        builder.AddMembers();
 
         builder.Services.AddProblemDetails();
         builder.Services.ConfigureHttpJsonOptions(json =>
@@ -41,14 +49,50 @@ internal static class Extensions
         });
     }
 
-    /// <summary>The admin REST API under <c>/v1</c>, all of it behind the admin token.</summary>
+    /// <summary>
+    /// Console members with ASP.NET Core Identity (its default password hasher, lockout and signed token links) over the
+    /// members table; the links' keys are kept in Redis so they outlive a restart and work on every instance.
+    /// </summary>
+    private static void AddMembers(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddIdentityCore<Member>(identity =>
+            {
+                identity.User.RequireUniqueEmail = true;
+                // Length over composition rules (NIST SP 800-63B): a passphrase of 12 or more characters.
+                identity.Password.RequiredLength = 12;
+                identity.Password.RequireNonAlphanumeric = false;
+                identity.Password.RequireDigit = false;
+                identity.Password.RequireUppercase = false;
+                identity.Password.RequireLowercase = false;
+                identity.Lockout.MaxFailedAccessAttempts = 5;
+                identity.Lockout.DefaultLockoutTimeSpan = TimeSpan.FromMinutes(5);
+            })
+            .AddDefaultTokenProviders()
+            .AddTokenProvider<InvitationTokenProvider>(InvitationTokenProvider.ProviderName);
+        builder.Services.AddScoped<IUserStore<Member>, UserOnlyStore<Member, ControlPlaneDbContext, Guid>>();
+        builder.Services.Configure<DataProtectionTokenProviderOptions>(o => o.TokenLifespan = TimeSpan.FromHours(2));
+        builder.Services.AddOptions<InvitationTokenProviderOptions>()
+            .Configure<IOptions<ControlPlaneOptions>>((o, options) => o.TokenLifespan = options.Value.InvitationLifetime);
+        builder.Services.AddDataProtection().SetApplicationName("tokage-control-plane");
+        builder.Services.AddOptions<KeyManagementOptions>()
+            .Configure<IConnectionMultiplexer>((o, redis) => o.XmlRepository = new RedisXmlRepository(() => redis.GetDatabase(), "tokage:control-plane:data-protection-keys"));
+        builder.Services.AddScoped<MemberSessions>();
+        builder.Services.AddSingleton<IMemberMail, MailDrop>();
+    }
+
+    /// <summary>
+    /// The REST API under <c>/v1</c>: the operator's (admin token) for every tenant, and a tenant's own — its keys or its
+    /// members' sessions, by role — under <c>/v1/tenants/{tenant}</c>; sign-in under <c>/v1/auth</c>.
+    /// </summary>
     public static void MapControlPlaneApi(this WebApplication app)
     {
         app.MapGroup("/v1")
-            .AddEndpointFilter(AdminToken.RequireAsync)
+            .AddEndpointFilter(ControlPlaneAccess.FilterAsync)
             .MapTenantsApi()
             .MapKeysApi()
+            .MapMembersApi()
             .MapDirectoryApi()
             .MapBudgetsApi();
+        app.MapAccountApi();
     }
 }

@@ -61,6 +61,7 @@ public sealed class DatabaseMigration(IConfiguration configuration, IOptions<Dat
                 GRANT USAGE ON SCHEMA public TO {app}, {prices}, {audit};
                 GRANT SELECT ON "__EFMigrationsHistory" TO {app}, {prices}, {audit};
                 GRANT SELECT, INSERT, UPDATE ON tenants TO {app};
+                GRANT SELECT, INSERT, UPDATE, DELETE ON members TO {app};
                 GRANT SELECT, INSERT, UPDATE, DELETE ON {tenantOwned} TO {app};
                 GRANT EXECUTE ON FUNCTION tokage_resolve_api_key(bytea) TO {app};
                 GRANT SELECT, INSERT ON price_versions TO {prices};
