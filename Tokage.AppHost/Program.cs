@@ -64,7 +64,7 @@ var queryApi = builder.AddService<Projects.QueryApi>("query-api", httpPort: 8090
     .WithService(auth);
 
 // Budgets and billing (customers, plans, invoices); its API takes tenant keys (through auth) and its admin token.
-builder.AddService<Projects.BillingPipeline>("billing-pipeline", httpPort: 8075)
+var billing = builder.AddService<Projects.BillingPipeline>("billing-pipeline", httpPort: 8075)
     .WithEngine(redis).WithDatabase(database, appRole, migrator).WithEngine(analytics).WithEngine(archive)
     .WithEnvironment("Tokage__Billing__AdminToken", builder.AddAdminToken("billing-pipeline", adminToken))
     .WithEnvironment("Tokage__DataPolicy__PiiHashKey", piiKey)
@@ -76,6 +76,12 @@ builder.AddService<Projects.AuditLog>("audit-log")
 
 builder.AddService<Projects.SyntheticMonitor>("synthetic-monitor")
     .WithService(ingestion).WithService(queryApi).WithService(controlPlane);
+
+// The tenants' console: members sign in (the control plane's sessions) and act through the same APIs as everyone else.
+var console = builder.AddWebFrontend<Projects.Console>("console", httpPort: 8050)
+    .WithEngine(redis)
+    .WithService(controlPlane).WithService(queryApi).WithService(priceRegistry).WithService(billing).WithService(ingestion);
+controlPlane.WithConsoleLinks(console, engines);
 
 // Publishing: --publisher manifest (Aspire's own) or --publisher kubernetes (generated from the same model).
 builder.AddKubernetesPublishing();

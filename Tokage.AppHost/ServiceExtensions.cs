@@ -48,6 +48,33 @@ public static class ServiceExtensions
             // Healthy means ready (its engines answer, its migrations ran), so WaitFor on a service waits for that.
             .WithHttpHealthCheck("/health", endpointName: "http");
 
+    /// <summary>A web front end (the console): one HTTP/1.1 endpoint, healthy when its <c>/health</c> says so.</summary>
+    public static IResourceBuilder<ProjectResource> AddWebFrontend<TProject>(this IDistributedApplicationBuilder builder, string name, int httpPort)
+        where TProject : IProjectMetadata, new() =>
+        builder.AddProject<TProject>(name, launchProfileName: null)
+            .WithoutHttpsCertificate()
+            .WithEndpoint("http", httpPort, http2: false)
+            .WithExternalHttpEndpoints()
+            .WithHttpHealthCheck("/health", endpointName: "http");
+
+    /// <summary>
+    /// Where the control plane's invitation and password-reset links point (the console), and where its mail goes: locally
+    /// the console's own address and files in <c>.tokage/mail/</c>; in a deployment the console's public address (an input)
+    /// and no mail drop (a deployment brings its mail provider).
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> WithConsoleLinks(this IResourceBuilder<ProjectResource> controlPlane, IResourceBuilder<ProjectResource> console, EngineSetup engines)
+    {
+        var builder = controlPlane.ApplicationBuilder;
+        if (builder.ExecutionContext.IsPublishMode)
+        {
+            return controlPlane.WithEnvironment("Tokage__ControlPlane__ConsoleUrl", builder.AddParameter("console-public-url"));
+        }
+
+        return controlPlane
+            .WithEnvironment("Tokage__ControlPlane__ConsoleUrl", console.GetEndpoint("http"))
+            .WithEnvironment("Tokage__ControlPlane__MailDropDirectory", engines.State.Directory("mail"));
+    }
+
     /// <summary>
     /// Adds an endpoint and tells Kestrel about it through configuration (<c>Kestrel:Endpoints:{name}</c>):
     /// gRPC without TLS needs an HTTP/2-only listener, which a URL list alone cannot say.

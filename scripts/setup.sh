@@ -47,6 +47,9 @@ ensure_distro_packages() {
   ldconfig -p 2>/dev/null | grep -q 'libzstd.so.1 ' || missing+=(libzstd1)
   # Invoice PDFs (PDFsharp) are set in DejaVu Sans from the system's fonts.
   [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+  # The console formats money and times in each reader's culture (ICU); its browser tests drive Debian's chromium.
+  ldconfig -p 2>/dev/null | grep -q 'libicuuc.so' || missing+=(libicu72)
+  command -v chromium >/dev/null || missing+=(chromium)
   if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
   # The distro's redis-server unit would hold port 6379; Tokage starts its own instances.
   if command -v systemctl >/dev/null && systemctl is-active --quiet redis-server 2>/dev/null; then

@@ -97,6 +97,12 @@ public sealed class AppModelTests : IDisposable
 
         var billing = Resource(builder, "billing-pipeline").Annotations.OfType<EndpointAnnotation>().ToDictionary(e => e.Name, e => e.Port);
         Assert.Equal(8075, billing["http"]);
+
+        // The console: one external HTTP endpoint on its fixed port, no gRPC.
+        var console = Resource(builder, "console").Annotations.OfType<EndpointAnnotation>().ToDictionary(e => e.Name);
+        Assert.Equal(["http"], console.Keys);
+        Assert.Equal(8050, console["http"].Port);
+        Assert.True(console["http"].IsExternal);
     }
 
     public static TheoryData<string, string[], string[]> ServiceEnvironments => new()
@@ -110,6 +116,8 @@ public sealed class AppModelTests : IDisposable
         { "billing-pipeline", ["redis", "tokage", "analytics", "archive"], ["auth"] },
         { "audit-log", ["tokage", "archive"], [] },
         { "synthetic-monitor", [], ["ingestion", "query-api", "control-plane"] },
+        // The console holds no database: members act through the services' APIs; Redis keeps its cookie keys.
+        { "console", ["redis"], ["control-plane", "query-api", "price-registry", "billing-pipeline", "ingestion"] },
     };
 
     private static readonly Dictionary<string, string> DatabaseRoles = new()
@@ -150,8 +158,17 @@ public sealed class AppModelTests : IDisposable
             Assert.Equal($"{{{dependency}.bindings.grpc.url}}", environment[$"services__{dependency}__grpc__0"]);
         }
 
-        Assert.Equal("Http2", environment["Kestrel__Endpoints__grpc__Protocols"]);
-        Assert.Equal($"http://localhost:{{{service}.bindings.grpc.targetPort}}", environment["Kestrel__Endpoints__grpc__Url"]);
+        // Every service but the console (a web front end) serves gRPC beside HTTP.
+        if (service == "console")
+        {
+            Assert.DoesNotContain("Kestrel__Endpoints__grpc__Url", environment.Keys);
+        }
+        else
+        {
+            Assert.Equal("Http2", environment["Kestrel__Endpoints__grpc__Protocols"]);
+            Assert.Equal($"http://localhost:{{{service}.bindings.grpc.targetPort}}", environment["Kestrel__Endpoints__grpc__Url"]);
+        }
+
         Assert.Equal("Http1", environment["Kestrel__Endpoints__http__Protocols"]);
     }
 

@@ -59,8 +59,16 @@ public class EndToEndTests
                 Assert.Equal(0, (await migrated).Snapshot.ExitCode);
             }
 
-            var services = model.Resources.OfType<ProjectResource>().Where(p => p.Name is not ("analytics-host" or Migrator)).ToList();
+            var services = model.Resources.OfType<ProjectResource>().Where(p => p.Name is not ("analytics-host" or Migrator or "console")).ToList();
             Assert.Equal(9, services.Count);
+
+            // The console is a web front end: its health on HTTP, and its sign-in page.
+            using (var console = app.CreateHttpClient("console", "http"))
+            {
+                Assert.Equal("Healthy", await console.GetStringAsync("/health", cancellationToken));
+                Assert.Contains("Sign in", await console.GetStringAsync("/sign-in", cancellationToken));
+            }
+
             foreach (var service in services)
             {
                 using var http = app.CreateHttpClient(service.Name, "http");

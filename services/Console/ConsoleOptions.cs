@@ -1,0 +1,13 @@
+namespace Tokage.Console;
+
+/// <summary>Bound from <c>Tokage:Console</c>: where the APIs are (service discovery names by default) and the demo.</summary>
+public sealed class ConsoleOptions
+{
+    public const string SectionName = "Tokage:Console";
+
+    public Uri ControlPlane { get; set; } = new("http://control-plane");
+    public Uri QueryApi { get; set; } = new("http://query-api");
+    public Uri PriceRegistry { get; set; } = new("http://price-registry");
+    public Uri Billing { get; set; } = new("http://billing-pipeline");
+    public Uri Ingestion { get; set; } = new("http://ingestion");
+}
