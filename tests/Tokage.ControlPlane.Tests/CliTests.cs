@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Tokage.ApiKeys;
 using Tokage.Contracts.V1;
@@ -21,6 +22,35 @@ public sealed class CliTests(ControlPlaneStack stack) : IClassFixture<ControlPla
         var resolved = await stack.AuthClient.ResolveKeyAsync(new ResolveKeyRequest { Key = key });
         Assert.Equal((string)created["tenant_id"]!, resolved.TenantId);
         Assert.Equal(["ingest", "read"], resolved.Scopes);
+    }
+
+    [Fact]
+    public async Task DemoMakesATenantWithItsUsageAndAnOwnerWhoSignsInAndARerunKeepsThePassword()
+    {
+        var ingestion = await stack.StartIngestionAsync();
+        var before = Tokage.Demo.DemoUsage.Generate(DateTimeOffset.UtcNow).Count();
+        var first = await CliProcess.RunAsync(["demo", "--name", "cli-demo", "--email", "demo@cli.example", "--ingest-url", ingestion.HttpUri.ToString(), "--json", .. Flags]);
+        Assert.True(first.ExitCode == 0, first.Stderr);
+        var demo = JsonNode.Parse(first.Stdout)!;
+        // Every event accepted (the window is the 30 days before the hour the CLI ran in).
+        Assert.Contains((int)demo["events_accepted"]!, new[] { before, Tokage.Demo.DemoUsage.Generate(DateTimeOffset.UtcNow).Count() });
+        var password = (string)demo["password"]!;
+
+        using var anonymous = new HttpClient { BaseAddress = stack.ControlPlane.HttpUri };
+        using (var signIn = await anonymous.PostAsJsonAsync("/v1/auth/sign-in", new { email = "demo@cli.example", password }))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.OK, signIn.StatusCode);
+            Assert.Equal("owner", (string)JsonNode.Parse(await signIn.Content.ReadAsStringAsync())!["member"]!["role"]!);
+        }
+
+        // The seeding key is revoked, the budget is there, and a second run changes neither the tenant nor the password.
+        var keys = await stack.GetAsync($"/v1/tenants/{(string)demo["tenant_id"]!}/keys");
+        Assert.All(keys["keys"]!.AsArray(), k => Assert.Equal("revoked", (string)k!["status"]!));
+        Assert.Equal("demo-monthly", (string)(await stack.GetAsync($"/v1/tenants/{(string)demo["tenant_id"]!}/budgets"))["budgets"]![0]!["name"]!);
+        var second = await CliProcess.RunAsync(["demo", "--name", "cli-demo", "--email", "demo@cli.example", "--ingest-url", ingestion.HttpUri.ToString(), "--json", .. Flags]);
+        Assert.True(second.ExitCode == 0, second.Stderr);
+        Assert.Equal((string)demo["tenant_id"]!, (string)JsonNode.Parse(second.Stdout)!["tenant_id"]!);
+        Assert.Null(JsonNode.Parse(second.Stdout)!["password"]);
     }
 
     [Fact]

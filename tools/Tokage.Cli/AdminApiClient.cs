@@ -64,7 +64,7 @@ internal sealed class AdminApiClient(CliConnection connection, string service = 
                 return text.Length == 0 ? null : JsonNode.Parse(text);
             }
 
-            throw new CliException(Describe(response.StatusCode, text));
+            throw new CliException(Describe(response.StatusCode, text)) { Status = response.StatusCode };
         }
     }
 

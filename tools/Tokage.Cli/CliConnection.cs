@@ -47,4 +47,8 @@ internal sealed record CliConnection(Uri Url, string AdminToken)
 }
 
 /// <summary>A failure the user can act on: printed as one line, exit code 1.</summary>
-internal sealed class CliException(string message) : Exception(message);
+internal sealed class CliException(string message) : Exception(message)
+{
+    /// <summary>The API's status, when an API refused.</summary>
+    public System.Net.HttpStatusCode? Status { get; init; }
+}
