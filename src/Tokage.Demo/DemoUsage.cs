@@ -17,7 +17,7 @@ public static class DemoUsage
     {
         ["name"] = "demo-monthly",
         ["period"] = "monthly",
-        ["amount_usd"] = "25",
+        ["amount_usd"] = "5",
         ["thresholds"] = new[] { 50, 80, 100 },
         ["scope"] = new Dictionary<string, string> { ["kind"] = "team", ["value"] = "eng" },
     };

@@ -114,6 +114,16 @@ public sealed class BudgetEvaluatorTests(BudgetFixture fixture) : IClassFixture<
         Assert.Contains("100%", text);
         Assert.Contains("$2.25", text);
         Assert.Equal(1, await ScalarAsync<long>(tenant, "SELECT count(*) FROM budget_alerts"));
+
+        // The control plane's alert history (what the console's budgets page shows) tells the same story.
+        var history = await fixture.Stack.GetAsync($"/v1/tenants/{tenant}/budgets/daily-cap/alerts");
+        var alert = Assert.Single(history["alerts"]!.AsArray())!;
+        Assert.Equal(100, (int)alert["threshold"]!);
+        Assert.Equal("2.25", (string)alert["spend_usd"]!);
+        var webhook = alert["deliveries"]![0]!;
+        Assert.Equal("delivered", (string)webhook["status"]!);
+        Assert.Equal([500, 500, 200], webhook["history"]!.AsArray().Select(a => (int)a!["status_code"]!));
+        Assert.Null(webhook["url"]);
     }
 
     [Fact]

@@ -25,6 +25,7 @@ public static class BudgetsApi
                 ? Results.Ok(BudgetDto.From(found))
                 : ApiErrors.NotFound($"Budget '{budget}'")));
         tenant.MapPatch("/{budget}", UpdateAsync);
+        tenant.MapGet("/{budget}/alerts", AlertsAsync);
         tenant.MapDelete("/{budget}", (string tenant, string budget, ControlPlaneDbContext db, CancellationToken ct) =>
             InTenantAsync(db, tenant, ct, async _ =>
             {
@@ -214,6 +215,38 @@ public static class BudgetsApi
     /// <summary>Channels as stored, from validated ones (a missing kind is a webhook).</summary>
     private static List<BudgetChannel> ToChannels(BudgetChannelDto[] channels) =>
         [.. channels.Select(c => new BudgetChannel { Kind = c.Kind ?? "webhook", Url = c.Url! })];
+
+    /// <summary>
+    /// A budget's alert history, newest first: each threshold crossed (spend and amount then), and each channel's delivery
+    /// with every attempt (status code or error). Channel URLs are not shown (they may carry tokens); their kind is.
+    /// </summary>
+    private static Task<IResult> AlertsAsync(string tenant, string budget, ControlPlaneDbContext db, CancellationToken ct) =>
+        InTenantAsync(db, tenant, ct, async _ =>
+        {
+            if (await FindAsync(db, budget, ct) is not { } found)
+            {
+                return ApiErrors.NotFound($"Budget '{budget}'");
+            }
+
+            var alerts = await db.BudgetAlerts.Where(a => a.BudgetId == found.Id).OrderByDescending(a => a.CreatedAt).Take(100).ToListAsync(ct);
+            var alertIds = alerts.Select(a => a.Id).ToList();
+            var deliveries = await db.AlertDeliveries.Where(d => alertIds.Contains(d.AlertId)).ToListAsync(ct);
+            var deliveryIds = deliveries.Select(d => d.Id).ToList();
+            var attempts = await db.AlertDeliveryAttempts.Where(a => deliveryIds.Contains(a.DeliveryId)).OrderBy(a => a.Attempt).ToListAsync(ct);
+            return Results.Ok(new
+            {
+                alerts = alerts.Select(a => new
+                {
+                    id = a.Id, period_start = a.PeriodStart, threshold = a.Threshold, spend_usd = Money(a.SpendUsd), amount_usd = Money(a.AmountUsd), created_at = a.CreatedAt,
+                    deliveries = deliveries.Where(d => d.AlertId == a.Id).OrderBy(d => d.ChannelIndex).Select(d => new
+                    {
+                        channel_index = d.ChannelIndex, kind = d.Kind, status = d.Status, attempts = d.Attempts, delivered_at = d.DeliveredAt,
+                        next_attempt_at = d.Status == "pending" ? d.NextAttemptAt : (DateTimeOffset?)null,
+                        history = attempts.Where(t => t.DeliveryId == d.Id).Select(t => new { attempt = t.Attempt, status_code = t.StatusCode, error = t.Error, at = t.At }),
+                    }),
+                }),
+            });
+        });
 
     private static Task<Budget?> FindAsync(ControlPlaneDbContext db, string budget, CancellationToken ct) =>
         Guid.TryParse(budget, out var id)
