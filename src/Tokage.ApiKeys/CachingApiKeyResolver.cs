@@ -82,7 +82,9 @@ public sealed class CachingApiKeyResolver(
                 reply.TestMode,
                 reply.ExpiresAtUnixMs > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(reply.ExpiresAtUnixMs) : null,
                 reply.Role.Length > 0 ? reply.Role : null,
-                reply.MemberId.Length > 0 ? reply.MemberId : null));
+                reply.MemberId.Length > 0 ? reply.MemberId : null,
+                reply.ScopeKind.Length > 0 ? reply.ScopeKind : null,
+                reply.ScopeKind.Length > 0 ? reply.ScopeValue : null));
         }
         catch (RpcException ex) when (ex.StatusCode == StatusCode.Unauthenticated)
         {

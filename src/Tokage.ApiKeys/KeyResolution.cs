@@ -25,8 +25,16 @@ public sealed record ApiKeyIdentity(
     bool TestMode,
     DateTimeOffset? ExpiresAt,
     string? Role = null,
-    string? MemberId = null)
+    string? MemberId = null,
+    string? ScopeKind = null,
+    string? ScopeValue = null)
 {
+    /// <summary>
+    /// A key scoped to one project, application or team (<see cref="KeyScope"/>): it ingests usage of that scope only and
+    /// reads only that scope's usage; every read that cannot be narrowed to it refuses the key.
+    /// </summary>
+    public bool IsScoped => ScopeKind is not null;
+
     /// <summary>A console member's session: it acts with the member's <see cref="Role"/> (its scopes follow from it).</summary>
     public bool IsSession => Role is not null;
 
@@ -43,6 +51,21 @@ public static class ApiKeyScopes
     public const string Billing = "billing";
 
     public static readonly string[] All = [Ingest, Read, Admin, Billing];
+}
+
+/// <summary>What a key can be scoped to: the event fields of the same names.</summary>
+public static class KeyScope
+{
+    public static readonly string[] Kinds = ["project", "application", "team"];
+
+    /// <summary>Scoped keys ingest and read; nothing else.</summary>
+    public static readonly string[] AllowedScopes = [ApiKeyScopes.Ingest, ApiKeyScopes.Read];
+
+    /// <summary>The 403 for a scoped key on a path that cannot be narrowed to its scope.</summary>
+    public static Microsoft.AspNetCore.Http.IResult Refusal(ApiKeyIdentity identity) =>
+        Microsoft.AspNetCore.Http.Results.Problem(statusCode: Microsoft.AspNetCore.Http.StatusCodes.Status403Forbidden, title: "Forbidden",
+            detail: $"This key is scoped to {identity.ScopeKind} '{identity.ScopeValue}': it sends that scope's usage and reads it through " +
+                "GET /v1/usage/breakdown, /v1/usage/timeseries and /v1/events only. Use an unscoped key here.");
 }
 
 public sealed record KeyResolution(KeyResolutionStatus Status, ApiKeyIdentity? Identity = null)

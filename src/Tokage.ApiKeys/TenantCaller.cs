@@ -10,7 +10,18 @@ namespace Tokage.ApiKeys;
 /// </summary>
 public static class TenantCaller
 {
+    /// <summary>The caller's tenant; a key scoped to a project, application or team is refused (see <see cref="CallerAsync"/>).</summary>
     public static async Task<(string? TenantId, IResult? Refusal)> TenantAsync(HttpContext context, IApiKeyResolver keys, string scope)
+    {
+        var (tenant, key, refusal) = await CallerAsync(context, keys, scope);
+        return key is { IsScoped: true } ? (null, KeyScope.Refusal(key)) : (tenant, refusal);
+    }
+
+    /// <summary>
+    /// The caller's tenant and, when a key made the request, the key — for the few paths that narrow what they answer to a
+    /// scoped key's scope. Null key: the operator (admin token).
+    /// </summary>
+    public static async Task<(string? TenantId, ApiKeyIdentity? Key, IResult? Refusal)> CallerAsync(HttpContext context, IApiKeyResolver keys, string scope)
     {
         var admin = context.RequestServices.GetRequiredService<AdminToken>();
         var key = ApiKeyHttp.ReadKey(context.Request);
@@ -18,11 +29,11 @@ public static class TenantCaller
         {
             var named = context.Request.Query["tenant"].ToString();
             return Guid.TryParse(named, out var tenant)
-                ? (tenant.ToString(), null)
-                : (null, Results.ValidationProblem(new Dictionary<string, string[]> { ["tenant"] = ["With the admin token, name the tenant: ?tenant=<tenant id>."] }));
+                ? (tenant.ToString(), null, null)
+                : (null, null, Results.ValidationProblem(new Dictionary<string, string[]> { ["tenant"] = ["With the admin token, name the tenant: ?tenant=<tenant id>."] }));
         }
 
         var (identity, refusal) = await keys.AuthenticateAsync(context, scope);
-        return (identity?.TenantId, refusal);
+        return (identity?.TenantId, identity, refusal);
     }
 }

@@ -47,6 +47,8 @@ public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext
             key.Property(k => k.Prefix).HasMaxLength(32);
             key.HasOne<Tenant>().WithMany().HasForeignKey(k => k.TenantId);
             key.Property(k => k.SessionRole).HasMaxLength(20);
+            key.Property(k => k.ScopeKind).HasMaxLength(20);
+            key.Property(k => k.ScopeValue).HasMaxLength(200);
             key.HasOne<Member>().WithMany().HasForeignKey(k => k.MemberId).OnDelete(DeleteBehavior.SetNull);
         });
 

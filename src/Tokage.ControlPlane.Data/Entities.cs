@@ -45,6 +45,10 @@ public sealed class ApiKey
 
     /// <summary>Set on a member's sign-in session only: the role it acts with. Sessions are not listed as keys.</summary>
     public string? SessionRole { get; set; }
+
+    /// <summary>A key scoped to one project, application or team: the kind, and the name in <see cref="ScopeValue"/>.</summary>
+    public string? ScopeKind { get; set; }
+    public string? ScopeValue { get; set; }
 }
 
 /// <summary>

@@ -56,6 +56,84 @@ public sealed class ProcessingStackTests(ProcessingStack stack) : IClassFixture<
         }
     }
 
+    /// <summary>
+    /// A key scoped to a project ingests that project's usage only (an event naming none gets it; one naming another is
+    /// refused) and reads only it: breakdowns and recent events are narrowed, asking for another project is a 403, and
+    /// the reads that cannot be narrowed (one event's status, the control plane) refuse the key.
+    /// </summary>
+    [Fact]
+    public async Task AKeyScopedToAProjectIngestsAndReadsThatProjectOnly()
+    {
+        var tenant = await stack.Core.CreateTenantAsync("scoped-" + Guid.NewGuid().ToString("N")[..8]);
+        var (id, tenantKey) = ((string)tenant["tenant_id"]!, (string)tenant["api_key"]!);
+        var scoped = (string)(await stack.Core.PostAsync($"/v1/tenants/{id}/keys",
+            new { name = "checkout-only", scopes = new[] { "ingest", "read" }, scope = new { kind = "project", value = "checkout" } }))["api_key"]!;
+        using (var wider = await stack.Core.Admin.PostAsJsonAsync($"/v1/tenants/{id}/keys", new { scopes = new[] { "admin" }, scope = new { kind = "project", value = "checkout" } }))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, wider.StatusCode);
+        }
+
+        var at = DateTimeOffset.UtcNow.AddSeconds(-5);
+        Dictionary<string, object> Event(string eventId, string? project)
+        {
+            var usage = new Dictionary<string, object>
+            {
+                ["event_id"] = eventId, ["timestamp"] = at, ["provider"] = "openai", ["model"] = "gpt-4o", ["usage"] = new { input_tokens = 1_000, output_tokens = 100 },
+            };
+            if (project is not null)
+            {
+                usage["project"] = project;
+            }
+
+            return usage;
+        }
+
+        using var ingestScoped = ProcessingStack.ClientFor(stack.Ingestion, scoped);
+        using (var batch = await ingestScoped.PostAsJsonAsync("/v1/events/batch", new { events = new[] { Event("s-none", null), Event("s-own", "checkout"), Event("s-other", "search") } }))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, batch.StatusCode);
+            var answer = JsonNode.Parse(await batch.Content.ReadAsStringAsync())!;
+            Assert.Equal(2, (int)answer["accepted"]!);
+            var refused = Assert.Single(answer["rejected"]!.AsArray())!;
+            Assert.Equal("s-other", (string)refused["event_id"]!);
+            Assert.Equal("outside_key_scope", (string)refused["errors"]![0]!["code"]!);
+        }
+
+        using var ingestAll = ProcessingStack.ClientFor(stack.Ingestion, tenantKey);
+        using (var other = await ingestAll.PostAsJsonAsync("/v1/events", Event("t-search", "search")))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, other.StatusCode);
+        }
+
+        using var queryAll = ProcessingStack.ClientFor(stack.QueryApi, tenantKey);
+        var range = $"from={Uri.EscapeDataString(at.AddHours(-1).ToString("O"))}&to={Uri.EscapeDataString(DateTimeOffset.UtcNow.AddMinutes(1).ToString("O"))}";
+        JsonNode? all = null;
+        await ControlPlaneStack.EventuallyAsync(async () =>
+        {
+            all = JsonNode.Parse(await queryAll.GetStringAsync($"/v1/usage/breakdown?{range}&group_by=project"));
+            return (long)all!["totals"]!["events"]! == 3;
+        }, Patience, "three events stored");
+        Assert.Equal(["checkout", "search"], all!["rows"]!.AsArray().Select(r => (string)r!["project"]!).Order());
+
+        using var queryScoped = ProcessingStack.ClientFor(stack.QueryApi, scoped);
+        var narrowed = JsonNode.Parse(await queryScoped.GetStringAsync($"/v1/usage/breakdown?{range}&group_by=project"))!;
+        var row = Assert.Single(narrowed["rows"]!.AsArray())!;
+        Assert.Equal(("checkout", 2L), ((string)row["project"]!, (long)row["events"]!));
+        var events = JsonNode.Parse(await queryScoped.GetStringAsync($"/v1/events?{range}"))!["events"]!.AsArray();
+        Assert.Equal(["s-none", "s-own"], events.Select(e => (string)e!["event_id"]!).Order());
+        foreach (var refused in new[] { $"/v1/usage/breakdown?{range}&filter[project]=search", "/v1/events/s-own", $"/v1/usage/timeseries?{range}&filter[project]=search" })
+        {
+            using var response = await queryScoped.GetAsync(refused);
+            Assert.True(response.StatusCode == HttpStatusCode.Forbidden, $"{refused}: {(int)response.StatusCode}");
+        }
+
+        using var controlPlane = ProcessingStack.ClientFor(stack.Core.ControlPlane, scoped);
+        using (var budgets = await controlPlane.GetAsync($"/v1/tenants/{id}/budgets"))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, budgets.StatusCode);
+        }
+    }
+
     /// <summary>This tenant's totals over the last two hours: from the raw rows (a range off the hour) and from the hourly rollup.</summary>
     private static async Task<List<(string Source, JsonNode Totals)>> BreakdownsAsync(HttpClient query)
     {

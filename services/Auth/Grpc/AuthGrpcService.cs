@@ -31,5 +31,7 @@ internal sealed class AuthGrpcService(KeyResolver resolver) : AuthService.AuthSe
         ExpiresAtUnixMs = identity.ExpiresAt?.ToUnixTimeMilliseconds() ?? 0,
         Role = identity.Role ?? "",
         MemberId = identity.MemberId ?? "",
+        ScopeKind = identity.ScopeKind ?? "",
+        ScopeValue = identity.ScopeValue ?? "",
     };
 }

@@ -141,11 +141,14 @@ internal sealed record CachedKey(
     long? ExpiresAtUnixMs = null,
     bool Revoked = false,
     string? Role = null,
-    string? MemberId = null)
+    string? MemberId = null,
+    string? ScopeKind = null,
+    string? ScopeValue = null)
 {
     public static CachedKey NotFound { get; } = new(false);
 
     public static CachedKey From(StoredKey key) => new(
         true, key.KeyId.ToString(), key.TenantId.ToString(), key.TenantName, key.TenantStatus, key.TestMode, key.Scopes,
-        key.EventsPerSecond, key.Burst, key.ExpiresAt?.ToUnixTimeMilliseconds(), key.Revoked, key.Role, key.MemberId?.ToString());
+        key.EventsPerSecond, key.Burst, key.ExpiresAt?.ToUnixTimeMilliseconds(), key.Revoked, key.Role, key.MemberId?.ToString(),
+        key.ScopeKind, key.ScopeValue);
 }

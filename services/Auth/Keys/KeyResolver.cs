@@ -65,6 +65,7 @@ internal sealed class KeyResolver(KeyCache cache, KeyStore store, TimeProvider t
 
         return KeyResolution.Valid(new ApiKeyIdentity(
             entry.TenantId!, entry.TenantName!, entry.KeyId!, entry.Scopes ?? [], entry.EventsPerSecond, entry.Burst, entry.TestMode,
-            entry.ExpiresAtUnixMs is { } at ? DateTimeOffset.FromUnixTimeMilliseconds(at) : null, entry.Role, entry.MemberId));
+            entry.ExpiresAtUnixMs is { } at ? DateTimeOffset.FromUnixTimeMilliseconds(at) : null, entry.Role, entry.MemberId,
+            entry.ScopeKind, entry.ScopeValue));
     }
 }

@@ -21,13 +21,16 @@ public sealed record TenantCreatedDto(
     string TenantId, string Name, string Plan, string Status, bool TestMode, RateLimitDto RateLimit, DateTimeOffset CreatedAt,
     string? ApiKey, string? ApiKeyId, string? ApiKeyPrefix);
 
-public sealed record CreateKeyRequest(string? Name, string[]? Scopes, DateTimeOffset? ExpiresAt);
+public sealed record CreateKeyRequest(string? Name, string[]? Scopes, DateTimeOffset? ExpiresAt, KeyScopeDto? Scope = null);
+
+/// <summary>What a key is scoped to: <c>{"kind": "project"|"application"|"team", "value": "<name>"}</c>.</summary>
+public sealed record KeyScopeDto(string? Kind, string? Value);
 
 public sealed record RotateKeyRequest(int? GraceSeconds);
 
 public sealed record KeyDto(
     string Id, string TenantId, string Name, string Prefix, string[] Scopes, string Status,
-    DateTimeOffset CreatedAt, DateTimeOffset? LastUsedAt, DateTimeOffset? RevokedAt, DateTimeOffset? ExpiresAt, string? RotatedTo)
+    DateTimeOffset CreatedAt, DateTimeOffset? LastUsedAt, DateTimeOffset? RevokedAt, DateTimeOffset? ExpiresAt, string? RotatedTo, KeyScopeDto? Scope = null)
 {
     public static KeyDto From(ApiKey k, DateTimeOffset now) => new(
         k.Id.ToString(), k.TenantId.ToString(), k.Name, k.Prefix, k.Scopes,
@@ -35,11 +38,12 @@ public sealed record KeyDto(
             : k.ExpiresAt is { } e && e <= now ? "expired"
             : k.RotatedToId is not null ? "rotating"
             : "active",
-        k.CreatedAt, k.LastUsedAt, k.RevokedAt, k.ExpiresAt, k.RotatedToId?.ToString());
+        k.CreatedAt, k.LastUsedAt, k.RevokedAt, k.ExpiresAt, k.RotatedToId?.ToString(),
+        k.ScopeKind is null ? null : new KeyScopeDto(k.ScopeKind, k.ScopeValue));
 }
 
 /// <summary>A key as created: the only response that carries its secret.</summary>
-public sealed record KeyCreatedDto(string Id, string TenantId, string Name, string Prefix, string[] Scopes, DateTimeOffset CreatedAt, DateTimeOffset? ExpiresAt, string ApiKey);
+public sealed record KeyCreatedDto(string Id, string TenantId, string Name, string Prefix, string[] Scopes, DateTimeOffset CreatedAt, DateTimeOffset? ExpiresAt, string ApiKey, KeyScopeDto? Scope = null);
 
 public sealed record RotatedKeyDto(KeyCreatedDto Key, KeyDto Previous);
 

@@ -61,13 +61,18 @@ internal static class ControlPlaneAccess
             return refusal;
         }
 
+        if (identity!.IsScoped)
+        {
+            return KeyScope.Refusal(identity);
+        }
+
         if (endpoint?.Metadata.GetMetadata<OperatorOnly>() is not null || http.Request.RouteValues["tenant"] is not string tenant)
         {
             return Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Forbidden",
                 detail: "Only the operator (the admin token) may do this; a tenant manages its own tenant's routes under /v1/tenants/{tenant}.");
         }
 
-        if (tenant != identity!.TenantId && tenant != identity.TenantName)
+        if (tenant != identity.TenantId && tenant != identity.TenantName)
         {
             return ApiErrors.NotFound($"Tenant '{tenant}'");
         }
@@ -107,7 +112,7 @@ internal static class ControlPlaneAccess
     {
         var hash = ApiKeyFormat.Hash(key);
         var rows = await db.Database
-            .SqlQuery<ResolvedKey>($"SELECT key_id, tenant_id, tenant_name, tenant_status, scopes, expires_at, revoked, role, member_id FROM tokage_resolve_api_key({hash})")
+            .SqlQuery<ResolvedKey>($"SELECT key_id, tenant_id, tenant_name, tenant_status, scopes, expires_at, revoked, role, member_id, scope_kind, scope_value FROM tokage_resolve_api_key({hash})")
             .ToListAsync(http.RequestAborted);
         var now = DateTimeOffset.UtcNow;
         if (rows is not [var row] || row.Revoked || row.ExpiresAt <= now)
@@ -123,9 +128,10 @@ internal static class ControlPlaneAccess
         }
 
         return (new ApiKeyIdentity(row.TenantId.ToString(), row.TenantName, row.KeyId.ToString(), row.Scopes, 0, 0, false, row.ExpiresAt,
-            row.Role, row.MemberId?.ToString()), null);
+            row.Role, row.MemberId?.ToString(), row.ScopeKind, row.ScopeValue), null);
     }
 
     private sealed record ResolvedKey(
-        Guid KeyId, Guid TenantId, string TenantName, string TenantStatus, string[] Scopes, DateTimeOffset? ExpiresAt, bool Revoked, string? Role, Guid? MemberId);
+        Guid KeyId, Guid TenantId, string TenantName, string TenantStatus, string[] Scopes, DateTimeOffset? ExpiresAt, bool Revoked, string? Role, Guid? MemberId,
+        string? ScopeKind, string? ScopeValue);
 }

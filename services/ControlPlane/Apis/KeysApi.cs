@@ -32,6 +32,24 @@ public static class KeysApi
             return ApiErrors.Invalid("scopes", $"'scopes' must be one or more of {string.Join(", ", ApiKeyScopes.All)}.");
         }
 
+        if (request.Scope is { } scope)
+        {
+            if (!KeyScope.Kinds.Contains(scope.Kind))
+            {
+                return ApiErrors.Invalid("scope.kind", $"'scope.kind' must be one of {string.Join(", ", KeyScope.Kinds)}.");
+            }
+
+            if (string.IsNullOrWhiteSpace(scope.Value) || scope.Value.Length > 200)
+            {
+                return ApiErrors.Invalid("scope.value", $"'scope.value' names the {scope.Kind}: 1 to 200 characters.");
+            }
+
+            if (scopes.Except(KeyScope.AllowedScopes).FirstOrDefault() is { } wider)
+            {
+                return ApiErrors.Invalid("scopes", $"A scoped key ingests and reads only: '{wider}' cannot be given with a scope.");
+            }
+        }
+
         var caller = ControlPlaneCaller.Of(http);
         if (caller.IsMemberBelow(MemberRoles.Admin) && scopes.Except(KeyIssuer.DefaultScopes).FirstOrDefault() is { } beyond)
         {
@@ -56,6 +74,7 @@ public static class KeysApi
 
         var (key, secret) = KeyIssuer.Issue(found, request.Name ?? "", [.. scopes.Distinct()], request.ExpiresAt, now);
         key.MemberId = caller.MemberId;
+        (key.ScopeKind, key.ScopeValue) = (request.Scope?.Kind, request.Scope?.Value);
         await using var transaction = await db.BeginTenantScopeAsync(found.Id, cancellationToken);
         db.ApiKeys.Add(key);
         await db.SaveChangesAsync(cancellationToken);
@@ -140,6 +159,7 @@ public static class KeysApi
 
         var (replacement, secret) = KeyIssuer.Issue(found, old.Name, old.Scopes, null, now);
         replacement.MemberId = old.MemberId;
+        (replacement.ScopeKind, replacement.ScopeValue) = (old.ScopeKind, old.ScopeValue);
         var graceEnd = now + grace;
         old.ExpiresAt = old.ExpiresAt is { } own && own < graceEnd ? own : graceEnd;
         old.RotatedToId = replacement.Id;
@@ -160,5 +180,6 @@ public static class KeysApi
     }
 
     private static KeyCreatedDto Created(ApiKey key, string secret) =>
-        new(key.Id.ToString(), key.TenantId.ToString(), key.Name, key.Prefix, key.Scopes, key.CreatedAt, key.ExpiresAt, secret);
+        new(key.Id.ToString(), key.TenantId.ToString(), key.Name, key.Prefix, key.Scopes, key.CreatedAt, key.ExpiresAt, secret,
+            key.ScopeKind is null ? null : new KeyScopeDto(key.ScopeKind, key.ScopeValue));
 }

@@ -47,6 +47,41 @@ public sealed class IngestPipeline(EventValidator validator, TenantRateLimiter l
 {
     public const uint SchemaVersion = 1;
 
+    /// <summary>
+    /// A key scoped to a project, application or team reports that scope's usage only: an event that names none gets the
+    /// scope's name; one that names another is refused (400 for that event), never stored under the other.
+    /// </summary>
+    internal static FieldProblem? OutsideKeyScope(ApiKeyIdentity identity, TokenUsageEvent usage)
+    {
+        var named = identity.ScopeKind switch
+        {
+            "project" => usage.Project,
+            "application" => usage.Application,
+            "team" => usage.Team,
+            _ => null,
+        };
+        if (named is null)
+        {
+            return new FieldProblem(identity.ScopeKind!, "outside_key_scope", $"This key's scope kind '{identity.ScopeKind}' is not one this service knows.");
+        }
+
+        if (named.Length == 0)
+        {
+            switch (identity.ScopeKind)
+            {
+                case "project": usage.Project = identity.ScopeValue; break;
+                case "application": usage.Application = identity.ScopeValue; break;
+                default: usage.Team = identity.ScopeValue; break;
+            }
+
+            return null;
+        }
+
+        return named == identity.ScopeValue
+            ? null
+            : new FieldProblem(identity.ScopeKind!, "outside_key_scope", $"This key reports usage for {identity.ScopeKind} '{identity.ScopeValue}' only, not '{named}'.");
+    }
+
     public async Task<IngestOutcome> IngestAsync(ApiKeyIdentity identity, IReadOnlyList<IngestCandidate> candidates, string source, CancellationToken cancellationToken)
     {
         var rejected = new List<Rejection>();
@@ -55,7 +90,13 @@ public sealed class IngestPipeline(EventValidator validator, TenantRateLimiter l
         for (var i = 0; i < candidates.Count; i++)
         {
             var candidate = candidates[i];
-            var problems = validator.Validate(candidate.Event, [.. candidate.Problems], candidate.ModelOptional);
+            List<FieldProblem> known = [.. candidate.Problems];
+            if (identity.IsScoped && OutsideKeyScope(identity, candidate.Event) is { } outside)
+            {
+                known.Add(outside);
+            }
+
+            var problems = validator.Validate(candidate.Event, known, candidate.ModelOptional);
             if (candidate.HadClientCost || candidate.Event.ClientCostUsd.Length > 0)
             {
                 costIgnored.Add(i);

@@ -66,7 +66,7 @@ public static class EventStatusApi
     /// </summary>
     private static async Task<IResult> ListAsync(HttpContext context, IApiKeyResolver keys, EventLookups lookups, TimeProvider time)
     {
-        var (tenant, refusal) = await Caller.TenantAsync(context, keys);
+        var (tenant, refusal) = await Caller.UsageReaderAsync(context, keys);
         if (refusal is not null)
         {
             return refusal;

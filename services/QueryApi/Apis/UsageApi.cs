@@ -28,7 +28,7 @@ public static class UsageApi
         var usage = app.MapGroup("/v1/usage").WithTags("Usage");
         usage.MapGet("/breakdown", async (HttpContext context, IApiKeyResolver keys, UsageQueries queries, TenantQueryLimits limits) =>
         {
-            var (tenant, refusal) = await Caller.TenantAsync(context, keys);
+            var (tenant, refusal) = await Caller.UsageReaderAsync(context, keys);
             if (refusal is not null)
             {
                 return refusal;
@@ -65,7 +65,7 @@ public static class UsageApi
         // The same numbers per hour or day, one series per group, for charts.
         usage.MapGet("/timeseries", async (HttpContext context, IApiKeyResolver keys, UsageQueries queries, TenantQueryLimits limits) =>
         {
-            var (tenant, refusal) = await Caller.TenantAsync(context, keys);
+            var (tenant, refusal) = await Caller.UsageReaderAsync(context, keys);
             if (refusal is not null)
             {
                 return refusal;

@@ -181,6 +181,16 @@ namespace Tokage.ControlPlane.Data.Migrations
                         .HasColumnType("uuid")
                         .HasColumnName("rotated_to_id");
 
+                    b.Property<string>("ScopeKind")
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("scope_kind");
+
+                    b.Property<string>("ScopeValue")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("scope_value");
+
                     b.PrimitiveCollection<string[]>("Scopes")
                         .IsRequired()
                         .HasColumnType("text[]")
