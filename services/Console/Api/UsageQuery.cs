@@ -43,6 +43,13 @@ public static class UsageQuery
 
     public static long Long(JsonNode? value) => value is null ? 0 : (long)value;
 
+    /// <summary>
+    /// The unit a chart of these amounts reads best in: US cents when all are under a dollar (the axis keeps round
+    /// ticks), dollars otherwise. Charts only; tables show the exact amounts.
+    /// </summary>
+    public static (decimal Factor, string Unit) ChartUnit(IEnumerable<decimal> amounts) =>
+        amounts.DefaultIfEmpty(0m).Max() < 1m ? (100m, "US cents") : (1m, "USD");
+
     /// <summary>Rows of a breakdown answer, most spend first.</summary>
     public static List<JsonObject> RowsBySpend(JsonObject answer) =>
         [.. (answer["rows"]?.AsArray() ?? []).OfType<JsonObject>().OrderByDescending(Spend)];
