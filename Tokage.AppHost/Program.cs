@@ -39,11 +39,13 @@ var auth = builder.AddService<Projects.Auth>("auth")
     .WithEnvironment("Tokage__Auth__CacheSigningKey", builder.AddSharedSecret("key-cache-signing-key", engines));
 
 // Its gRPC feed (snapshot + changes) is what the processor prices from, discovered as http://_grpc.price-registry.
-// It also reprices stored events after a price correction (adjustments into the usage store).
+// It also reprices stored events after a price correction (adjustments into the usage store). Tenants manage their own
+// overrides with their keys or sessions (through auth).
 var priceRegistry = builder.AddService<Projects.PriceRegistry>("price-registry", httpPort: 8060)
-    .WithDatabase(database, pricesRole, migrator).WithEngine(analytics)
+    .WithDatabase(database, pricesRole, migrator).WithEngine(analytics).WithEngine(redis)
     .WithEnvironment("Tokage__PriceRegistry__AdminToken", builder.AddAdminToken("price-registry", adminToken))
-    .WithEnvironment("Tokage__PriceRegistry__FeedToken", priceFeedToken);
+    .WithEnvironment("Tokage__PriceRegistry__FeedToken", priceFeedToken)
+    .WithService(auth);
 
 var ingestion = builder.AddService<Projects.Ingestion>("ingestion", httpPort: 8080, grpcPort: 8081)
     .WithEndpoint("otlp-grpc", 4317, http2: true)

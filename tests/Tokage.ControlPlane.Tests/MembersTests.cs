@@ -13,7 +13,7 @@ namespace Tokage.ControlPlane.Tests;
 /// </summary>
 public sealed class MembersTests(ControlPlaneStack stack) : IClassFixture<ControlPlaneStack>
 {
-    private const string Password = "correct horse battery staple";
+    private const string Password = ControlPlaneStack.MemberPassword;
 
     [Fact]
     public async Task AnInvitedOwnerJoinsSignsInAndTheSessionResolvesWithTheOwnersRole()

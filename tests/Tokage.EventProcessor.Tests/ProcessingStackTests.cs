@@ -134,6 +134,92 @@ public sealed class ProcessingStackTests(ProcessingStack stack) : IClassFixture<
         }
     }
 
+    /// <summary>
+    /// A tenant's admin negotiates a price for its own fine-tune through the price registry with its console session (no
+    /// operator), and its events are billed by it — priced by the processor, or, where the event got there first,
+    /// stored unpriced and then priced by the repricing the backdated version queued. A viewer is refused with the role
+    /// named; another tenant neither sees the override nor can write one for it.
+    /// </summary>
+    [Fact]
+    public async Task ATenantAdminNegotiatesItsOwnPriceAndItsEventsAreBilledByIt()
+    {
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var tenant = await stack.Core.CreateTenantAsync("negotiated-" + suffix);
+        var (id, key) = ((string)tenant["tenant_id"]!, (string)tenant["api_key"]!);
+        var other = await stack.Core.CreateTenantAsync("bystander-" + suffix);
+        var admin = await stack.Core.SignedInMemberAsync(id, $"admin-{suffix}@negotiated.example", "admin");
+        var viewer = await stack.Core.SignedInMemberAsync(id, $"viewer-{suffix}@negotiated.example", "viewer");
+        var model = "ft:gpt-4o-mini:acme-" + suffix;
+        object Price(string? tenantId = null) => tenantId is null
+            ? new { provider = "openai", model, effective_from = DateTimeOffset.UtcNow.AddHours(-1), prices = new { input_cost_per_token = "0.000001", output_cost_per_token = "0.000002" } }
+            : new { provider = "openai", model, effective_from = DateTimeOffset.UtcNow.AddHours(-1), prices = new { input_cost_per_token = "0.000001" }, tenant_id = tenantId };
+
+        using (var refused = await ProcessingStack.ClientFor(stack.PriceRegistry, viewer).PostAsJsonAsync("/v1/prices", Price()))
+        {
+            var problem = JsonNode.Parse(await refused.Content.ReadAsStringAsync())!;
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+            Assert.Equal(("admin", "This needs the 'admin' role; you are 'viewer'."), ((string)problem["missing_role"]!, (string)problem["detail"]!));
+        }
+
+        using var registry = ProcessingStack.ClientFor(stack.PriceRegistry, admin);
+        using (var elsewhere = await registry.PostAsJsonAsync("/v1/prices", Price((string)other["tenant_id"]!)))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, elsewhere.StatusCode);
+        }
+
+        using (var created = await registry.PostAsJsonAsync("/v1/prices", Price()))
+        {
+            var version = JsonNode.Parse(await created.Content.ReadAsStringAsync())!;
+            Assert.True(created.StatusCode == HttpStatusCode.Created, version.ToJsonString());
+            Assert.Equal((true, id), ((bool)version["override"]!, (string)version["tenant_id"]!));
+        }
+
+        // The viewer reads it (the tenant's own price is implied); the other tenant never sees it.
+        using (var mine = await ProcessingStack.ClientFor(stack.PriceRegistry, viewer).GetAsync($"/v1/prices/overrides"))
+        {
+            var overrides = JsonNode.Parse(await mine.Content.ReadAsStringAsync())!;
+            Assert.Equal(model, (string)Assert.Single(overrides["models"]!.AsArray())!["model"]!);
+        }
+
+        using var bystander = ProcessingStack.ClientFor(stack.PriceRegistry, (string)other["api_key"]!);
+        using (var hidden = await bystander.GetAsync($"/v1/prices?provider=openai&model={Uri.EscapeDataString(model)}"))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, hidden.StatusCode);
+        }
+
+        using (var named = await bystander.GetAsync($"/v1/prices?provider=openai&model={Uri.EscapeDataString(model)}&tenant_id={id}"))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, named.StatusCode);
+        }
+
+        Assert.Empty(JsonNode.Parse(await bystander.GetStringAsync("/v1/prices/overrides"))!["models"]!.AsArray());
+
+        // 2,000 in × 1e-6 + 500 out × 2e-6.
+        using var ingest = ProcessingStack.ClientFor(stack.Ingestion, key);
+        using (var accepted = await ingest.PostAsJsonAsync("/v1/events", new
+        {
+            event_id = "negotiated-" + suffix, timestamp = DateTimeOffset.UtcNow.AddSeconds(-5), provider = "openai", model,
+            usage = new { input_tokens = 2_000, output_tokens = 500 },
+        }))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        }
+
+        using var query = ProcessingStack.ClientFor(stack.QueryApi, key);
+        var range = $"from={Uri.EscapeDataString(DateTimeOffset.UtcNow.AddHours(-2).ToString("O"))}&to={Uri.EscapeDataString(DateTimeOffset.UtcNow.AddMinutes(1).ToString("O"))}";
+        decimal billed = 0;
+        await ControlPlaneStack.EventuallyAsync(async () =>
+        {
+            var totals = JsonNode.Parse(await query.GetStringAsync($"/v1/usage/breakdown?{range}"))!["totals"]!;
+            billed = Money(totals["cost_usd"]) + Money(totals["adjustments_usd"]);
+            return billed == 0.003m;
+        }, Patience, "the event billed at the negotiated price");
+        Assert.Equal(0.003m, billed);
+    }
+
+    private static decimal Money(JsonNode? amount) =>
+        amount is null ? 0m : decimal.Parse((string)amount!, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>This tenant's totals over the last two hours: from the raw rows (a range off the hour) and from the hourly rollup.</summary>
     private static async Task<List<(string Source, JsonNode Totals)>> BreakdownsAsync(HttpClient query)
     {

@@ -17,7 +17,8 @@ public sealed class RegistryCollection : ICollectionFixture<Registry>
 
 /// <summary>
 /// The price registry as a process on a real PostgreSQL of its own (migrated by the database migrator, connected as the
-/// registry's own role), with an admin token; shared by the tests of the collection.
+/// registry's own role) and a Redis (key invalidations), with an admin token; shared by the tests of the collection.
+/// Tenants' keys are tested with the control plane and auth (<c>Tokage.ControlPlane.Tests</c>).
 /// </summary>
 public sealed class Registry : IAsyncLifetime
 {
@@ -27,17 +28,21 @@ public sealed class Registry : IAsyncLifetime
 
     public PostgresProcess Postgres { get; private set; } = null!;
 
+    public RedisProcess Redis { get; private set; } = null!;
+
     public ServiceProcess Service { get; private set; } = null!;
 
     public Dictionary<string, string> Environment => new()
     {
         ["ConnectionStrings__tokage"] = DatabaseMigratorProcess.ConnectionString(Postgres, "tokage", DatabaseMigratorProcess.PricesRole),
+        ["ConnectionStrings__redis"] = Redis.ConnectionString,
         ["Tokage__PriceRegistry__AdminToken"] = AdminToken,
         ["Tokage__PriceRegistry__FeedToken"] = FeedToken,
     };
 
     public async Task InitializeAsync()
     {
+        Redis = await RedisProcess.StartAsync();
         Postgres = await PostgresProcess.StartAsync();
         await Postgres.CreateDatabaseAsync("tokage");
         await DatabaseMigratorProcess.RunAsync(Postgres, "tokage");
@@ -48,6 +53,7 @@ public sealed class Registry : IAsyncLifetime
     {
         await Service.DisposeAsync();
         await Postgres.DisposeAsync();
+        await Redis.DisposeAsync();
     }
 
     public Task<(HttpStatusCode Status, JsonNode? Body)> GetAsync(string path, Uri? service = null, string? token = null) =>

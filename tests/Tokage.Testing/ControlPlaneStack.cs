@@ -207,6 +207,26 @@ public sealed class ControlPlaneStack : IAsyncLifetime
         return JsonNode.Parse(body)!.AsObject();
     }
 
+    /// <summary>A passphrase the control plane accepts for a member.</summary>
+    public const string MemberPassword = "correct horse battery staple";
+
+    /// <summary>A member of <paramref name="tenantId"/> with <paramref name="role"/>, invited by the operator, joined and signed in: the session token.</summary>
+    public async Task<string> SignedInMemberAsync(string tenantId, string email, string role)
+    {
+        var invited = await PostAsync($"/v1/tenants/{tenantId}/members", new { email, role });
+        var query = System.Web.HttpUtility.ParseQueryString(new Uri((string)invited["invitation_url"]!).Query);
+        using var anonymous = new HttpClient { BaseAddress = ControlPlane.HttpUri };
+        using (var accepted = await anonymous.PostAsJsonAsync("/v1/auth/invitations/accept", new { member_id = query["member"], token = query["token"], password = MemberPassword }))
+        {
+            Assert.True(accepted.IsSuccessStatusCode, $"accepting {email}'s invitation: {(int)accepted.StatusCode} {await accepted.Content.ReadAsStringAsync()}");
+        }
+
+        using var session = await anonymous.PostAsJsonAsync("/v1/auth/sign-in", new { email, password = MemberPassword });
+        var text = await session.Content.ReadAsStringAsync();
+        Assert.True(session.IsSuccessStatusCode, $"signing {email} in: {(int)session.StatusCode} {text}");
+        return (string)JsonNode.Parse(text)!["token"]!;
+    }
+
     public async Task<JsonObject> PostAsync(string path, object body)
     {
         using var response = await Admin.PostAsJsonAsync(path, body);

@@ -65,6 +65,7 @@ public sealed class ProcessingStack : IAsyncLifetime
                 ["ConnectionStrings__analytics"] = ClickHouse.ConnectionString,
                 ["Tokage__PriceRegistry__AdminToken"] = ControlPlaneStack.AdminToken,
                 ["Tokage__PriceRegistry__RepricingPoll"] = "00:00:00.300",
+                ["Tokage__ApiKeys__AuthAddress"] = Core.Auth.GrpcUri.ToString().TrimEnd('/'),
             });
             Ingestion = await Core.StartIngestionAsync();
             await StartProcessorAsync();

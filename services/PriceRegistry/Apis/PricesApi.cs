@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Mvc;
+using Tokage.ApiKeys;
 using Tokage.Integrations;
 using Tokage.Pricing;
 using Tokage.PriceRegistry.Prices;
@@ -10,25 +11,27 @@ namespace Tokage.PriceRegistry.Apis;
 
 /// <summary>
 /// <c>GET /v1/prices?provider=&amp;model=&amp;at=&amp;tenant_id=</c>: the price in effect at an instant (default now), and how
-/// the model name was resolved; <c>GET /v1/prices/{provider}/{model}/history</c>: every version. With a tenant, its
-/// override wins over the public price, and reading it takes the admin token (negotiated prices are confidential).
-/// <c>POST /v1/prices</c> appends a version, <c>POST /v1/prices/import</c> a LiteLLM-format document's changes; both admin.
-/// Prices are decimal strings (USD per token), LiteLLM's field names.
+/// the model name was resolved; <c>GET /v1/prices/{provider}/{model}/history</c>: every version; <c>GET /v1/prices/overrides</c>:
+/// a tenant's negotiated prices. For a tenant (its key or session, or the operator naming it) its override wins over the
+/// public price; negotiated prices are confidential, so a tenant sees only its own. <c>POST /v1/prices</c> appends a
+/// version (the operator: any; a tenant admin: its own overrides), <c>POST /v1/prices/import</c> a LiteLLM-format
+/// document's changes (the operator). Prices are decimal strings (USD per token), LiteLLM's field names.
 /// </summary>
 public static class PricesApi
 {
     public static void MapPricesApi(this WebApplication app)
     {
         var prices = app.MapGroup("/v1/prices").WithTags("Prices");
-        prices.MapGet("/", GetPrice);
-        prices.MapGet("/{provider}/{**model}", GetHistory);
-        prices.MapPost("/", AddPriceAsync).AddEndpointFilter(AdminToken.RequireAsync);
+        prices.MapGet("/", GetPriceAsync);
+        prices.MapGet("/overrides", GetOverridesAsync);
+        prices.MapGet("/{provider}/{**model}", GetHistoryAsync);
+        prices.MapPost("/", AddPriceAsync);
         prices.MapPost("/import", ImportAsync).AddEndpointFilter(AdminToken.RequireAsync);
-        prices.MapPost("/{id:long}/corrections", CorrectAsync).AddEndpointFilter(AdminToken.RequireAsync);
+        prices.MapPost("/{id:long}/corrections", CorrectAsync);
     }
 
-    private static IResult GetPrice(string? provider, string? model, string? at, [FromQuery(Name = "tenant_id")] string? tenantId,
-        HttpContext http, PriceBook book, AdminToken admin, TimeProvider time)
+    private static async Task<IResult> GetPriceAsync(string? provider, string? model, string? at, [FromQuery(Name = "tenant_id")] string? tenantId,
+        HttpContext http, PriceBook book, TimeProvider time)
     {
         if (string.IsNullOrWhiteSpace(model))
         {
@@ -41,10 +44,10 @@ public static class PricesApi
             return Results.Problem(statusCode: StatusCodes.Status400BadRequest, detail: "'at' must be an RFC 3339 date-time, e.g. 2026-11-20T10:15:02Z.");
         }
 
-        var tenant = tenantId?.Trim() ?? "";
-        if (tenant.Length > 0 && admin.Refusal(http) is { } refusal)
+        var (tenant, refusal) = await TenantAsync(http, tenantId, ApiKeyScopes.Read);
+        if (tenant is null)
         {
-            return refusal;
+            return refusal!;
         }
 
         return book.Find(tenant, provider ?? "", model, instant) is { } answer
@@ -64,17 +67,17 @@ public static class PricesApi
                 detail: $"No price for model '{model}' (provider '{provider}') at {instant:O}: its events are stored unpriced, never as $0.");
     }
 
-    private static IResult GetHistory(string provider, string model, [FromQuery(Name = "tenant_id")] string? tenantId, HttpContext http, PriceBook book, AdminToken admin)
+    private static async Task<IResult> GetHistoryAsync(string provider, string model, [FromQuery(Name = "tenant_id")] string? tenantId, HttpContext http, PriceBook book)
     {
         if (!model.EndsWith("/history", StringComparison.Ordinal))
         {
             return Results.NotFound();
         }
 
-        var tenant = tenantId?.Trim() ?? "";
-        if (tenant.Length > 0 && admin.Refusal(http) is { } refusal)
+        var (tenant, refusal) = await TenantAsync(http, tenantId, ApiKeyScopes.Read);
+        if (tenant is null)
         {
-            return refusal;
+            return refusal!;
         }
 
         var name = model[..^"/history".Length];
@@ -90,8 +93,46 @@ public static class PricesApi
             : Results.Problem(statusCode: StatusCodes.Status404NotFound, detail: $"No model '{name}' (provider '{provider}') is known.");
     }
 
-    private static async Task<IResult> AddPriceAsync(HttpRequest request, PriceBook book, PriceStore store, PriceFeed feed, TimeProvider time, CancellationToken cancellationToken)
+    /// <summary>
+    /// <c>GET /v1/prices/overrides?tenant_id=</c>: each model a tenant has negotiated, with its versions, newest model
+    /// change first — the caller's own, or for the operator the tenant it names.
+    /// </summary>
+    private static async Task<IResult> GetOverridesAsync([FromQuery(Name = "tenant_id")] string? tenantId, HttpContext http, PriceBook book)
     {
+        var (tenant, refusal) = await TenantAsync(http, tenantId, ApiKeyScopes.Read);
+        if (tenant is null)
+        {
+            return refusal!;
+        }
+
+        if (tenant.Length == 0)
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["tenant_id"] = ["With the admin token, name the tenant: ?tenant_id=<tenant id>."] });
+        }
+
+        var models = book.Versions
+            .Where(v => v.IsOverride && v.TenantId == tenant)
+            .GroupBy(v => (v.Provider, v.ModelKey))
+            .Select(model => model.OrderBy(v => v.EffectiveFrom).ThenBy(v => v.Id).ToList())
+            .OrderByDescending(versions => versions.Max(v => v.Id))
+            .Select(versions => new
+            {
+                model = versions[0].ModelKey,
+                provider = versions[0].Provider,
+                versions = versions.Select(v => new { version_id = v.Id, effective_from = v.EffectiveFrom, source = v.Source, prices = v.Prices, corrects = v.Corrects }),
+            });
+        return Results.Ok(new { tenant_id = tenant, models });
+    }
+
+    private static async Task<IResult> AddPriceAsync(HttpContext http, PriceBook book, PriceStore store, PriceFeed feed, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var (caller, refusal) = await PriceCaller.ResolveAsync(http, ApiKeyScopes.Admin, anonymous: false);
+        if (caller is null)
+        {
+            return refusal!;
+        }
+
+        var request = http.Request;
         using var body = await ReadJsonAsync(request, cancellationToken);
         if (body is null)
         {
@@ -103,6 +144,15 @@ public static class PricesApi
         {
             return Results.ValidationProblem(errors, title: "Invalid price version");
         }
+
+        // A tenant writes its own overrides only: its id is implied, another's is a 404.
+        var (tenant, notFound) = caller.Tenant(price.TenantId);
+        if (tenant is null)
+        {
+            return notFound!;
+        }
+
+        price = price with { TenantId = tenant };
 
         // A model the registry knows keeps its spelling and provider: a second spelling would split its history.
         var known = book.Versions
@@ -136,9 +186,24 @@ public static class PricesApi
     /// <c>POST /v1/prices/{id}/corrections</c> <c>{"prices": {…}, "source"?}</c>: the corrected rates of a version, in effect at its
     /// instant from now on, and a repricing of the events it priced (202, <c>Location</c> the repricing).
     /// </summary>
-    private static async Task<IResult> CorrectAsync(long id, HttpRequest request, PriceStore store, PriceFeed feed, CancellationToken cancellationToken)
+    private static async Task<IResult> CorrectAsync(long id, HttpContext http, PriceBook book, PriceStore store, PriceFeed feed, CancellationToken cancellationToken)
     {
-        using var body = await ReadJsonAsync(request, cancellationToken);
+        var (caller, refusal) = await PriceCaller.ResolveAsync(http, ApiKeyScopes.Admin, anonymous: false);
+        if (caller is null)
+        {
+            return refusal!;
+        }
+
+        // A tenant corrects its own overrides; a public version (or another tenant's) is not its to correct.
+        if (caller.IsTenant && !book.Versions.Any(v => v.Id == id && v.IsOverride && v.TenantId == caller.TenantId))
+        {
+            return book.Versions.Any(v => v.Id == id && !v.IsOverride)
+                ? Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Forbidden",
+                    detail: $"Version {id} is a public price: only the operator corrects it. Add an override (POST /v1/prices) to price this model differently for your tenant.")
+                : Results.Problem(statusCode: StatusCodes.Status404NotFound, detail: $"No price version {id}.");
+        }
+
+        using var body = await ReadJsonAsync(http.Request, cancellationToken);
         if (body is null)
         {
             return NotJson();
@@ -222,6 +287,24 @@ public static class PricesApi
                 fields = m.Fields.ToDictionary(f => f.Key, f => new { before = f.Value.Before, after = f.Value.After }),
             }),
         });
+    }
+
+    /// <summary>The tenant a read means ("" for public prices), or the refusal; a tenant's key or session means its own.</summary>
+    private static async Task<(string? Tenant, IResult? Refusal)> TenantAsync(HttpContext http, string? named, string scope)
+    {
+        var (caller, refusal) = await PriceCaller.ResolveAsync(http, scope, anonymous: true);
+        if (caller is null)
+        {
+            return (null, refusal);
+        }
+
+        if (caller == PriceCaller.Anonymous && !string.IsNullOrWhiteSpace(named))
+        {
+            // Negotiated prices are confidential.
+            return (null, PriceCaller.Unauthorized(http));
+        }
+
+        return caller.Tenant(named);
     }
 
     private static object Describe(PriceVersion version, long? repricingId = null) => new

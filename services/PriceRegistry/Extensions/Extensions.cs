@@ -8,10 +8,15 @@ namespace Tokage.PriceRegistry.Extensions;
 
 internal static class Extensions
 {
-    /// <summary>The engines this service talks to (each with its health check, so /health means ready), the price book and its feed, the admin token.</summary>
+    /// <summary>
+    /// The engines this service talks to (each with its health check, so /health means ready), the price book and its
+    /// feed, the admin token, and tenants' keys and sessions (through the auth service) for their own overrides.
+    /// </summary>
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.AddNpgsqlDataSource("tokage");
+        builder.AddRedisClient("redis");
+        builder.AddApiKeyResolver();
         builder.Services.AddHealthChecks().AddDatabaseSchemaCheck();
 
         builder.Services.AddOptions<PriceRegistryOptions>()
