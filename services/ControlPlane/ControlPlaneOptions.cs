@@ -25,4 +25,10 @@ public sealed class ControlPlaneOptions
 
     /// <summary>Where members' mail is dropped as files (see <c>MailDrop</c>); none: not delivered.</summary>
     public string? MailDropDirectory { get; set; }
+
+    /// <summary>
+    /// Whether a tenant's identity provider may be reached over plain HTTP (a local test issuer). Off by default: an
+    /// authority must be HTTPS. The AppHost turns it on for local runs only.
+    /// </summary>
+    public bool AllowHttpIdentityProviders { get; set; }
 }

@@ -15,11 +15,14 @@ public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext
         "billing_settings", "customers", "customer_ids", "plans", "plan_versions", "subscriptions", "credit_grants", "invoices",
         "invoice_adjustments", "credit_drawdowns", "daily_statements", "daily_statement_days",
         // Budget reservations (migration Reservations; the query API's SQL).
-        "budget_reservations"];
+        "budget_reservations",
+        // Single sign-on (migration SingleSignOn).
+        "tenant_sso"];
 
     public DbSet<Tenant> Tenants => Set<Tenant>();
     public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
     public DbSet<Member> Members => Set<Member>();
+    public DbSet<TenantSso> TenantSso => Set<TenantSso>();
     public DbSet<User> Users => Set<User>();
     public DbSet<Team> Teams => Set<Team>();
     public DbSet<TeamMember> TeamMembers => Set<TeamMember>();
@@ -37,6 +40,17 @@ public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext
             tenant.Property(t => t.Name).HasMaxLength(100);
             tenant.Property(t => t.Plan).HasMaxLength(50);
             tenant.Property(t => t.Status).HasConversion<string>().HasMaxLength(20);
+            tenant.Property(t => t.TimeZone).HasMaxLength(64).HasDefaultValue("UTC");
+        });
+
+        model.Entity<TenantSso>(sso =>
+        {
+            sso.ToTable("tenant_sso");
+            sso.HasKey(s => s.TenantId);
+            sso.Property(s => s.Authority).HasMaxLength(500);
+            sso.Property(s => s.ClientId).HasMaxLength(200);
+            sso.Property(s => s.JoinRole).HasMaxLength(20);
+            sso.HasOne<Tenant>().WithOne().HasForeignKey<TenantSso>(s => s.TenantId);
         });
 
         model.Entity<ApiKey>(key =>

@@ -18,7 +18,34 @@ public sealed class Tenant
     public bool TestMode { get; set; }
     public int RateLimitPerSecond { get; set; } = 1_000;
     public int RateLimitBurst { get; set; } = 2_000;
+
+    /// <summary>The IANA zone the tenant reads times in (the console shows times and days in it).</summary>
+    public string TimeZone { get; set; } = "UTC";
     public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>
+/// A tenant's OpenID Connect sign-in: members sign in at the tenant's own identity provider, and the control plane
+/// redeems the code and checks the ID token against <see cref="Authority"/> before it starts a session. Under RLS.
+/// </summary>
+public sealed class TenantSso
+{
+    public Guid TenantId { get; set; }
+
+    /// <summary>The issuer's URL; its <c>/.well-known/openid-configuration</c> names the endpoints and keys.</summary>
+    public required string Authority { get; set; }
+    public required string ClientId { get; set; }
+
+    /// <summary>Protected with the control plane's Data Protection keys; null for a public client (PKCE alone).</summary>
+    public string? ClientSecret { get; set; }
+
+    /// <summary>
+    /// The role a person whose verified e-mail is in <see cref="JoinDomains"/> joins with on a first sign-in; null:
+    /// only invited members sign in.
+    /// </summary>
+    public string? JoinRole { get; set; }
+    public string[] JoinDomains { get; set; } = [];
+    public DateTimeOffset UpdatedAt { get; set; }
 }
 
 /// <summary>An API key: only the SHA-256 of its secret is kept, and a prefix people can recognise it by.</summary>

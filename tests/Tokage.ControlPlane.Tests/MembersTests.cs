@@ -25,7 +25,7 @@ public sealed class MembersTests(ControlPlaneStack stack) : IClassFixture<Contro
         Assert.Equal(link, await stack.ReadMailedLinkAsync("ada@join.example", "invited"));
 
         // Not joined yet: no sign-in.
-        using (var early = await Anonymous().PostAsJsonAsync("/v1/auth/sign-in", new { email = "ada@join.example", password = Password }))
+        using (var early = await stack.ControlPlaneAs(null).PostAsJsonAsync("/v1/auth/sign-in", new { email = "ada@join.example", password = Password }))
         {
             Assert.Equal(HttpStatusCode.Unauthorized, early.StatusCode);
         }
@@ -34,7 +34,7 @@ public sealed class MembersTests(ControlPlaneStack stack) : IClassFixture<Contro
         Assert.Equal("active", (string)joined["member"]!["status"]!);
 
         // The same link works once.
-        using (var again = await Anonymous().PostAsJsonAsync("/v1/auth/invitations/accept", InvitationBody(link, Password)))
+        using (var again = await stack.ControlPlaneAs(null).PostAsJsonAsync("/v1/auth/invitations/accept", InvitationBody(link, Password)))
         {
             Assert.Equal(HttpStatusCode.BadRequest, again.StatusCode);
         }
@@ -50,17 +50,17 @@ public sealed class MembersTests(ControlPlaneStack stack) : IClassFixture<Contro
         Assert.Equal((string)joined["member"]!["id"]!, resolved.MemberId);
         Assert.Equal(["read", "ingest", "billing", "admin"], resolved.Scopes);
 
-        using var me = await As(token).GetAsync("/v1/auth/me");
+        using var me = await stack.ControlPlaneAs(token).GetAsync("/v1/auth/me");
         Assert.Equal("ada@join.example", (string)JsonNode.Parse(await me.Content.ReadAsStringAsync())!["member"]!["email"]!);
 
         // Sessions are not keys a tenant lists.
-        using (var keys = await As(token).GetAsync($"/v1/tenants/{tenant}/keys"))
+        using (var keys = await stack.ControlPlaneAs(token).GetAsync($"/v1/tenants/{tenant}/keys"))
         {
             var names = JsonNode.Parse(await keys.Content.ReadAsStringAsync())!["keys"]!.AsArray().Select(k => (string)k!["name"]!);
             Assert.DoesNotContain("console session", names);
         }
 
-        using (var signOut = await As(token).PostAsync("/v1/auth/sign-out", null))
+        using (var signOut = await stack.ControlPlaneAs(token).PostAsync("/v1/auth/sign-out", null))
         {
             Assert.Equal(HttpStatusCode.NoContent, signOut.StatusCode);
         }
@@ -79,34 +79,34 @@ public sealed class MembersTests(ControlPlaneStack stack) : IClassFixture<Contro
         var budget = new { name = "monthly", period = "monthly", amount_usd = "100" };
 
         // Viewers read and nothing else.
-        using (var read = await As(viewer).GetAsync($"/v1/tenants/{tenant}/budgets"))
+        using (var read = await stack.ControlPlaneAs(viewer).GetAsync($"/v1/tenants/{tenant}/budgets"))
         {
             Assert.Equal(HttpStatusCode.OK, read.StatusCode);
         }
 
-        await AssertMissingRoleAsync(await As(viewer).PostAsJsonAsync($"/v1/tenants/{tenant}/budgets", budget), "admin", "viewer");
-        await AssertMissingRoleAsync(await As(viewer).PostAsJsonAsync($"/v1/tenants/{tenant}/keys", new { name = "mine" }), "member", "viewer");
+        await AssertMissingRoleAsync(await stack.ControlPlaneAs(viewer).PostAsJsonAsync($"/v1/tenants/{tenant}/budgets", budget), "admin", "viewer");
+        await AssertMissingRoleAsync(await stack.ControlPlaneAs(viewer).PostAsJsonAsync($"/v1/tenants/{tenant}/keys", new { name = "mine" }), "member", "viewer");
 
         // Members make ingest/read keys and manage their own, not others' and not admin keys.
-        var own = await ReadAsync(await As(member).PostAsJsonAsync($"/v1/tenants/{tenant}/keys", new { name = "mine" }), HttpStatusCode.Created);
-        await AssertMissingRoleAsync(await As(member).PostAsJsonAsync($"/v1/tenants/{tenant}/keys", new { name = "big", scopes = new[] { "admin" } }), "admin", "member");
-        await AssertMissingRoleAsync(await As(member).PostAsJsonAsync($"/v1/tenants/{tenant}/budgets", budget), "admin", "member");
-        var adminsKey = await ReadAsync(await As(admin).PostAsJsonAsync($"/v1/tenants/{tenant}/keys", new { name = "ops", scopes = new[] { "read", "admin" } }), HttpStatusCode.Created);
-        await AssertMissingRoleAsync(await As(member).PostAsync($"/v1/tenants/{tenant}/keys/{(string)adminsKey["id"]!}/revoke", null), "admin", "member");
-        await ReadAsync(await As(member).PostAsync($"/v1/tenants/{tenant}/keys/{(string)own["id"]!}/revoke", null), HttpStatusCode.OK);
+        var own = await ControlPlaneStack.ReadAsync(await stack.ControlPlaneAs(member).PostAsJsonAsync($"/v1/tenants/{tenant}/keys", new { name = "mine" }), HttpStatusCode.Created);
+        await AssertMissingRoleAsync(await stack.ControlPlaneAs(member).PostAsJsonAsync($"/v1/tenants/{tenant}/keys", new { name = "big", scopes = new[] { "admin" } }), "admin", "member");
+        await AssertMissingRoleAsync(await stack.ControlPlaneAs(member).PostAsJsonAsync($"/v1/tenants/{tenant}/budgets", budget), "admin", "member");
+        var adminsKey = await ControlPlaneStack.ReadAsync(await stack.ControlPlaneAs(admin).PostAsJsonAsync($"/v1/tenants/{tenant}/keys", new { name = "ops", scopes = new[] { "read", "admin" } }), HttpStatusCode.Created);
+        await AssertMissingRoleAsync(await stack.ControlPlaneAs(member).PostAsync($"/v1/tenants/{tenant}/keys/{(string)adminsKey["id"]!}/revoke", null), "admin", "member");
+        await ControlPlaneStack.ReadAsync(await stack.ControlPlaneAs(member).PostAsync($"/v1/tenants/{tenant}/keys/{(string)own["id"]!}/revoke", null), HttpStatusCode.OK);
 
         // Admins manage budgets but not members; owners manage members.
-        await ReadAsync(await As(admin).PostAsJsonAsync($"/v1/tenants/{tenant}/budgets", budget), HttpStatusCode.Created);
-        await AssertMissingRoleAsync(await As(admin).PostAsJsonAsync($"/v1/tenants/{tenant}/members", new { email = "x@roles.example", role = "viewer" }), "owner", "admin");
-        await ReadAsync(await As(owner).PostAsJsonAsync($"/v1/tenants/{tenant}/members", new { email = "x@roles.example", role = "viewer" }), HttpStatusCode.Created);
+        await ControlPlaneStack.ReadAsync(await stack.ControlPlaneAs(admin).PostAsJsonAsync($"/v1/tenants/{tenant}/budgets", budget), HttpStatusCode.Created);
+        await AssertMissingRoleAsync(await stack.ControlPlaneAs(admin).PostAsJsonAsync($"/v1/tenants/{tenant}/members", new { email = "x@roles.example", role = "viewer" }), "owner", "admin");
+        await ControlPlaneStack.ReadAsync(await stack.ControlPlaneAs(owner).PostAsJsonAsync($"/v1/tenants/{tenant}/members", new { email = "x@roles.example", role = "viewer" }), HttpStatusCode.Created);
 
         // Tenant callers never reach the operator's routes.
-        using (var all = await As(owner).GetAsync("/v1/tenants"))
+        using (var all = await stack.ControlPlaneAs(owner).GetAsync("/v1/tenants"))
         {
             Assert.Equal(HttpStatusCode.Forbidden, all.StatusCode);
         }
 
-        using (var suspend = await As(owner).PostAsync($"/v1/tenants/{tenant}/suspend", null))
+        using (var suspend = await stack.ControlPlaneAs(owner).PostAsync($"/v1/tenants/{tenant}/suspend", null))
         {
             Assert.Equal(HttpStatusCode.Forbidden, suspend.StatusCode);
         }
@@ -122,19 +122,19 @@ public sealed class MembersTests(ControlPlaneStack stack) : IClassFixture<Contro
 
         foreach (var path in new[] { $"/v1/tenants/{a}", $"/v1/tenants/{a}/budgets", $"/v1/tenants/{a}/keys", $"/v1/tenants/{a}/members", "/v1/tenants/members-iso-a/budgets" })
         {
-            using var response = await As(ownerOfB).GetAsync(path);
+            using var response = await stack.ControlPlaneAs(ownerOfB).GetAsync(path);
             Assert.True(response.StatusCode == HttpStatusCode.NotFound, $"GET {path}: {(int)response.StatusCode}");
             Assert.DoesNotContain("secret-budget", await response.Content.ReadAsStringAsync());
         }
 
-        using (var write = await As(ownerOfB).PostAsJsonAsync($"/v1/tenants/{a}/members", new { email = "intruder@iso-b.example", role = "owner" }))
+        using (var write = await stack.ControlPlaneAs(ownerOfB).PostAsJsonAsync($"/v1/tenants/{a}/members", new { email = "intruder@iso-b.example", role = "owner" }))
         {
             Assert.Equal(HttpStatusCode.NotFound, write.StatusCode);
         }
 
         // A member id of tenant A named under tenant B is not found either.
         var memberOfA = await stack.PostAsync($"/v1/tenants/{a}/members", new { email = "someone@iso-a.example", role = "viewer" });
-        using (var cross = await As(ownerOfB).DeleteAsync($"/v1/tenants/{b}/members/{(string)memberOfA["member"]!["id"]!}"))
+        using (var cross = await stack.ControlPlaneAs(ownerOfB).DeleteAsync($"/v1/tenants/{b}/members/{(string)memberOfA["member"]!["id"]!}"))
         {
             Assert.Equal(HttpStatusCode.NotFound, cross.StatusCode);
         }
@@ -146,12 +146,12 @@ public sealed class MembersTests(ControlPlaneStack stack) : IClassFixture<Contro
         var tenant = (string)(await stack.CreateTenantAsync("members-reset"))["tenant_id"]!;
         var old = await JoinAsync(tenant, "grace@reset.example", "admin");
 
-        using (var unknown = await Anonymous().PostAsJsonAsync("/v1/auth/password-reset", new { email = "nobody@reset.example" }))
+        using (var unknown = await stack.ControlPlaneAs(null).PostAsJsonAsync("/v1/auth/password-reset", new { email = "nobody@reset.example" }))
         {
             Assert.Equal(HttpStatusCode.Accepted, unknown.StatusCode);
         }
 
-        using (var asked = await Anonymous().PostAsJsonAsync("/v1/auth/password-reset", new { email = "grace@reset.example" }))
+        using (var asked = await stack.ControlPlaneAs(null).PostAsJsonAsync("/v1/auth/password-reset", new { email = "grace@reset.example" }))
         {
             Assert.Equal(HttpStatusCode.Accepted, asked.StatusCode);
         }
@@ -161,28 +161,28 @@ public sealed class MembersTests(ControlPlaneStack stack) : IClassFixture<Contro
         var query = HttpUtility.ParseQueryString(link.Query);
         var body = new { member_id = query["member"], token = query["token"], password = "a brand new passphrase" };
 
-        using (var tooShort = await Anonymous().PostAsJsonAsync("/v1/auth/password-reset/confirm", body with { password = "short" }))
+        using (var tooShort = await stack.ControlPlaneAs(null).PostAsJsonAsync("/v1/auth/password-reset/confirm", body with { password = "short" }))
         {
             Assert.Equal(HttpStatusCode.BadRequest, tooShort.StatusCode);
             Assert.Contains("password", await tooShort.Content.ReadAsStringAsync());
         }
 
-        using (var reset = await Anonymous().PostAsJsonAsync("/v1/auth/password-reset/confirm", body))
+        using (var reset = await stack.ControlPlaneAs(null).PostAsJsonAsync("/v1/auth/password-reset/confirm", body))
         {
             Assert.Equal(HttpStatusCode.NoContent, reset.StatusCode);
         }
 
-        using (var reused = await Anonymous().PostAsJsonAsync("/v1/auth/password-reset/confirm", body))
+        using (var reused = await stack.ControlPlaneAs(null).PostAsJsonAsync("/v1/auth/password-reset/confirm", body))
         {
             Assert.Equal(HttpStatusCode.BadRequest, reused.StatusCode);
         }
 
-        using (var oldSession = await As(old).GetAsync($"/v1/tenants/{tenant}/budgets"))
+        using (var oldSession = await stack.ControlPlaneAs(old).GetAsync($"/v1/tenants/{tenant}/budgets"))
         {
             Assert.Equal(HttpStatusCode.Unauthorized, oldSession.StatusCode);
         }
 
-        using (var oldPassword = await Anonymous().PostAsJsonAsync("/v1/auth/sign-in", new { email = "grace@reset.example", password = Password }))
+        using (var oldPassword = await stack.ControlPlaneAs(null).PostAsJsonAsync("/v1/auth/sign-in", new { email = "grace@reset.example", password = Password }))
         {
             Assert.Equal(HttpStatusCode.Unauthorized, oldPassword.StatusCode);
         }
@@ -197,11 +197,11 @@ public sealed class MembersTests(ControlPlaneStack stack) : IClassFixture<Contro
         await JoinAsync(tenant, "mallory@lockout.example", "viewer");
         for (var attempt = 0; attempt < 5; attempt++)
         {
-            using var wrong = await Anonymous().PostAsJsonAsync("/v1/auth/sign-in", new { email = "mallory@lockout.example", password = "not the password" });
+            using var wrong = await stack.ControlPlaneAs(null).PostAsJsonAsync("/v1/auth/sign-in", new { email = "mallory@lockout.example", password = "not the password" });
             Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
         }
 
-        using var locked = await Anonymous().PostAsJsonAsync("/v1/auth/sign-in", new { email = "mallory@lockout.example", password = Password });
+        using var locked = await stack.ControlPlaneAs(null).PostAsJsonAsync("/v1/auth/sign-in", new { email = "mallory@lockout.example", password = Password });
         Assert.Equal(HttpStatusCode.TooManyRequests, locked.StatusCode);
     }
 
@@ -210,25 +210,25 @@ public sealed class MembersTests(ControlPlaneStack stack) : IClassFixture<Contro
     {
         var tenant = (string)(await stack.CreateTenantAsync("members-change"))["tenant_id"]!;
         var owner = await JoinAsync(tenant, "owner@change.example", "owner");
-        var list = await ReadAsync(await As(owner).GetAsync($"/v1/tenants/{tenant}/members"), HttpStatusCode.OK);
+        var list = await ControlPlaneStack.ReadAsync(await stack.ControlPlaneAs(owner).GetAsync($"/v1/tenants/{tenant}/members"), HttpStatusCode.OK);
         var ownerId = (string)list["members"]![0]!["id"]!;
 
-        using (var demote = await As(owner).PatchAsJsonAsync($"/v1/tenants/{tenant}/members/{ownerId}", new { role = "viewer" }))
+        using (var demote = await stack.ControlPlaneAs(owner).PatchAsJsonAsync($"/v1/tenants/{tenant}/members/{ownerId}", new { role = "viewer" }))
         {
             Assert.Equal(HttpStatusCode.Conflict, demote.StatusCode);
         }
 
         var admin = await JoinAsync(tenant, "admin@change.example", "admin");
-        var adminId = (string)(await ReadAsync(await As(owner).GetAsync($"/v1/tenants/{tenant}/members"), HttpStatusCode.OK))["members"]!
+        var adminId = (string)(await ControlPlaneStack.ReadAsync(await stack.ControlPlaneAs(owner).GetAsync($"/v1/tenants/{tenant}/members"), HttpStatusCode.OK))["members"]!
             .AsArray().Single(m => (string)m!["email"]! == "admin@change.example")!["id"]!;
-        await ReadAsync(await As(owner).PatchAsJsonAsync($"/v1/tenants/{tenant}/members/{adminId}", new { role = "viewer" }), HttpStatusCode.OK);
-        using (var ended = await As(admin).GetAsync($"/v1/tenants/{tenant}/budgets"))
+        await ControlPlaneStack.ReadAsync(await stack.ControlPlaneAs(owner).PatchAsJsonAsync($"/v1/tenants/{tenant}/members/{adminId}", new { role = "viewer" }), HttpStatusCode.OK);
+        using (var ended = await stack.ControlPlaneAs(admin).GetAsync($"/v1/tenants/{tenant}/budgets"))
         {
             Assert.Equal(HttpStatusCode.Unauthorized, ended.StatusCode);
         }
 
         var asViewer = (string)(await SignInAsync("admin@change.example", Password))["token"]!;
-        await AssertMissingRoleAsync(await As(asViewer).PostAsJsonAsync($"/v1/tenants/{tenant}/budgets", new { name = "b", period = "daily", amount_usd = "1" }), "admin", "viewer");
+        await AssertMissingRoleAsync(await stack.ControlPlaneAs(asViewer).PostAsJsonAsync($"/v1/tenants/{tenant}/budgets", new { name = "b", period = "daily", amount_usd = "1" }), "admin", "viewer");
     }
 
     private async Task<string> JoinAsync(string tenant, string email, string role)
@@ -238,7 +238,7 @@ public sealed class MembersTests(ControlPlaneStack stack) : IClassFixture<Contro
     }
 
     private async Task<JsonObject> AcceptAsync(Uri link, string password) =>
-        await ReadAsync(await Anonymous().PostAsJsonAsync("/v1/auth/invitations/accept", InvitationBody(link, password)), HttpStatusCode.OK);
+        await ControlPlaneStack.ReadAsync(await stack.ControlPlaneAs(null).PostAsJsonAsync("/v1/auth/invitations/accept", InvitationBody(link, password)), HttpStatusCode.OK);
 
     private static object InvitationBody(Uri link, string password)
     {
@@ -247,30 +247,11 @@ public sealed class MembersTests(ControlPlaneStack stack) : IClassFixture<Contro
     }
 
     private async Task<JsonObject> SignInAsync(string email, string password) =>
-        await ReadAsync(await Anonymous().PostAsJsonAsync("/v1/auth/sign-in", new { email, password }), HttpStatusCode.OK);
-
-    private HttpClient Anonymous() => new() { BaseAddress = stack.ControlPlane.HttpUri };
-
-    private HttpClient As(string token)
-    {
-        var client = Anonymous();
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        return client;
-    }
-
-    private static async Task<JsonObject> ReadAsync(HttpResponseMessage response, HttpStatusCode expected)
-    {
-        using (response)
-        {
-            var text = await response.Content.ReadAsStringAsync();
-            Assert.True(response.StatusCode == expected, $"{response.RequestMessage!.Method} {response.RequestMessage.RequestUri}: {(int)response.StatusCode} {text}");
-            return JsonNode.Parse(text)!.AsObject();
-        }
-    }
+        await ControlPlaneStack.ReadAsync(await stack.ControlPlaneAs(null).PostAsJsonAsync("/v1/auth/sign-in", new { email, password }), HttpStatusCode.OK);
 
     private static async Task AssertMissingRoleAsync(HttpResponseMessage response, string needed, string own)
     {
-        var problem = await ReadAsync(response, HttpStatusCode.Forbidden);
+        var problem = await ControlPlaneStack.ReadAsync(response, HttpStatusCode.Forbidden);
         Assert.Equal(needed, (string)problem["missing_role"]!);
         Assert.Equal($"This needs the '{needed}' role; you are '{own}'.", (string)problem["detail"]!);
     }

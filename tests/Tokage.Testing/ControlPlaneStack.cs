@@ -63,6 +63,8 @@ public sealed class ControlPlaneStack : IAsyncLifetime
         ["Tokage__Auth__CacheSigningKey"] = "test-key-cache-signing-key-0123456789abcdef",
         ["Tokage__Processor__PriceFeedToken"] = PriceFeedToken,
         ["Tokage__ControlPlane__MailDropDirectory"] = MailDirectory,
+        // The test identity provider (OidcTestIssuer) speaks plain HTTP on loopback.
+        ["Tokage__ControlPlane__AllowHttpIdentityProviders"] = "true",
     };
 
     /// <summary>Where the control plane drops members' mail (invitations, reset links) as files.</summary>
@@ -233,6 +235,37 @@ public sealed class ControlPlaneStack : IAsyncLifetime
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(response.IsSuccessStatusCode, $"POST {path}: {(int)response.StatusCode} {text}");
         return JsonNode.Parse(text)!.AsObject();
+    }
+
+    public async Task<JsonObject> PutAsync(string path, object body)
+    {
+        using var response = await Admin.PutAsJsonAsync(path, body);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"PUT {path}: {(int)response.StatusCode} {text}");
+        return JsonNode.Parse(text)!.AsObject();
+    }
+
+    /// <summary>A client of the control plane that presents <paramref name="token"/> (a key or a session), or nothing when null.</summary>
+    public HttpClient ControlPlaneAs(string? token)
+    {
+        var client = new HttpClient { BaseAddress = ControlPlane.HttpUri };
+        if (token is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        return client;
+    }
+
+    /// <summary>The response's JSON body, after asserting its status is <paramref name="expected"/> (the body is in the failure message).</summary>
+    public static async Task<JsonObject> ReadAsync(HttpResponseMessage response, System.Net.HttpStatusCode expected)
+    {
+        using (response)
+        {
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == expected, $"{response.RequestMessage!.Method} {response.RequestMessage.RequestUri}: {(int)response.StatusCode} {text}");
+            return JsonNode.Parse(text)!.AsObject();
+        }
     }
 
     public async Task<JsonObject> GetAsync(string path)

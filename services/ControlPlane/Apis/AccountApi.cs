@@ -23,6 +23,7 @@ public static class AccountApi
         auth.MapPost("/invitations/accept", AcceptInvitationAsync);
         auth.MapPost("/password-reset", RequestPasswordResetAsync);
         auth.MapPost("/password-reset/confirm", ResetPasswordAsync);
+        auth.MapSsoSignIn();
         return app;
     }
 

@@ -38,6 +38,12 @@ internal static partial class ApiErrors
 
     public static bool IsUniqueViolation(DbUpdateException ex) => ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation };
 
+    /// <summary>Null for an IANA time zone such as 'Europe/Berlin' (IANA only, so it means the same on every host); else the message.</summary>
+    public static string? CheckTimeZone(string zone, string field) =>
+        TimeZoneInfo.TryFindSystemTimeZoneById(zone, out var found) && found.HasIanaId
+            ? null
+            : $"'{field}' must be an IANA time zone such as 'Europe/Berlin'; '{zone}' is not one.";
+
     /// <summary>A tenant by id or by name.</summary>
     public static Task<Tenant?> FindTenantAsync(this ControlPlaneDbContext db, string tenant, CancellationToken cancellationToken) =>
         Guid.TryParse(tenant, out var id)

@@ -10,11 +10,14 @@ public sealed record CreateTenantRequest(string? Name, string? Plan, bool? TestM
 
 public sealed record UpdateTenantRequest(string? Plan, RateLimitDto? RateLimit);
 
-public sealed record TenantDto(string TenantId, string Name, string Plan, string Status, bool TestMode, RateLimitDto RateLimit, DateTimeOffset CreatedAt)
+public sealed record TenantDto(string TenantId, string Name, string Plan, string Status, bool TestMode, RateLimitDto RateLimit, DateTimeOffset CreatedAt, string TimeZone)
 {
     public static TenantDto From(Tenant t) => new(
-        t.Id.ToString(), t.Name, t.Plan, t.Status.ToString().ToLowerInvariant(), t.TestMode, new(t.RateLimitPerSecond, t.RateLimitBurst), t.CreatedAt);
+        t.Id.ToString(), t.Name, t.Plan, t.Status.ToString().ToLowerInvariant(), t.TestMode, new(t.RateLimitPerSecond, t.RateLimitBurst), t.CreatedAt, t.TimeZone);
 }
+
+/// <summary>What a tenant's admins set for themselves: the IANA zone the console shows times and days in.</summary>
+public sealed record TenantSettingsRequest(string? TimeZone);
 
 /// <summary>A new tenant with its first key (ingest and read scopes), whose secret is shown only here.</summary>
 public sealed record TenantCreatedDto(

@@ -167,10 +167,9 @@ public static class BudgetsApi
             return ApiErrors.Invalid("period", "'period' must be 'daily' or 'monthly'.");
         }
 
-        // IANA only, so the zone means the same on every host.
-        if (request.TimeZone is { } zone && (!TimeZoneInfo.TryFindSystemTimeZoneById(zone, out var found) || !found.HasIanaId))
+        if (request.TimeZone is { } zone && ApiErrors.CheckTimeZone(zone, "time_zone") is { } zoneError)
         {
-            return ApiErrors.Invalid("time_zone", $"'time_zone' must be an IANA time zone such as 'Europe/Berlin'; '{zone}' is not one.");
+            return ApiErrors.Invalid("time_zone", zoneError);
         }
 
         if (request.AmountUsd is not { } amount || amount <= 0 || amount >= 100_000_000_000_000m || decimal.Round(amount, 6) != amount)

@@ -13,6 +13,7 @@ public static class TenantsApi
         tenants.MapGet("/", ListAsync);
         tenants.MapGet("/{tenant}", GetAsync);
         tenants.MapPatch("/{tenant}", UpdateAsync).OperatorOnly();
+        tenants.MapPatch("/{tenant}/settings", UpdateSettingsAsync).RequireRole(Tokage.ApiKeys.MemberRoles.Admin);
         tenants.MapPost("/{tenant}/suspend", (string tenant, ControlPlaneDbContext db, KeyInvalidations invalidations, CancellationToken ct) =>
             SetStatusAsync(tenant, TenantStatus.Suspended, db, invalidations, ct)).OperatorOnly();
         tenants.MapPost("/{tenant}/activate", (string tenant, ControlPlaneDbContext db, KeyInvalidations invalidations, CancellationToken ct) =>
@@ -78,6 +79,26 @@ public static class TenantsApi
 
     private static async Task<IResult> GetAsync(string tenant, ControlPlaneDbContext db, CancellationToken cancellationToken) =>
         await db.FindTenantAsync(tenant, cancellationToken) is { } found ? Results.Ok(TenantDto.From(found)) : ApiErrors.NotFound($"Tenant '{tenant}'");
+
+    /// <summary><c>PATCH /v1/tenants/{tenant}/settings</c> <c>{"time_zone"}</c>: what a tenant's admins set for themselves.</summary>
+    private static async Task<IResult> UpdateSettingsAsync(string tenant, TenantSettingsRequest? request, ControlPlaneDbContext db, CancellationToken cancellationToken)
+    {
+        var zone = request?.TimeZone ?? "";
+        if (ApiErrors.CheckTimeZone(zone, "time_zone") is { } zoneError)
+        {
+            return ApiErrors.Invalid("time_zone", zoneError);
+        }
+
+        if (await db.FindTenantAsync(tenant, cancellationToken) is not { } found)
+        {
+            return ApiErrors.NotFound($"Tenant '{tenant}'");
+        }
+
+        // Stored as the zone's canonical IANA id, so every host reads it alike.
+        found.TimeZone = TimeZoneInfo.FindSystemTimeZoneById(zone).Id;
+        await db.SaveChangesAsync(cancellationToken);
+        return Results.Ok(TenantDto.From(found));
+    }
 
     private static async Task<IResult> UpdateAsync(string tenant, UpdateTenantRequest request, ControlPlaneDbContext db, KeyInvalidations invalidations, CancellationToken cancellationToken)
     {

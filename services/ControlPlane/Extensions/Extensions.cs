@@ -78,6 +78,8 @@ internal static class Extensions
             .Configure<IConnectionMultiplexer>((o, redis) => o.XmlRepository = new RedisXmlRepository(() => redis.GetDatabase(), "tokage:control-plane:data-protection-keys"));
         builder.Services.AddScoped<MemberSessions>();
         builder.Services.AddSingleton<IMemberMail, MailDrop>();
+        builder.Services.AddHttpClient(OidcCodeRedemption.HttpClientName);
+        builder.Services.AddSingleton<OidcCodeRedemption>();
     }
 
     /// <summary>
@@ -91,6 +93,7 @@ internal static class Extensions
             .MapTenantsApi()
             .MapKeysApi()
             .MapMembersApi()
+            .MapSsoApi()
             .MapDirectoryApi()
             .MapBudgetsApi();
         app.MapAccountApi();

@@ -597,6 +597,14 @@ namespace Tokage.ControlPlane.Data.Migrations
                         .HasColumnType("boolean")
                         .HasColumnName("test_mode");
 
+                    b.Property<string>("TimeZone")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasDefaultValue("UTC")
+                        .HasColumnName("time_zone");
+
                     b.HasKey("Id")
                         .HasName("pk_tenants");
 
@@ -605,6 +613,48 @@ namespace Tokage.ControlPlane.Data.Migrations
                         .HasDatabaseName("ix_tenants_name");
 
                     b.ToTable("tenants", (string)null);
+                });
+
+            modelBuilder.Entity("Tokage.ControlPlane.Data.TenantSso", b =>
+                {
+                    b.Property<Guid>("TenantId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("tenant_id");
+
+                    b.Property<string>("Authority")
+                        .IsRequired()
+                        .HasMaxLength(500)
+                        .HasColumnType("character varying(500)")
+                        .HasColumnName("authority");
+
+                    b.Property<string>("ClientId")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("client_id");
+
+                    b.Property<string>("ClientSecret")
+                        .HasColumnType("text")
+                        .HasColumnName("client_secret");
+
+                    b.PrimitiveCollection<string[]>("JoinDomains")
+                        .IsRequired()
+                        .HasColumnType("text[]")
+                        .HasColumnName("join_domains");
+
+                    b.Property<string>("JoinRole")
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("join_role");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("updated_at");
+
+                    b.HasKey("TenantId")
+                        .HasName("pk_tenant_sso");
+
+                    b.ToTable("tenant_sso", (string)null);
                 });
 
             modelBuilder.Entity("Tokage.ControlPlane.Data.User", b =>
@@ -803,6 +853,16 @@ namespace Tokage.ControlPlane.Data.Migrations
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_team_members_users_user_id");
+                });
+
+            modelBuilder.Entity("Tokage.ControlPlane.Data.TenantSso", b =>
+                {
+                    b.HasOne("Tokage.ControlPlane.Data.Tenant", null)
+                        .WithOne()
+                        .HasForeignKey("Tokage.ControlPlane.Data.TenantSso", "TenantId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_tenant_sso_tenants_tenant_id");
                 });
 
             modelBuilder.Entity("Tokage.ControlPlane.Data.User", b =>
