@@ -70,9 +70,12 @@ public static class ServiceExtensions
             return controlPlane.WithEnvironment("Tokage__ControlPlane__ConsoleUrl", builder.AddParameter("console-public-url"));
         }
 
+        // Locally, a tenant's identity provider may be a test issuer on plain HTTP; a deployment requires HTTPS.
+        console.WithEnvironment("Tokage__Console__AllowHttpIdentityProviders", "true");
         return controlPlane
             .WithEnvironment("Tokage__ControlPlane__ConsoleUrl", console.GetEndpoint("http"))
-            .WithEnvironment("Tokage__ControlPlane__MailDropDirectory", engines.State.Directory("mail"));
+            .WithEnvironment("Tokage__ControlPlane__MailDropDirectory", engines.State.Directory("mail"))
+            .WithEnvironment("Tokage__ControlPlane__AllowHttpIdentityProviders", "true");
     }
 
     /// <summary>

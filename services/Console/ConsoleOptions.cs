@@ -10,4 +10,10 @@ public sealed class ConsoleOptions
     public Uri PriceRegistry { get; set; } = new("http://price-registry");
     public Uri Billing { get; set; } = new("http://billing-pipeline");
     public Uri Ingestion { get; set; } = new("http://ingestion");
+
+    /// <summary>
+    /// Whether a tenant's identity provider may be reached over plain HTTP (a local test issuer). Off by default; the
+    /// AppHost turns it on for local runs only, as it does for the control plane.
+    /// </summary>
+    public bool AllowHttpIdentityProviders { get; set; }
 }

@@ -14,6 +14,7 @@ builder.AddApplicationServices();
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
+app.UseSingleSignOnCallbacks();
 app.UseAuthentication();
 app.UseAuthorization();
 app.UseAntiforgery();

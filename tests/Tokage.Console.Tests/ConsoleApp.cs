@@ -149,7 +149,7 @@ public sealed class ConsoleApp : IAsyncLifetime
         await page.GotoAsync("/sign-in");
         await page.FillAsync("#email", email);
         await page.FillAsync("#password", password);
-        await page.ClickAsync("button[type=submit]");
+        await page.ClickAsync("form[action='/account/sign-in'] button[type=submit]");
         try
         {
             await page.GetByTestId("member").WaitForAsync();

@@ -176,6 +176,72 @@ public sealed class ConsoleTests(ConsoleApp console) : IClassFixture<ConsoleApp>
         await ConsoleApp.ScreenshotAsync(page, "demo");
     }
 
+    /// <summary>
+    /// A member invited but never given a password signs in at the tenant's own OpenID Connect provider (the local test
+    /// issuer): the console's handler sends the browser there and back, the control plane redeems the code, and the member
+    /// lands on the overview as themselves.
+    /// </summary>
+    [Fact]
+    public async Task AnInvitedMemberSignsInAtTheTenantsOwnProvider()
+    {
+        await using var issuer = await OidcTestIssuer.StartAsync();
+        var (tenant, _) = await console.CreateTenantAsync("console-sso");
+        using (var controlPlane = console.Operator("control-plane"))
+        {
+            await ConsoleApp.ReadAsync(await controlPlane.PutAsJsonAsync($"/v1/tenants/{tenant}/sso",
+                new { authority = issuer.Authority, client_id = issuer.ClientId, client_secret = issuer.ClientSecret }));
+            await ConsoleApp.ReadAsync(await controlPlane.PostAsJsonAsync($"/v1/tenants/{tenant}/members", new { email = "grace@sso.example", role = "admin" }));
+        }
+
+        issuer.SignedIn = new TestPerson("grace@sso.example");
+        var page = await console.NewPageAsync();
+        await page.GotoAsync("/sign-in");
+        await page.FillAsync("#organization", "console-sso");
+        await page.ClickAsync("#sso");
+        await Assertions.Expect(page.GetByTestId("member")).ToHaveTextAsync("grace@sso.example · admin");
+        Assert.Equal("console-sso", await page.GetByTestId("tenant-name").InnerTextAsync());
+        Assert.Equal(1, issuer.Redemptions);
+        await ConsoleApp.ScreenshotAsync(page, "single-sign-on");
+
+        // Someone the tenant never invited is turned back to the form with the reason.
+        issuer.SignedIn = new TestPerson("mallory@elsewhere.example");
+        var stranger = await console.NewPageAsync();
+        await stranger.GotoAsync("/sign-in");
+        await stranger.FillAsync("#organization", "console-sso");
+        await stranger.ClickAsync("#sso");
+        await Assertions.Expect(stranger.GetByRole(AriaRole.Alert)).ToContainTextAsync("is not a member of console-sso");
+    }
+
+    /// <summary>An admin sets the tenant's time zone in Settings; from then on the console shows times in it.</summary>
+    [Fact]
+    public async Task TimesAreShownInTheTenantsTimeZone()
+    {
+        var (tenant, key) = await console.CreateTenantAsync("console-zone");
+        await console.AddMemberAsync(tenant, "admin@zone.example", "admin");
+        var events = Events("zone", 1);
+        await console.IngestAsync(key, events);
+
+        var page = await console.NewPageAsync();
+        await ConsoleApp.SignInAsync(page, "admin@zone.example");
+        Assert.Equal("UTC", await page.GetByTestId("reader-zone").InnerTextAsync());
+        await ConsoleApp.GoAsync(page, "/settings");
+        await Input(page, "time-zone").FillAsync("Asia/Tok");
+        await page.GetByText("Asia/Tokyo", new() { Exact = true }).ClickAsync();
+        await page.GetByTestId("time-zone-save").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("reader-zone")).ToHaveTextAsync("Asia/Tokyo");
+
+        using (var controlPlane = console.Operator("control-plane"))
+        {
+            Assert.Equal("Asia/Tokyo", (string)(await ConsoleApp.ReadAsync(await controlPlane.GetAsync($"/v1/tenants/{tenant}")))["time_zone"]!);
+        }
+
+        await ConsoleApp.GoAsync(page, "/events");
+        var at = DateTimeOffset.Parse((string)System.Text.Json.JsonSerializer.SerializeToNode(events[0])!["timestamp"]!, CultureInfo.InvariantCulture);
+        var tokyo = TimeZoneInfo.ConvertTime(at, TimeZoneInfo.FindSystemTimeZoneById("Asia/Tokyo")).ToString("g", CultureInfo.GetCultureInfo("en-US"));
+        await Assertions.Expect(page.GetByTestId("events-table")).ToContainTextAsync(tokyo);
+        await ConsoleApp.ScreenshotAsync(page, "time-zone");
+    }
+
     /// <summary>Priced events of this month: a mix of models, applications and teams, a few minutes old.</summary>
     private static List<object> Events(string prefix, int count)
     {

@@ -44,6 +44,8 @@ public static class AccountApi
             return Results.LocalRedirect($"/reset-password?member={Uri.EscapeDataString(member)}&token={Uri.EscapeDataString(token)}&error={Uri.EscapeDataString(problem.Message)}");
         });
 
+        account.MapGet("/sso", SingleSignOn.StartAsync);
+
         account.MapPost("/sign-out", async (HttpContext http, IHttpClientFactory clients) =>
         {
             if (ConsoleSession.From(http.User) is { } session)
@@ -68,19 +70,13 @@ public static class AccountApi
             return Results.LocalRedirect($"{formUrl}{separator}error={Uri.EscapeDataString(problem.Message)}");
         }
 
-        var session = JsonNode.Parse(await response.Content.ReadAsStringAsync(http.RequestAborted))!;
-        var member = session["member"]!;
-        var tenant = session["tenant"]!;
-        var expiresAt = session["expires_at"]!.GetValue<DateTimeOffset>();
-        var signedIn = new ConsoleSession(
-            (string)member["id"]!, (string)member["email"]!, (string?)member["display_name"], (string)member["role"]!,
-            (string)tenant["tenant_id"]!, (string)tenant["name"]!, (string)session["token"]!, expiresAt);
+        var signedIn = ConsoleSession.FromApi(JsonNode.Parse(await response.Content.ReadAsStringAsync(http.RequestAborted))!);
         await http.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, signedIn.ToPrincipal(CookieAuthenticationDefaults.AuthenticationScheme),
-            new AuthenticationProperties { ExpiresUtc = expiresAt, IsPersistent = true });
+            new AuthenticationProperties { ExpiresUtc = signedIn.ExpiresAt, IsPersistent = true });
         return Results.LocalRedirect(next);
     }
 
-    private static HttpClient ControlPlane(IHttpClientFactory clients) => clients.CreateClient(nameof(TokageService.ControlPlane));
+    internal static HttpClient ControlPlane(IHttpClientFactory clients) => clients.CreateClient(nameof(TokageService.ControlPlane));
 
-    private static string LocalOrHome(string? url) => url is { Length: > 0 } && url.StartsWith('/') && !url.StartsWith("//", StringComparison.Ordinal) ? url : "/";
+    internal static string LocalOrHome(string? url) => url is { Length: > 0 } && url.StartsWith('/') && !url.StartsWith("//", StringComparison.Ordinal) ? url : "/";
 }

@@ -13,6 +13,16 @@ public sealed record ConsoleSession(string MemberId, string Email, string? Displ
     public const string TenantNameClaim = "tokage:tenant_name";
     public const string ExpiresClaim = "tokage:expires_at";
 
+    /// <summary>A session as the control plane answers a sign-in: <c>{token, expires_at, member, tenant}</c>.</summary>
+    public static ConsoleSession FromApi(System.Text.Json.Nodes.JsonNode session)
+    {
+        var member = session["member"]!;
+        var tenant = session["tenant"]!;
+        return new ConsoleSession(
+            (string)member["id"]!, (string)member["email"]!, (string?)member["display_name"], (string)member["role"]!,
+            (string)tenant["tenant_id"]!, (string)tenant["name"]!, (string)session["token"]!, session["expires_at"]!.GetValue<DateTimeOffset>());
+    }
+
     public ClaimsPrincipal ToPrincipal(string scheme)
     {
         var claims = new List<Claim>

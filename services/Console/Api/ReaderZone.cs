@@ -3,8 +3,9 @@ using System.Globalization;
 namespace Tokage.Console.Api;
 
 /// <summary>
-/// How the reader sees times and money: in their own time zone and culture (the browser's), money as the API's exact
-/// decimal string — every digit kept, never through a float — grouped and pointed the reader's way.
+/// How the reader sees times and money: times in the tenant's time zone (its setting; the browser's where it cannot be
+/// read), in the reader's culture (the browser's); money as the API's exact decimal string — every digit kept, never
+/// through a float — grouped and pointed the reader's way.
 /// </summary>
 public sealed record ReaderZone(TimeZoneInfo Zone, CultureInfo Culture)
 {
@@ -48,7 +49,7 @@ public sealed record ReaderZone(TimeZoneInfo Zone, CultureInfo Culture)
 
     public string Number(long value) => value.ToString("N0", Culture);
 
-    /// <summary>The instant in the reader's zone, with the zone's abbreviation-free offset.</summary>
+    /// <summary>The instant in the zone, in the reader's culture's short date and time.</summary>
     public string Time(DateTimeOffset instant) => TimeZoneInfo.ConvertTime(instant, Zone).ToString("g", Culture);
 
     /// <summary>"3 s ago", "5 min ago", "2 h ago", "4 d ago".</summary>

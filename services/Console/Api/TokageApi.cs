@@ -37,6 +37,9 @@ public sealed class TokageApi(IHttpClientFactory clients, AuthenticationStatePro
     public async Task<JsonObject> DeleteAsync(TokageService service, string path, CancellationToken cancellationToken = default) =>
         await SendAsync(service, HttpMethod.Delete, path, null, cancellationToken);
 
+    public async Task<JsonObject> PutAsync(TokageService service, string path, object? body, CancellationToken cancellationToken = default) =>
+        await SendAsync(service, HttpMethod.Put, path, body, cancellationToken);
+
     public async Task<JsonObject> PatchAsync(TokageService service, string path, object? body, CancellationToken cancellationToken = default) =>
         await SendAsync(service, HttpMethod.Patch, path, body, cancellationToken);
 

@@ -1,4 +1,7 @@
 using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Authentication.OpenIdConnect;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Tokage.Console.Account;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.AspNetCore.DataProtection.StackExchangeRedis;
@@ -37,6 +40,9 @@ internal static class Extensions
                 cookie.Cookie.SameSite = SameSiteMode.Lax;
                 cookie.SlidingExpiration = false;
             });
+        // Tenants' own OpenID Connect providers: their schemes are added when first used (SingleSignOn).
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<OpenIdConnectOptions>, OpenIdConnectPostConfigureOptions>());
+        builder.Services.AddSingleton<SingleSignOn>();
         builder.Services.AddAuthorization();
         builder.Services.AddCascadingAuthenticationState();
 
@@ -46,6 +52,10 @@ internal static class Extensions
         builder.Services.AddOptions<KeyManagementOptions>()
             .Configure<IConnectionMultiplexer>((o, redis) => o.XmlRepository = new RedisXmlRepository(() => redis.GetDatabase(), "tokage:console:data-protection-keys"));
     }
+
+    /// <summary>A tenant's provider calling back finds its scheme registered, even on an instance that did not start the sign-in.</summary>
+    public static void UseSingleSignOnCallbacks(this WebApplication app) =>
+        app.Use((http, next) => http.RequestServices.GetRequiredService<SingleSignOn>().PrepareCallbackAsync(http, () => next(http)));
 
     private static Uri BaseAddress(ConsoleOptions options, TokageService service) => service switch
     {

@@ -186,7 +186,7 @@ public static class SsoApi
         }
 
         var (token, expiresAt) = await sessions.StartAsync(member, tenant, cancellationToken);
-        return Results.Ok(new SsoSessionDto(token, expiresAt, MemberDto.From(member), TenantDto.From(tenant), identity.IdToken));
+        return Results.Ok(new SsoSessionDto(token, expiresAt, MemberDto.From(member), TenantDto.From(tenant), identity.IdToken, identity.AccessToken));
     }
 
     private static async Task<(Tenant? Tenant, TenantSso? Sso)> FindAsync(ControlPlaneDbContext db, string organization, CancellationToken cancellationToken)
@@ -207,8 +207,11 @@ public sealed record SsoRequest(string? Authority, string? ClientId, string? Cli
 
 public sealed record SsoSignInRequest(Guid? TenantId, string? Code, string? CodeVerifier, string? RedirectUri);
 
-/// <summary>A session started by single sign-on, with the provider's ID token (the console checks its nonce).</summary>
-public sealed record SsoSessionDto(string Token, DateTimeOffset ExpiresAt, MemberDto Member, TenantDto Tenant, string IdToken);
+/// <summary>
+/// A session started by single sign-on, with the provider's token response (to the caller that proved the code and its
+/// PKCE verifier): the console's OpenID Connect handler checks the ID token's nonce and the response as its own.
+/// </summary>
+public sealed record SsoSessionDto(string Token, DateTimeOffset ExpiresAt, MemberDto Member, TenantDto Tenant, string IdToken, string AccessToken);
 
 public sealed record SsoDto(string Authority, string ClientId, bool HasClientSecret, string? JoinRole, string[] JoinDomains, DateTimeOffset UpdatedAt)
 {

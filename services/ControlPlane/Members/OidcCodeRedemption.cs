@@ -11,8 +11,8 @@ using Tokage.ControlPlane.Data;
 
 namespace Tokage.ControlPlane.Members;
 
-/// <summary>What a tenant's identity provider vouched for: a verified e-mail, and the ID token it came in.</summary>
-internal sealed record OidcIdentity(string Email, string Subject, string IdToken);
+/// <summary>What a tenant's identity provider vouched for: a verified e-mail, and the token response it came in (for the console's own check).</summary>
+internal sealed record OidcIdentity(string Email, string Subject, string IdToken, string AccessToken);
 
 /// <summary>
 /// Redeems an authorization code at a tenant's identity provider (with the client secret, which never leaves the control
@@ -47,7 +47,7 @@ internal sealed class OidcCodeRedemption(IHttpClientFactory httpClients, IOption
             return (null, $"The identity provider at {sso.Authority} could not be reached or did not answer an OpenID configuration.");
         }
 
-        var (idToken, redeemError) = await RequestIdTokenAsync(configuration.TokenEndpoint, sso.ClientId, clientSecret, code, codeVerifier, redirectUri, cancellationToken);
+        var (idToken, accessToken, redeemError) = await RequestTokensAsync(configuration.TokenEndpoint, sso.ClientId, clientSecret, code, codeVerifier, redirectUri, cancellationToken);
         if (idToken is null)
         {
             return (null, redeemError);
@@ -80,10 +80,10 @@ internal sealed class OidcCodeRedemption(IHttpClientFactory httpClients, IOption
             return (null, $"The identity provider has not verified the e-mail '{email}'.");
         }
 
-        return (new OidcIdentity(email, Claim("sub") as string ?? "", idToken), null);
+        return (new OidcIdentity(email, Claim("sub") as string ?? "", idToken, accessToken ?? ""), null);
     }
 
-    private async Task<(string? IdToken, string? Error)> RequestIdTokenAsync(
+    private async Task<(string? IdToken, string? AccessToken, string? Error)> RequestTokensAsync(
         string tokenEndpoint, string clientId, string? clientSecret, string code, string codeVerifier, string redirectUri, CancellationToken cancellationToken)
     {
         var form = new Dictionary<string, string>
@@ -112,17 +112,18 @@ internal sealed class OidcCodeRedemption(IHttpClientFactory httpClients, IOption
             {
                 var error = body.RootElement.TryGetProperty("error", out var e) ? e.GetString() : ((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture);
                 var description = body.RootElement.TryGetProperty("error_description", out var d) ? $": {d.GetString()}" : "";
-                return (null, $"The identity provider refused the sign-in code ({error}{description}).");
+                return (null, null, $"The identity provider refused the sign-in code ({error}{description}).");
             }
 
+            var accessToken = body.RootElement.TryGetProperty("access_token", out var access) ? access.GetString() : null;
             return body.RootElement.TryGetProperty("id_token", out var idToken) && idToken.GetString() is { Length: > 0 } value
-                ? (value, null)
-                : (null, "The identity provider answered no ID token: is 'openid' among the client's scopes?");
+                ? (value, accessToken, null)
+                : (null, null, "The identity provider answered no ID token: is 'openid' among the client's scopes?");
         }
         catch (Exception ex) when (ex is HttpRequestException or JsonException or TaskCanceledException)
         {
             logger.LogWarning(ex, "Redeeming a code at {Endpoint} failed.", tokenEndpoint);
-            return (null, "The identity provider's token endpoint could not be reached or answered something that is not JSON.");
+            return (null, null, "The identity provider's token endpoint could not be reached or answered something that is not JSON.");
         }
     }
 
