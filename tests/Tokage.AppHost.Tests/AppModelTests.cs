@@ -109,7 +109,7 @@ public sealed class AppModelTests : IDisposable
     {
         { "auth", ["redis", "tokage"], [] },
         { "control-plane", ["redis", "tokage"], [] },
-        { "price-registry", ["tokage", "analytics"], [] },
+        { "price-registry", ["tokage", "analytics", "redis"], ["auth"] },
         { "ingestion", ["redis", "events"], ["auth"] },
         { "event-processor", ["redis", "events", "analytics", "archive"], ["price-registry"] },
         { "query-api", ["redis", "tokage", "analytics"], ["auth"] },

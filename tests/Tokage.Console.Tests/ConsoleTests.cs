@@ -212,6 +212,35 @@ public sealed class ConsoleTests(ConsoleApp console) : IClassFixture<ConsoleApp>
         await Assertions.Expect(stranger.GetByRole(AriaRole.Alert)).ToContainTextAsync("is not a member of console-sso");
     }
 
+    /// <summary>
+    /// An admin adds a negotiated price on the Prices page, per million tokens as people write it; the registry keeps it
+    /// per token, exactly, as the tenant's own override — and another tenant does not see it.
+    /// </summary>
+    [Fact]
+    public async Task AnAdminAddsANegotiatedPriceAndTheRegistryKeepsItExactly()
+    {
+        var (tenant, _) = await console.CreateTenantAsync("console-prices");
+        var admin = await console.AddMemberAsync(tenant, "admin@prices.example", "admin");
+        var page = await console.NewPageAsync();
+        await ConsoleApp.SignInAsync(page, "admin@prices.example");
+        await ConsoleApp.GoAsync(page, "/prices");
+        await page.GetByTestId("no-overrides").WaitForAsync();
+        await Input(page, "override-model").FillAsync("ft:gpt-4o-mini:console-prices");
+        await Input(page, "override-input").FillAsync("0.15");
+        await Input(page, "override-output").FillAsync("0.6");
+        await page.GetByTestId("override-add").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("override")).ToContainTextAsync("$0.15");
+
+        using var registry = console.As("price-registry", admin);
+        var own = await ConsoleApp.ReadAsync(await registry.GetAsync("/v1/prices/overrides"));
+        var version = own["models"]![0]!["versions"]![0]!;
+        Assert.Equal(("0.00000015", "0.0000006"), ((string)version["prices"]!["input_cost_per_token"]!, (string)version["prices"]!["output_cost_per_token"]!));
+        var (_, otherKey) = await console.CreateTenantAsync("console-prices-other");
+        using var other = console.As("price-registry", otherKey);
+        Assert.Empty((await ConsoleApp.ReadAsync(await other.GetAsync("/v1/prices/overrides")))["models"]!.AsArray());
+        await ConsoleApp.ScreenshotAsync(page, "prices-negotiated");
+    }
+
     /// <summary>An admin sets the tenant's time zone in Settings; from then on the console shows times in it.</summary>
     [Fact]
     public async Task TimesAreShownInTheTenantsTimeZone()

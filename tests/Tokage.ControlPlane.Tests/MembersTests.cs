@@ -231,6 +231,26 @@ public sealed class MembersTests(ControlPlaneStack stack) : IClassFixture<Contro
         await AssertMissingRoleAsync(await stack.ControlPlaneAs(asViewer).PostAsJsonAsync($"/v1/tenants/{tenant}/budgets", new { name = "b", period = "daily", amount_usd = "1" }), "admin", "viewer");
     }
 
+    [Fact]
+    public async Task AdminsSetTheTenantsTimeZoneAndViewersCannot()
+    {
+        var tenant = (string)(await stack.CreateTenantAsync("settings-zone"))["tenant_id"]!;
+        Assert.Equal("UTC", (string)(await stack.GetAsync($"/v1/tenants/{tenant}"))["time_zone"]!);
+        var admin = await stack.SignedInMemberAsync(tenant, "admin@zone.example", "admin");
+        var viewer = await stack.SignedInMemberAsync(tenant, "viewer@zone.example", "viewer");
+
+        await AssertMissingRoleAsync(await stack.ControlPlaneAs(viewer).PatchAsJsonAsync($"/v1/tenants/{tenant}/settings", new { time_zone = "Asia/Tokyo" }), "admin", "viewer");
+        foreach (var zone in new[] { "Mars/Olympus", "", "CET+1" })
+        {
+            var problem = await ControlPlaneStack.ReadAsync(await stack.ControlPlaneAs(admin).PatchAsJsonAsync($"/v1/tenants/{tenant}/settings", new { time_zone = zone }), HttpStatusCode.BadRequest);
+            Assert.Contains("IANA time zone", (string)problem["errors"]!["time_zone"]![0]!, StringComparison.Ordinal);
+        }
+
+        var changed = await ControlPlaneStack.ReadAsync(await stack.ControlPlaneAs(admin).PatchAsJsonAsync($"/v1/tenants/{tenant}/settings", new { time_zone = "Asia/Tokyo" }), HttpStatusCode.OK);
+        Assert.Equal("Asia/Tokyo", (string)changed["time_zone"]!);
+        Assert.Equal("Asia/Tokyo", (string)(await ControlPlaneStack.ReadAsync(await stack.ControlPlaneAs(viewer).GetAsync($"/v1/tenants/{tenant}"), HttpStatusCode.OK))["time_zone"]!);
+    }
+
     private async Task<string> JoinAsync(string tenant, string email, string role)
     {
         var invited = await stack.PostAsync($"/v1/tenants/{tenant}/members", new { email, role });

@@ -43,6 +43,14 @@ public sealed class SingleSignOnTests(ControlPlaneStack stack) : IClassFixture<C
         Assert.DoesNotContain(issuer.ClientSecret, discovered.ToJsonString(), StringComparison.Ordinal);
         await ControlPlaneStack.ReadAsync(await stack.ControlPlaneAs(null).GetAsync("/v1/auth/sso?organization=no-such-organization"), HttpStatusCode.NotFound);
 
+        // The row is the tenant's under RLS: the services' role outside the tenant's scope sees none.
+        await using (var connection = new Npgsql.NpgsqlConnection(stack.AppRoleConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var count = new Npgsql.NpgsqlCommand("SELECT count(*) FROM tenant_sso", connection);
+            Assert.Equal(0L, (long)(await count.ExecuteScalarAsync())!);
+        }
+
         // Bad settings, each named.
         foreach (var (body, field) in new (object, string)[]
         {
