@@ -56,6 +56,14 @@ public sealed class ConsoleTests(ConsoleApp console) : IClassFixture<ConsoleApp>
         var created = Assert.Single(budgets["budgets"]!.AsArray());
         Assert.Equal("ui-monthly", (string)created!["name"]!);
         Assert.Equal("123.45", (string)created["amount_usd"]!);
+
+        // Edited in place: the amount and thresholds change, the budget stays the same one.
+        await page.GetByTestId("budget-edit").ClickAsync();
+        await Input(page, "budget-form-amount").FillAsync("200.5");
+        await page.GetByTestId("budget-form-create").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("budget-spend")).ToContainTextAsync("of $200.50 this month");
+        var edited = Assert.Single((await ConsoleApp.ReadAsync(await controlPlane.GetAsync($"/v1/tenants/{tenant}/budgets")))["budgets"]!.AsArray());
+        Assert.Equal(((string)created["id"]!, "200.5"), ((string)edited!["id"]!, (string)edited["amount_usd"]!));
         await ConsoleApp.ScreenshotAsync(page, "budgets");
     }
 
