@@ -85,6 +85,37 @@ public sealed class MeteringTests(ProcessingStack stack) : IClassFixture<Process
         Assert.NotEmpty(tenant);
     }
 
+    /// <summary>
+    /// Anthropic's official client (its Microsoft.Extensions.AI adapter) against a local fake of the Messages API: cache
+    /// reads and writes reported apart from the input are counted inside it, as Tokage counts input, and priced as such.
+    /// </summary>
+    [Fact]
+    public async Task AnthropicCallsAreMeteredWithTheirCache()
+    {
+        await using var anthropic = await FakeAnthropic.StartAsync();
+        var (_, key) = await TenantAsync("sdk-anthropic");
+        await using var tokage = Client(key);
+        await tokage.StartAsync(CancellationToken.None);
+        var client = new Anthropic.AnthropicClient { ApiKey = "sk-ant-fake", BaseUrl = anthropic.Endpoint.ToString().TrimEnd('/') };
+        var chat = client.AsIChatClient("claude-sonnet-4-5").AsBuilder().UseTokage(tokage).Build();
+
+        Assert.Equal("Hello from the fake.", (await chat.GetResponseAsync("Hello?", new ChatOptions { MaxOutputTokens = 100 })).Text);
+        var streamed = "";
+        await foreach (var update in chat.GetStreamingResponseAsync("Hello again?", new ChatOptions { MaxOutputTokens = 100 }))
+        {
+            streamed += update.Text;
+        }
+
+        Assert.Equal("Hello from the fake.", streamed);
+        await tokage.FlushAsync();
+        var row = (await BreakdownAsync(key, "model", events: 2)).Single();
+        var (input, cacheWrite, cacheRead, output) = anthropic.Usage;
+        Assert.Equal((2L * (input + cacheWrite + cacheRead), 2L * cacheRead, 2L * cacheWrite, 2L * output),
+            ((long)row["input_tokens"]!, (long)row["cache_read_tokens"]!, (long)row["cache_write_tokens"]!, (long)row["output_tokens"]!));
+        Assert.Equal("claude-sonnet-4-5", (string)row["model"]!);
+        Assert.NotNull((string?)row["cost_usd"]);
+    }
+
     [Fact]
     public async Task AStreamThatReportsNoUsageIsSentAsUsageMissingNotAsFree()
     {

@@ -47,11 +47,19 @@ public static class UsageEvents
     private static TokenUsage Counts(UsageDetails usage)
     {
         long Additional(string key) => usage.AdditionalCounts is { } counts && counts.TryGetValue(key, out var value) ? value : 0;
+        long EndingWith(string suffix) => usage.AdditionalCounts?.Where(c => c.Key.EndsWith(suffix, StringComparison.Ordinal)).Sum(c => c.Value) ?? 0;
+
+        // Anthropic's adapter counts cache writes inside the input and names them apart (all writes; the 1-hour ones
+        // where the response splits them).
+        var cacheWrites = Additional("CacheCreationInputTokens");
+        var oneHourWrites = Math.Min(cacheWrites, EndingWith("Ephemeral1hInputTokens"));
         return new TokenUsage
         {
             InputTokens = usage.InputTokenCount ?? 0,
             OutputTokens = usage.OutputTokenCount ?? 0,
             CacheReadTokens = usage.CachedInputTokenCount ?? 0,
+            CacheWriteTokens = cacheWrites - oneHourWrites,
+            CacheWrite1HTokens = oneHourWrites,
             ReasoningTokens = usage.ReasoningTokenCount ?? 0,
             // Where Microsoft.Extensions.AI's OpenAI adapter puts the audio parts.
             AudioInputTokens = Additional("InputTokenDetails.AudioTokenCount"),
