@@ -12,6 +12,7 @@ Command[] scenarios =
     AuthBenchmark.CreateCommand(),
     BillingBenchmark.CreateCommand(),
     PricingBenchmark.CreateCommand(),
+    SdkBenchmark.CreateCommand(),
 ];
 var root = new RootCommand("Tokage benchmarks. Every figure stands beside a baseline measured in the same run on the same machine.");
 foreach (var scenario in scenarios)

@@ -7,7 +7,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace Tokage.Client.Tests;
+namespace Tokage.Testing;
 
 /// <summary>
 /// A local stand-in for Anthropic's Messages API, speaking its documented wire format: <c>POST /v1/messages</c>, JSON or

@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace Tokage.Client.Tests;
+namespace Tokage.Testing;
 
 /// <summary>
 /// A local stand-in for OpenAI's API, speaking its documented wire format: <c>POST /v1/chat/completions</c> (JSON, or
@@ -25,6 +25,9 @@ public sealed class FakeOpenAI : IAsyncDisposable
 
     /// <summary>What each call reports: prompt tokens (cached among them) and completion tokens (reasoning among them).</summary>
     public (int Prompt, int Cached, int Completion, int Reasoning) Usage { get; set; } = (1_200, 400, 300, 100);
+
+    /// <summary>How long each call takes before it answers (a provider's own latency, for benchmarks).</summary>
+    public TimeSpan Latency { get; set; }
 
     /// <summary>A stream that ends without its usage chunk, as some providers' streams do.</summary>
     public bool OmitStreamUsage { get; set; }
@@ -51,6 +54,11 @@ public sealed class FakeOpenAI : IAsyncDisposable
     private async Task ChatAsync(HttpContext http)
     {
         var request = (await JsonNode.ParseAsync(http.Request.Body))!;
+        if (Latency > TimeSpan.Zero)
+        {
+            await Task.Delay(Latency);
+        }
+
         var model = (string)request["model"]!;
         LastModel = model;
         var id = "chatcmpl-" + Guid.NewGuid().ToString("N");
