@@ -94,8 +94,21 @@ ensure_otlp_js_client() {
   cp "$dir/package-lock.json" "$dir/node_modules/.package-lock.json.installed"
 }
 
+# The TypeScript SDK's build and test tools (tsc, the official OpenAI and Anthropic clients), pinned by its lock file.
+ensure_js_sdk_tools() {
+  local dir="sdks/js"
+  if [ -f "$dir/node_modules/.package-lock.json" ] && cmp -s "$dir/package-lock.json" "$dir/node_modules/.package-lock.json.installed"; then
+    say "TypeScript SDK tools: $dir/node_modules"
+    return
+  fi
+  say "installing the TypeScript SDK's tools (npm ci in $dir)…"
+  (cd "$dir" && npm ci --silent --no-audit --no-fund) || fail "npm ci in $dir failed (is the npm registry reachable?)."
+  cp "$dir/package-lock.json" "$dir/node_modules/.package-lock.json.installed"
+}
+
 need_dotnet
 ensure_distro_packages
 ensure_chdb
 ensure_otlp_js_client
+ensure_js_sdk_tools
 say "ready"

@@ -193,26 +193,87 @@ public sealed class MeteringTests(ProcessingStack stack) : IClassFixture<Process
 
         var (_, key) = await TenantAsync("sdk-quickstart");
         var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
-        var start = new System.Diagnostics.ProcessStartInfo("dotnet", Path.Combine(root, $"sdks/dotnet/samples/QuickStart/bin/{configuration}/net10.0/QuickStart.dll"))
+        var (code, output) = await RunAsync("dotnet", [Path.Combine(root, $"sdks/dotnet/samples/QuickStart/bin/{configuration}/net10.0/QuickStart.dll")], root, new()
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            Environment =
-            {
-                ["TOKAGE_API_KEY"] = key, ["TOKAGE_ENDPOINT"] = stack.Ingestion.GrpcUri.ToString(),
-                ["OPENAI_API_KEY"] = "sk-fake", ["OPENAI_BASE_URL"] = provider.Endpoint.ToString(), ["DOTNET_ENVIRONMENT"] = "Production",
-            },
-        };
-        using var sample = System.Diagnostics.Process.Start(start)!;
-        var output = sample.StandardOutput.ReadToEndAsync();
-        var errors = sample.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(Patience);
-        await sample.WaitForExitAsync(timeout.Token);
-        Assert.True(sample.ExitCode == 0, $"exit {sample.ExitCode}: {await output}{await errors}");
-        Assert.Contains("Hello from the fake.", await output, StringComparison.Ordinal);
+            ["TOKAGE_API_KEY"] = key, ["TOKAGE_ENDPOINT"] = stack.Ingestion.GrpcUri.ToString(),
+            ["OPENAI_API_KEY"] = "sk-fake", ["OPENAI_BASE_URL"] = provider.Endpoint.ToString(), ["DOTNET_ENVIRONMENT"] = "Production",
+        });
+        Assert.True(code == 0, $"exit {code}: {output}");
+        Assert.Contains("Hello from the fake.", output, StringComparison.Ordinal);
 
         var byCustomer = await BreakdownAsync(key, "customer", events: 1);
         Assert.Equal(("acme", "gpt-4o-mini"), ((string)byCustomer.Single()["customer"]!, provider.LastModel));
+    }
+
+    /// <summary>
+    /// The TypeScript SDK's own tests (node's test runner, sdks/js/test), built with tsc, against these running services
+    /// and local fakes of OpenAI and Anthropic: they check the breakdowns themselves; here, that they all pass.
+    /// </summary>
+    [Fact]
+    public async Task TheTypeScriptSdkMetersOpenAiAndAnthropicCallsThroughTokage()
+    {
+        await using var anthropic = await FakeAnthropic.StartAsync();
+        var (_, key) = await TenantAsync("sdk-js");
+        var (code, output) = await NodeAsync(["--test", "--test-concurrency=1", "test/"], key, anthropic);
+        Assert.True(code == 0, output);
+        Assert.Contains("# pass 5", output, StringComparison.Ordinal);
+    }
+
+    /// <summary>The TypeScript README's quick start is examples/quickstart.mjs, and it meters its call as written.</summary>
+    [Fact]
+    public async Task TheTypeScriptQuickStartRunsAsWritten()
+    {
+        var root = RepositoryRoot();
+        var example = await File.ReadAllTextAsync(Path.Combine(root, "sdks/js/examples/quickstart.mjs"));
+        var readme = await File.ReadAllTextAsync(Path.Combine(root, "sdks/js/README.md"));
+        Assert.Equal(example.TrimEnd('\n'), readme.Split("```js\n", 2)[1].Split("\n```", 2)[0]);
+
+        var (_, key) = await TenantAsync("sdk-js-quickstart");
+        var (code, output) = await NodeAsync(["examples/quickstart.mjs"], key, anthropic: null);
+        Assert.True(code == 0, output);
+        Assert.Contains("Hello from the fake.", output, StringComparison.Ordinal);
+        var byCustomer = await BreakdownAsync(key, "customer", events: 1);
+        Assert.Equal("acme", (string)byCustomer.Single()["customer"]!);
+    }
+
+    /// <summary>Builds the TypeScript SDK (tsc) and runs node in sdks/js with the services' and the fakes' addresses.</summary>
+    private async Task<(int ExitCode, string Output)> NodeAsync(string[] arguments, string key, FakeAnthropic? anthropic)
+    {
+        var directory = Path.Combine(RepositoryRoot(), "sdks", "js");
+        var build = await RunAsync("npm", ["run", "build", "--silent"], directory, []);
+        Assert.True(build.ExitCode == 0, "tsc: " + build.Output);
+        var environment = new Dictionary<string, string>
+        {
+            ["TOKAGE_API_KEY"] = key,
+            ["TOKAGE_ENDPOINT"] = stack.Ingestion.HttpUri.ToString().TrimEnd('/'),
+            ["TOKAGE_QUERY_URL"] = stack.QueryApi.HttpUri.ToString().TrimEnd('/'),
+            ["OPENAI_API_KEY"] = "sk-fake",
+            ["OPENAI_BASE_URL"] = provider.Endpoint.ToString(),
+            ["FAKE_OPENAI_USAGE"] = $"{provider.Usage.Prompt},{provider.Usage.Cached},{provider.Usage.Completion},{provider.Usage.Reasoning}",
+        };
+        if (anthropic is not null)
+        {
+            environment["ANTHROPIC_BASE_URL"] = anthropic.Endpoint.ToString().TrimEnd('/');
+            environment["FAKE_ANTHROPIC_USAGE"] = $"{anthropic.Usage.Input},{anthropic.Usage.CacheWrite},{anthropic.Usage.CacheRead},{anthropic.Usage.Output}";
+        }
+
+        return await RunAsync("node", arguments, directory, environment);
+    }
+
+    private static async Task<(int ExitCode, string Output)> RunAsync(string file, string[] arguments, string directory, Dictionary<string, string> environment)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo(file, arguments) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await output + await errors);
     }
 
     private static string RepositoryRoot()
