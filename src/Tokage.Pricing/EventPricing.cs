@@ -10,6 +10,19 @@ public sealed record PricedEvent(PriceAnswer Answer, decimal CostUsd);
 /// </summary>
 public static class EventPricing
 {
+    /// <summary>Metadata naming why an event is unpriced, when its sender already knows (<see cref="UsageMissing"/>).</summary>
+    public const string UnpricedReasonKey = "tokage.unpriced_reason";
+
+    /// <summary>
+    /// A call whose provider reported no usage (an SDK's stream that ended without it): stored unpriced with this reason,
+    /// visible as such — never $0 as if it had been free.
+    /// </summary>
+    public const string UsageMissing = "usage_missing";
+
+    /// <summary>Whether the event's sender said its usage is unknown (<see cref="UsageMissing"/>).</summary>
+    public static bool IsUsageMissing(IReadOnlyDictionary<string, string> metadata) =>
+        metadata.TryGetValue(UnpricedReasonKey, out var reason) && reason == UsageMissing;
+
     public static PricedEvent? Price(this PriceBook book, string tenantId, string provider, string model, DateTimeOffset at,
         TokenCounts tokens, UnitCounts units, string serviceTier)
     {

@@ -145,6 +145,8 @@ public sealed class MeteringTests(ProcessingStack stack) : IClassFixture<Process
             status = response.IsSuccessStatusCode ? await response.Content.ReadFromJsonAsync<JsonObject>() : null;
             return (string?)status?["status"] == "processed";
         }, Patience, "the usage-missing event is stored");
+        Assert.Equal((false, "usage_missing"), ((bool)status!["processed"]!["priced"]!, (string?)status["processed"]!["unpriced_reason"]));
+        Assert.Null(status["processed"]!["cost_usd"]);
     }
 
     [Fact]

@@ -6,7 +6,7 @@ namespace Tokage.Client;
 /// <summary>
 /// Meters every call through an <see cref="IChatClient"/>: after the response (or the stream's last update) its usage
 /// goes to <see cref="ITokage"/>, which sends it in the background. The app's call is not delayed and never sees an
-/// exception from metering; a stream that ends without usage is sent as <c>tokage.usage_missing</c>.
+/// exception from metering; a stream that ends without usage is sent with <c>tokage.unpriced_reason=usage_missing</c>.
 /// </summary>
 public sealed class TokageChatClient(IChatClient innerClient, ITokage tokage) : DelegatingChatClient(innerClient)
 {

@@ -85,7 +85,7 @@ public sealed class TokageClient : ITokage, IHostedService, IAsyncDisposable
             Complete(usage);
             Interlocked.Increment(ref tracked);
             Interlocked.Increment(ref pending);
-            if (usage.Metadata.ContainsKey(UsageEvents.UsageMissingKey))
+            if (usage.Metadata.TryGetValue(UsageEvents.UnpricedReasonKey, out var reason) && reason == UsageEvents.UsageMissing)
             {
                 Interlocked.Increment(ref usageMissing);
             }

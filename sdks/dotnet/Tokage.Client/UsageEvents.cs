@@ -11,8 +11,11 @@ namespace Tokage.Client;
 /// </summary>
 public static class UsageEvents
 {
-    /// <summary>Metadata marking a call whose provider reported no usage (a stream that ended without it).</summary>
-    public const string UsageMissingKey = "tokage.usage_missing";
+    /// <summary>Metadata saying why a call is unpriced; <see cref="UsageMissing"/> for a call whose provider reported no usage.</summary>
+    public const string UnpricedReasonKey = "tokage.unpriced_reason";
+
+    /// <summary>A call whose provider reported no usage (a stream that ended without it): Tokage stores it unpriced, as such.</summary>
+    public const string UsageMissing = "usage_missing";
 
     /// <summary>Keys of <see cref="ChatOptions.AdditionalProperties"/> that attribute one call (they win over the ambient scope).</summary>
     public const string CustomerProperty = "tokage.customer", UserProperty = "tokage.user", TeamProperty = "tokage.team",
@@ -31,7 +34,7 @@ public static class UsageEvents
         if (usage is null)
         {
             // Visible, never silently free: the call happened and its usage is unknown.
-            e.Metadata[UsageMissingKey] = "true";
+            e.Metadata[UnpricedReasonKey] = UsageMissing;
         }
 
         var attribution = (TokageScope.Current ?? new TokageAttribution()).With(FromProperties(properties));

@@ -73,8 +73,8 @@ export interface TokageStatistics {
   retries: number;
 }
 
-/** Metadata marking a call whose provider reported no usage (a stream that ended without it). */
-export const USAGE_MISSING = "tokage.usage_missing";
+/** Metadata saying why a call is unpriced: `usage_missing` for a call whose provider reported no usage (Tokage stores it unpriced, as such). */
+export const UNPRICED_REASON = "tokage.unpriced_reason";
 
 const scopes = new AsyncLocalStorage<Attribution>();
 
@@ -164,7 +164,7 @@ export class Tokage {
         metadata: event.metadata,
       };
       this.stats.tracked++;
-      if (complete.metadata?.[USAGE_MISSING]) this.stats.usageMissing++;
+      if (complete.metadata?.[UNPRICED_REASON] === "usage_missing") this.stats.usageMissing++;
       if (this.stopped) {
         this.stats.dropped++;
         return;
@@ -229,7 +229,7 @@ export class Tokage {
         model: model ?? "",
         usage: usage ?? {},
         // Visible, never silently free: the call happened and its usage is unknown.
-        metadata: usage ? undefined : { [USAGE_MISSING]: "true" },
+        metadata: usage ? undefined : { [UNPRICED_REASON]: "usage_missing" },
       },
       attribution,
     );

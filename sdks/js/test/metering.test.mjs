@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import OpenAI from "openai";
 import Anthropic from "@anthropic-ai/sdk";
-import { Tokage, USAGE_MISSING, uuidv7 } from "../dist/index.js";
+import { Tokage, UNPRICED_REASON, uuidv7 } from "../dist/index.js";
 
 function env(name) {
   const value = process.env[name];
@@ -97,7 +97,10 @@ test("A stream the provider ends without usage is sent as usage_missing", async 
   });
   await tokage.flush();
   assert.equal(tokage.statistics.usageMissing, 1);
-  await breakdown("js-missing", 1);
+  // Stored, and unpriced rather than free.
+  const [row] = await breakdown("js-missing", 1);
+  assert.equal(row.unpriced_events, 1);
+  assert.equal(row.cost_usd, null);
   await tokage.shutdown();
 });
 
@@ -123,5 +126,5 @@ test("Event ids without a provider's are UUIDv7s, in time order", () => {
   const second = uuidv7();
   assert.match(first, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   assert.ok(first.slice(0, 13) <= second.slice(0, 13));
-  assert.equal(USAGE_MISSING, "tokage.usage_missing");
+  assert.equal(UNPRICED_REASON, "tokage.unpriced_reason");
 });

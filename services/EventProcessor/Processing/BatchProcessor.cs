@@ -184,7 +184,8 @@ public sealed class BatchProcessor(
         var usage = e.Usage;
         var at = e.Timestamp.ToDateTimeOffset();
         var (tokens, units) = (Counts(usage), Units(usage) ?? default);
-        var priced = prices.Price(logged.TenantId, e.Provider, e.Model, at, tokens, units, e.ServiceTier);
+        // Usage the sender could not know is not priced as zero tokens.
+        var priced = EventPricing.IsUsageMissing(e.Metadata) ? null : prices.Price(logged.TenantId, e.Provider, e.Model, at, tokens, units, e.ServiceTier);
         var cost = priced?.CostUsd ?? 0m;
         var price = priced?.Answer;
 

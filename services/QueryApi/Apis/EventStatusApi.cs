@@ -40,7 +40,7 @@ public static class EventStatusApi
                         event_time = Utc(p.EventTime), ingest_time = Utc(p.IngestTime), source = p.Source, provider = p.Provider, model = p.Model,
                         priced = p.Priced,
                         // Money as a decimal string: exact, whatever the client's JSON number type.
-                        cost_usd = p.Priced ? Money.Format(p.CostUsd) : null, unpriced_reason = UnpricedReason(p.Priced, p.Model),
+                        cost_usd = p.Priced ? Money.Format(p.CostUsd) : null, unpriced_reason = UnpricedReason(p.Priced, p.Model, p.UnpricedReason),
                         price_version_id = p.PriceVersionId, priced_model = p.PricedModel, classification = p.Classification, log_position = p.LogPosition,
                     },
                     duplicates,
@@ -125,15 +125,19 @@ public static class EventStatusApi
                 application = e.Application, project = e.Project, user_id = e.UserId, team = e.Team, environment = e.Environment,
                 input_tokens = e.InputTokens, cache_read_tokens = e.CacheReadTokens, cache_write_tokens = e.CacheWriteTokens,
                 cache_write_1h_tokens = e.CacheWrite1hTokens, output_tokens = e.OutputTokens, reasoning_tokens = e.ReasoningTokens,
-                priced = e.Priced, cost_usd = e.Priced ? Money.Format(e.CostUsd) : null, unpriced_reason = UnpricedReason(e.Priced, e.Model),
+                priced = e.Priced, cost_usd = e.Priced ? Money.Format(e.CostUsd) : null, unpriced_reason = UnpricedReason(e.Priced, e.Model, e.UnpricedReason),
                 price_version_id = e.PriceVersionId, classification = e.Classification,
             }),
             next_cursor = page.Count == limit ? Cursor.Encode(page[^1].EventTime, page[^1].EventId) : null,
         });
     }
 
-    /// <summary>Why an event has no cost: its span named no model (<c>model_missing</c>), or no price matches it (<c>no_price</c>).</summary>
-    public static string? UnpricedReason(bool priced, string model) => priced ? null : model.Length == 0 ? "model_missing" : "no_price";
+    /// <summary>
+    /// Why an event has no cost: its provider reported no usage (<c>usage_missing</c>, as its sender said), its span named
+    /// no model (<c>model_missing</c>), or no price matches it (<c>no_price</c>).
+    /// </summary>
+    public static string? UnpricedReason(bool priced, string model, string stored) =>
+        priced ? null : stored == "usage_missing" ? stored : model.Length == 0 ? "model_missing" : "no_price";
 
     /// <summary>An opaque page cursor: the last row's time and id.</summary>
     private static class Cursor

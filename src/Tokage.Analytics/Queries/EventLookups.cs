@@ -18,7 +18,7 @@ public sealed record EventRecords(StoredEvent? Processed, IReadOnlyList<Duplicat
 
 public sealed record StoredEvent(
     DateTime EventTime, DateTime IngestTime, string Source, string Provider, string Model, bool Priced, decimal CostUsd,
-    string PriceVersionId, string PricedModel, string Classification, string LogPosition);
+    string PriceVersionId, string PricedModel, string Classification, string LogPosition, string UnpricedReason);
 
 /// <summary>What one instrumentation scope's stored span events came to.</summary>
 public sealed record OtlpScopeOutcome(string ScopeName, string ScopeVersion, ulong Billed, ulong UnpricedModelMissing, ulong UnpricedNoPrice);
@@ -31,7 +31,7 @@ public sealed record QuarantinedRecord(DateTime ReceivedTime, string Reason, str
 public sealed record RecentEvent(
     string EventId, DateTime EventTime, string Source, string Provider, string Model, string Application, string Project, string UserId,
     string Team, string Environment, ulong InputTokens, ulong CacheReadTokens, ulong CacheWriteTokens, ulong CacheWrite1hTokens,
-    ulong OutputTokens, ulong ReasoningTokens, bool Priced, decimal CostUsd, string PriceVersionId, string Classification);
+    ulong OutputTokens, ulong ReasoningTokens, bool Priced, decimal CostUsd, string PriceVersionId, string Classification, string UnpricedReason);
 
 /// <summary>Tenant-scoped lookups of single events by id (event status; the processor's replay reconciliation).</summary>
 public sealed class EventLookups(ClickHouseClient client, Privacy.PersonalValues? personal = null)
@@ -94,13 +94,14 @@ public sealed class EventLookups(ClickHouseClient client, Privacy.PersonalValues
         StoredEvent? processed = null;
         var scope = Scope(tenantId, eventId);
         using (var reader = await client.ExecuteReaderAsync(
-            "SELECT event_time, ingest_time, source, provider, model, priced, cost_usd, price_version_id, priced_model, classification, log_position " +
+            "SELECT event_time, ingest_time, source, provider, model, priced, cost_usd, price_version_id, priced_model, classification, log_position, " +
+            "metadata['tokage.unpriced_reason'] " +
             $"FROM usage_events FINAL {scope.WhereClause} LIMIT 1", scope.Parameters, cancellationToken: cancellationToken))
         {
             if (reader.Read())
             {
                 processed = new StoredEvent(reader.GetDateTime(0), reader.GetDateTime(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
-                    reader.GetBoolean(5), reader.GetDecimal(6), reader.GetString(7), reader.GetString(8), reader.GetString(9), reader.GetString(10));
+                    reader.GetBoolean(5), reader.GetDecimal(6), reader.GetString(7), reader.GetString(8), reader.GetString(9), reader.GetString(10), reader.GetString(11));
             }
         }
 
@@ -155,7 +156,8 @@ public sealed class EventLookups(ClickHouseClient client, Privacy.PersonalValues
         var events = new List<RecentEvent>();
         using var reader = await client.ExecuteReaderAsync(
             "SELECT event_id, event_time, source, provider, model, application, project, user_id, team, environment, input_tokens, cache_read_tokens, " +
-            "cache_write_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens, priced, cost_usd, price_version_id, classification " +
+            "cache_write_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens, priced, cost_usd, price_version_id, classification, " +
+            "metadata['tokage.unpriced_reason'] " +
             $"FROM usage_events FINAL {scope.WhereClause} ORDER BY event_time DESC, event_id DESC LIMIT {Math.Clamp(limit, 1, 1000)}",
             scope.Parameters, cancellationToken: cancellationToken);
         while (reader.Read())
@@ -165,7 +167,7 @@ public sealed class EventLookups(ClickHouseClient client, Privacy.PersonalValues
                 reader.GetString(6), reader.GetString(7), reader.GetString(8), reader.GetString(9), Convert.ToUInt64(reader.GetValue(10)),
                 Convert.ToUInt64(reader.GetValue(11)), Convert.ToUInt64(reader.GetValue(12)), Convert.ToUInt64(reader.GetValue(13)),
                 Convert.ToUInt64(reader.GetValue(14)), Convert.ToUInt64(reader.GetValue(15)), reader.GetBoolean(16), reader.GetDecimal(17),
-                reader.GetString(18), reader.GetString(19)));
+                reader.GetString(18), reader.GetString(19), reader.GetString(20)));
         }
 
         return events;
