@@ -183,6 +183,52 @@ public sealed class MeteringTests(ProcessingStack stack) : IClassFixture<Process
         }
     }
 
+    /// <summary>
+    /// A reservation before a call: granted while the team's hard-limit budget has room, refused past it (naming the
+    /// budget), and settled by the call's event, which carries it from the reservation's scope.
+    /// </summary>
+    [Fact]
+    public async Task AReservationIsGrantedWithinAHardLimitAndSettledByTheCallsEvent()
+    {
+        var (tenant, key) = await TenantAsync("sdk-reserve");
+        await stack.Core.PostAsync($"/v1/tenants/{tenant}/budgets", new { name = "cx-cap", scope = new { kind = "team", value = "cx" }, period = "monthly", amount_usd = "1", hard_limit = true });
+        var reservations = new TokageReservations(new TokageOptions { ApiKey = key, QueryEndpoint = stack.QueryApi.HttpUri });
+        var team = new TokageBudgetScope("team", "cx");
+
+        var first = await reservations.ReserveAsync(team, 0.6m);
+        Assert.True(first.Granted, first.Error);
+        var second = await reservations.ReserveAsync(team, 0.6m);
+        Assert.False(second.Granted);
+        Assert.Equal(["cx-cap"], second.LimitedBy);
+
+        await using var tokage = Client(key);
+        await tokage.StartAsync(CancellationToken.None);
+        var chat = OpenAi().GetChatClient("gpt-4o").AsIChatClient().AsBuilder().UseTokage(tokage).Build();
+        using (TokageScope.Begin(team: "cx"))
+        using (first.Attribute())
+        {
+            await chat.GetResponseAsync("Within budget?");
+        }
+
+        await tokage.FlushAsync();
+        using var query = ProcessingStack.ClientFor(stack.QueryApi, key);
+        decimal reserved = -1;
+        await ControlPlaneStack.EventuallyAsync(async () =>
+        {
+            using var check = await query.PostAsJsonAsync("/v1/entitlements/check", new { scope = new { kind = "team", value = "cx" } });
+            var budget = (await check.Content.ReadFromJsonAsync<JsonObject>())!["budgets"]![0]!;
+            reserved = decimal.Parse((string)budget["reserved_usd"]!, CultureInfo.InvariantCulture);
+            return reserved == 0;
+        }, Patience, "the call's event settles the reservation");
+        Assert.Equal(1UL, await stack.CountAsync(
+            $"SELECT count() FROM usage_events FINAL WHERE tenant_id = {{tenant:String}} AND reservation_id = '{first.ReservationId}'", tenant));
+
+        // Unreachable: a refusal that says why, never an exception.
+        var away = await new TokageReservations(new TokageOptions { ApiKey = key, QueryEndpoint = new Uri("http://127.0.0.1:9") }).ReserveAsync(team, 0.1m);
+        Assert.False(away.Granted);
+        Assert.NotNull(away.Error);
+    }
+
     /// <summary>The README's quick start is the sample's Program.cs, and it meters its call into Tokage as written.</summary>
     [Fact]
     public async Task TheReadmesQuickStartRunsAsWritten()

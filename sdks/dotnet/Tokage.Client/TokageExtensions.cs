@@ -9,7 +9,7 @@ public static class TokageServiceCollectionExtensions
 {
     /// <summary>
     /// Registers <see cref="ITokage"/> (a <see cref="TokageClient"/> that the host starts and stops, sending in the
-    /// background), for <c>UseTokage()</c> on chat clients and embedding generators.
+    /// background), for <c>UseTokage()</c> on chat clients and embedding generators, and <see cref="TokageReservations"/>.
     /// </summary>
     public static IServiceCollection AddTokage(this IServiceCollection services, Action<TokageOptions> configure)
     {
@@ -17,6 +17,7 @@ public static class TokageServiceCollectionExtensions
         services.TryAddSingleton<TokageClient>();
         services.TryAddSingleton<ITokage>(sp => sp.GetRequiredService<TokageClient>());
         services.AddHostedService(sp => sp.GetRequiredService<TokageClient>());
+        services.TryAddSingleton(sp => new TokageReservations(sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<TokageOptions>>().Value));
         return services;
     }
 }

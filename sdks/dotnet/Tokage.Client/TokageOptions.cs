@@ -19,6 +19,9 @@ public sealed class TokageOptions
     /// <summary>Tokage's gRPC ingest endpoint (the ingestion service's <c>grpc</c> endpoint, e.g. http://localhost:8081).</summary>
     public Uri? Endpoint { get; set; }
 
+    /// <summary>The query API's HTTP address (e.g. http://localhost:8090), for <see cref="TokageReservations"/>; not needed to meter.</summary>
+    public Uri? QueryEndpoint { get; set; }
+
     /// <summary>Stamped on every event that names none (the app's name in breakdowns).</summary>
     public string? Application { get; set; }
 
