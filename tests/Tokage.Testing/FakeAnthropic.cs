@@ -1,11 +1,6 @@
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Tokage.Testing;
 
@@ -17,9 +12,7 @@ namespace Tokage.Testing;
 /// </summary>
 public sealed class FakeAnthropic : IAsyncDisposable
 {
-    private readonly WebApplication app;
-
-    private FakeAnthropic(WebApplication app) => this.app = app;
+    private LocalWebServer server = null!;
 
     public Uri Endpoint { get; private set; } = null!;
 
@@ -30,13 +23,9 @@ public sealed class FakeAnthropic : IAsyncDisposable
 
     public static async Task<FakeAnthropic> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        var fake = new FakeAnthropic(builder.Build());
-        fake.app.MapPost("/v1/messages", fake.MessagesAsync);
-        await fake.app.StartAsync();
-        fake.Endpoint = new Uri(fake.app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        var fake = new FakeAnthropic();
+        fake.server = await LocalWebServer.StartAsync(app => app.MapPost("/v1/messages", fake.MessagesAsync));
+        fake.Endpoint = fake.server.Address;
         return fake;
     }
 
@@ -90,9 +79,5 @@ public sealed class FakeAnthropic : IAsyncDisposable
         await SendAsync("message_stop", new JsonObject { ["type"] = "message_stop" });
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await app.StopAsync();
-        await app.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => server.DisposeAsync();
 }

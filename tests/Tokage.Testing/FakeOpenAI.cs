@@ -1,12 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Tokage.Testing;
 
@@ -17,9 +12,7 @@ namespace Tokage.Testing;
 /// </summary>
 public sealed class FakeOpenAI : IAsyncDisposable
 {
-    private readonly WebApplication app;
-
-    private FakeOpenAI(WebApplication app) => this.app = app;
+    private LocalWebServer server = null!;
 
     public Uri Endpoint { get; private set; } = null!;
 
@@ -40,14 +33,13 @@ public sealed class FakeOpenAI : IAsyncDisposable
 
     public static async Task<FakeOpenAI> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        var fake = new FakeOpenAI(builder.Build());
-        fake.app.MapPost("/v1/chat/completions", fake.ChatAsync);
-        fake.app.MapPost("/v1/embeddings", fake.EmbeddingsAsync);
-        await fake.app.StartAsync();
-        fake.Endpoint = new Uri(fake.app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First() + "/v1");
+        var fake = new FakeOpenAI();
+        fake.server = await LocalWebServer.StartAsync(app =>
+        {
+            app.MapPost("/v1/chat/completions", fake.ChatAsync);
+            app.MapPost("/v1/embeddings", fake.EmbeddingsAsync);
+        });
+        fake.Endpoint = new Uri(fake.server.Address, "/v1");
         return fake;
     }
 
@@ -132,9 +124,5 @@ public sealed class FakeOpenAI : IAsyncDisposable
         }, new JsonSerializerOptions());
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await app.StopAsync();
-        await app.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => server.DisposeAsync();
 }

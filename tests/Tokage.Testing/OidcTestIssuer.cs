@@ -2,12 +2,8 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
@@ -22,14 +18,13 @@ namespace Tokage.Testing;
 /// </summary>
 public sealed class OidcTestIssuer : IAsyncDisposable
 {
-    private readonly WebApplication app;
+    private LocalWebServer server = null!;
     private readonly RsaSecurityKey key = new(RSA.Create(2048)) { KeyId = "test-key-1" };
     private readonly RsaSecurityKey rogue = new(RSA.Create(2048)) { KeyId = "test-key-1" };
     private readonly ConcurrentDictionary<string, Grant> grants = new(StringComparer.Ordinal);
 
-    private OidcTestIssuer(WebApplication app, string clientId, string clientSecret)
+    private OidcTestIssuer(string clientId, string clientSecret)
     {
-        this.app = app;
         ClientId = clientId;
         ClientSecret = clientSecret;
     }
@@ -55,19 +50,13 @@ public sealed class OidcTestIssuer : IAsyncDisposable
 
     public static async Task<OidcTestIssuer> StartAsync(string clientId = "tokage-console", string clientSecret = "test-oidc-client-secret")
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
-        var issuer = new OidcTestIssuer(app, clientId, clientSecret);
-        issuer.Map();
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        issuer.Authority = address.TrimEnd('/');
+        var issuer = new OidcTestIssuer(clientId, clientSecret);
+        issuer.server = await LocalWebServer.StartAsync(issuer.Map);
+        issuer.Authority = issuer.server.Address.ToString().TrimEnd('/');
         return issuer;
     }
 
-    private void Map()
+    private void Map(IEndpointRouteBuilder app)
     {
         app.MapGet("/.well-known/openid-configuration", () => Results.Json(new Dictionary<string, object>
         {
@@ -169,11 +158,7 @@ public sealed class OidcTestIssuer : IAsyncDisposable
         return (code, verifier);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await app.StopAsync();
-        await app.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => server.DisposeAsync();
 
     private sealed record Grant(string RedirectUri, string CodeChallenge, string? Nonce, TestPerson Person);
 }
