@@ -225,6 +225,29 @@ public sealed class IngestionTests(IngestionTests.Stack stack) : IClassFixture<I
         Assert.Equal(HttpStatusCode.Accepted, fits.StatusCode);
     }
 
+    /// <summary>A gRPC batch obeys the configured <c>MaxBatchBytes</c>, as an HTTP batch body does (it once took the default).</summary>
+    [Fact]
+    public async Task AGrpcBatchOverTheConfiguredByteLimitIsRefused()
+    {
+        var small = await stack.Services.StartIngestionAsync(settings: new Dictionary<string, string> { ["Tokage__Ingest__MaxBatchBytes"] = "4096" });
+        using var channel = GrpcChannel.ForAddress(small.GrpcUri);
+        var client = new IngestService.IngestServiceClient(channel);
+        var auth = new Metadata { { "authorization", $"Bearer {stack.Key}" } };
+        TokenUsageEvent Proto(string id) => new()
+        {
+            EventId = id, Timestamp = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddSeconds(-1)),
+            Provider = "openai", Model = "gpt-4o", Usage = new TokenUsage { InputTokens = 100, OutputTokens = 10 },
+            Metadata = { ["note"] = new string('x', 900) },
+        };
+
+        Assert.Equal(2, (await client.IngestBatchAsync(new IngestBatchRequest { Events = { Proto("limit-1"), Proto("limit-2") } }, auth)).Accepted);
+        var request = new IngestBatchRequest();
+        request.Events.AddRange(Enumerable.Range(3, 8).Select(i => Proto($"limit-{i}")));
+        Assert.True(request.CalculateSize() > 4096);
+        var refused = await Assert.ThrowsAsync<RpcException>(() => client.IngestBatchAsync(request, auth).ResponseAsync);
+        Assert.Equal(StatusCode.ResourceExhausted, refused.StatusCode);
+    }
+
     [Fact]
     public async Task OverGrpcTheSameRulesAndAnswers()
     {

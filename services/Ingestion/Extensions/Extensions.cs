@@ -30,7 +30,9 @@ internal static class Extensions
         builder.Services.AddSingleton<OtlpIngest>();
         builder.Services.AddProblemDetails();
 
-        // A batch message may be as large as a batch body.
-        builder.Services.AddGrpc(grpc => grpc.MaxReceiveMessageSize = new IngestOptions().MaxBatchBytes);
+        // A batch message may be as large as a batch body: the configured limit, not the default.
+        builder.Services.AddGrpc();
+        builder.Services.AddOptions<global::Grpc.AspNetCore.Server.GrpcServiceOptions>()
+            .Configure<Microsoft.Extensions.Options.IOptions<IngestOptions>>((grpc, ingest) => grpc.MaxReceiveMessageSize = ingest.Value.MaxBatchBytes);
     }
 }
