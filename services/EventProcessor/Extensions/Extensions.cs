@@ -44,8 +44,8 @@ internal static class Extensions
 
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<PriceBook>();
-        builder.Services.AddSingleton<PriceFeed>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<PriceFeed>());
+        builder.Services.AddSingleton<PriceFeedSubscription>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<PriceFeedSubscription>());
         builder.Services.AddSingleton(sp => new DedupeClaims(sp.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>()));
         builder.Services.AddSingleton(sp => new ReservationSettlements(sp.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>()));
         builder.Services.AddSingleton<EventClassifier>();
@@ -54,6 +54,6 @@ internal static class Extensions
         builder.Services.AddHostedService<EventProcessorWorker>();
 
         builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
-            "price-book", sp => sp.GetRequiredService<PriceFeed>(), HealthStatus.Unhealthy, ["ready"]));
+            "price-book", sp => sp.GetRequiredService<PriceFeedSubscription>(), HealthStatus.Unhealthy, ["ready"]));
     }
 }

@@ -18,7 +18,7 @@ namespace Tokage.EventProcessor.Processing;
 public sealed class EventProcessorWorker(
     IEventLog log,
     BatchProcessor processor,
-    PriceFeed priceFeed,
+    PriceFeedSubscription priceFeed,
     AnalyticsSchemaInitializer schema,
     IOptions<ProcessorOptions> options,
     ILogger<EventProcessorWorker> logger) : BackgroundService

@@ -13,8 +13,8 @@ namespace Tokage.EventProcessor.Pricing;
 /// processor prices nothing before the first snapshot (an empty book would store every event unpriced).
 /// While the registry is unreachable it prices from the last book it had.
 /// </summary>
-public sealed class PriceFeed(
-    PriceRegistryService.PriceRegistryServiceClient registry, PriceBook book, IOptions<ProcessorOptions> options, ILogger<PriceFeed> logger)
+public sealed class PriceFeedSubscription(
+    PriceRegistryService.PriceRegistryServiceClient registry, PriceBook book, IOptions<ProcessorOptions> options, ILogger<PriceFeedSubscription> logger)
     : BackgroundService, IHealthCheck
 {
     private readonly TaskCompletionSource loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
