@@ -59,6 +59,8 @@ public sealed class ConsoleTests(ConsoleApp console) : IClassFixture<ConsoleApp>
 
         // Edited in place: the amount and thresholds change, the budget stays the same one.
         await page.GetByTestId("budget-edit").ClickAsync();
+        // The form takes the budget's values from the server first; typing before that render would be overwritten.
+        await Assertions.Expect(Input(page, "budget-form-amount")).ToHaveValueAsync("123.45");
         await Input(page, "budget-form-amount").FillAsync("200.5");
         await page.GetByTestId("budget-form-create").ClickAsync();
         await Assertions.Expect(page.GetByTestId("budget-spend")).ToContainTextAsync("of $200.50 this month");
