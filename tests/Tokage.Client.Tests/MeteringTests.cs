@@ -324,16 +324,7 @@ public sealed class MeteringTests(ProcessingStack stack) : IClassFixture<Process
         return (process.ExitCode, await output + await errors);
     }
 
-    private static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (!File.Exists(Path.Combine(directory!.FullName, "Tokage.sln")))
-        {
-            directory = directory.Parent;
-        }
-
-        return directory.FullName;
-    }
+    private static string RepositoryRoot() => TestAssets.Path("RepositoryRoot");
 
     private OpenAIClient OpenAi() => new(new ApiKeyCredential("sk-fake"), new OpenAIClientOptions { Endpoint = provider.Endpoint });
 
