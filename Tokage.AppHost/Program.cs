@@ -73,8 +73,12 @@ var billing = builder.AddService<Projects.BillingPipeline>("billing-pipeline", h
     .WithWebhookTargets()
     .WithService(auth);
 
-builder.AddService<Projects.AuditLog>("audit-log")
-    .WithDatabase(database, auditRole, migrator).WithEngine(archive);
+// Drains the services' audit outbox into hash chains, seals each hour write-once to the object store, and serves
+// reading and verification to tenants' admins (their keys and sessions, through auth) and the operator.
+builder.AddService<Projects.AuditLog>("audit-log", httpPort: 8065)
+    .WithDatabase(database, auditRole, migrator).WithEngine(archive).WithEngine(redis)
+    .WithEnvironment("Tokage__Audit__AdminToken", builder.AddAdminToken("audit-log", adminToken))
+    .WithService(auth);
 
 builder.AddService<Projects.SyntheticMonitor>("synthetic-monitor")
     .WithService(ingestion).WithService(queryApi).WithService(controlPlane);

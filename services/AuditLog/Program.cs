@@ -1,3 +1,4 @@
+using Tokage.AuditLog.Apis;
 using Tokage.AuditLog.Extensions;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -8,5 +9,6 @@ builder.AddApplicationServices();
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
+app.MapAuditApi();
 
 app.Run();

@@ -28,6 +28,7 @@ public static class ApiKeyHttp
         switch (resolution.Status)
         {
             case KeyResolutionStatus.Valid when resolution.Identity!.HasScope(scope):
+                Remember(context, resolution.Identity);
                 return (resolution.Identity, null);
             case KeyResolutionStatus.Valid:
                 return (null, Forbidden(resolution.Identity!, scope));
@@ -44,6 +45,12 @@ public static class ApiKeyHttp
                     detail: "A valid API key is required: 'Authorization: Bearer tok_live_…' or 'x-api-key: tok_live_…'."));
         }
     }
+
+    /// <summary>Keeps the identity that let a request in on the request, for what records who acted (the audit log).</summary>
+    public static void Remember(HttpContext context, ApiKeyIdentity identity) => context.Items[typeof(ApiKeyIdentity)] = identity;
+
+    /// <summary>The key or session that let this request in, if one did.</summary>
+    public static ApiKeyIdentity? IdentityOf(HttpContext context) => context.Items[typeof(ApiKeyIdentity)] as ApiKeyIdentity;
 
     /// <summary>The 403 for a caller without <paramref name="scope"/>: a key lacks the scope, a member's session the role.</summary>
     public static IResult Forbidden(ApiKeyIdentity identity, string scope) => identity.Role is { } role

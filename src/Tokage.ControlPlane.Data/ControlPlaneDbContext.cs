@@ -31,6 +31,7 @@ public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext
     public DbSet<BudgetAlert> BudgetAlerts => Set<BudgetAlert>();
     public DbSet<AlertDelivery> AlertDeliveries => Set<AlertDelivery>();
     public DbSet<AlertDeliveryAttempt> AlertDeliveryAttempts => Set<AlertDeliveryAttempt>();
+    public DbSet<AuditOutboxEntry> AuditOutbox => Set<AuditOutboxEntry>();
 
     protected override void OnModelCreating(ModelBuilder model)
     {
@@ -41,6 +42,15 @@ public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext
             tenant.Property(t => t.Plan).HasMaxLength(50);
             tenant.Property(t => t.Status).HasConversion<string>().HasMaxLength(20);
             tenant.Property(t => t.TimeZone).HasMaxLength(64).HasDefaultValue("UTC");
+        });
+
+        // The table is migration AuditLog's SQL (its identity order and transaction id are not this model's).
+        model.Entity<AuditOutboxEntry>(entry =>
+        {
+            entry.ToTable("audit_outbox", table => table.ExcludeFromMigrations());
+            entry.Property(e => e.Before).HasColumnType("jsonb");
+            entry.Property(e => e.After).HasColumnType("jsonb");
+            entry.Property(e => e.Id).ValueGeneratedNever();
         });
 
         model.Entity<TenantSso>(sso =>

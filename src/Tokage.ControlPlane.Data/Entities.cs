@@ -230,3 +230,21 @@ public sealed class AlertDeliveryAttempt
     public string? Error { get; set; }
     public DateTimeOffset At { get; set; }
 }
+
+/// <summary>
+/// A row of the audit outbox (migration AuditLog), written in the same SaveChanges as the change it records; the
+/// database fills its order, transaction id and time. Other services write the same table with <c>AuditOutbox</c>.
+/// </summary>
+public sealed class AuditOutboxEntry
+{
+    public Guid Id { get; set; } = Guid.CreateVersion7();
+    public Guid? TenantId { get; set; }
+    public required string Kind { get; set; }
+    public required string Subject { get; set; }
+    public required string ActorType { get; set; }
+    public required string ActorId { get; set; }
+    public string? ActorAddress { get; set; }
+    public string? ActorUserAgent { get; set; }
+    public string? Before { get; set; }
+    public string? After { get; set; }
+}

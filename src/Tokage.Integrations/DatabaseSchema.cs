@@ -11,7 +11,7 @@ namespace Microsoft.Extensions.Hosting;
 /// </summary>
 public static class DatabaseSchema
 {
-    public const string LatestMigration = "20261204031750_SingleSignOn";
+    public const string LatestMigration = "20261204100000_AuditLog";
 
     /// <summary>A readiness check that the database has <see cref="LatestMigration"/> (each role may read the history, whose columns the snake-case convention names).</summary>
     public static IHealthChecksBuilder AddDatabaseSchemaCheck(this IHealthChecksBuilder health) =>

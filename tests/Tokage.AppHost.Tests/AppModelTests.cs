@@ -97,6 +97,7 @@ public sealed class AppModelTests : IDisposable
 
         var billing = Resource(builder, "billing-pipeline").Annotations.OfType<EndpointAnnotation>().ToDictionary(e => e.Name, e => e.Port);
         Assert.Equal(8075, billing["http"]);
+        Assert.Equal(8065, Resource(builder, "audit-log").Annotations.OfType<EndpointAnnotation>().Single(e => e.Name == "http").Port);
 
         // The console: one external HTTP endpoint on its fixed port, no gRPC.
         var console = Resource(builder, "console").Annotations.OfType<EndpointAnnotation>().ToDictionary(e => e.Name);
@@ -114,7 +115,7 @@ public sealed class AppModelTests : IDisposable
         { "event-processor", ["redis", "events", "analytics", "archive"], ["price-registry"] },
         { "query-api", ["redis", "tokage", "analytics"], ["auth"] },
         { "billing-pipeline", ["redis", "tokage", "analytics", "archive"], ["auth"] },
-        { "audit-log", ["tokage", "archive"], [] },
+        { "audit-log", ["tokage", "archive", "redis"], ["auth"] },
         { "synthetic-monitor", [], ["ingestion", "query-api", "control-plane"] },
         // The console holds no database: members act through the services' APIs; Redis keeps its cookie keys.
         { "console", ["redis"], ["control-plane", "query-api", "price-registry", "billing-pipeline", "ingestion"] },

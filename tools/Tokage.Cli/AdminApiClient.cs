@@ -53,7 +53,7 @@ internal sealed class AdminApiClient(CliConnection connection, string service = 
         }
         catch (HttpRequestException ex)
         {
-            throw new CliException($"Cannot reach {service} at {connection.Url} ({ex.Message}). Is the AppHost running (./run.sh)? Otherwise pass {(service == "the control plane" ? "--url" : "--billing-url")}.");
+            throw new CliException($"Cannot reach {service} at {connection.Url} ({ex.Message}). Is the AppHost running (./run.sh)? Otherwise pass {service switch { "the control plane" => "--url", "the audit log" => "--audit-url", _ => "--billing-url" }}.");
         }
 
         using (response)

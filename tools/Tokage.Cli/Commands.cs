@@ -19,7 +19,7 @@ internal static partial class Commands
 
     public static RootCommand Build(TextWriter output)
     {
-        var root = new RootCommand("tokage: manage Tokage tenants, API keys, users, teams, projects, and the tenants' billing.") { Url, BillingUrl, AdminToken, Json };
+        var root = new RootCommand("tokage: manage Tokage tenants, API keys, users, teams, projects, the tenants' billing, and read and verify the audit log.") { Url, BillingUrl, AuditUrl, AdminToken, Json };
         root.Subcommands.Add(TenantsCommand(output));
         root.Subcommands.Add(KeysCommand(output));
         root.Subcommands.Add(UsersCommand(output));
@@ -29,6 +29,7 @@ internal static partial class Commands
         root.Subcommands.Add(PlansCommand(output));
         root.Subcommands.Add(SubscriptionsCommand(output));
         root.Subcommands.Add(InvoicesCommand(output));
+        root.Subcommands.Add(AuditCommand(output));
         root.Subcommands.Add(DemoCommand(output));
         return root;
     }

@@ -1,6 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Npgsql;
+using Tokage.ApiKeys;
+using Tokage.Audit;
 using Tokage.BillingPipeline.Billing;
 using Tokage.Integrations;
 using static Tokage.BillingPipeline.Apis.BillingErrors;
@@ -22,7 +24,7 @@ public static class CustomersApi
     {
         var customers = app.MapGroup("/v1/customers").WithTags("Customers");
         customers.MapPost("/", (HttpContext context, NpgsqlDataSource db, TimeProvider time, JsonElement body) =>
-            BillingCaller.AsTenantAsync(context, tenant => CreateAsync(db, tenant, new RequestJson(body), time.GetUtcNow(), context.RequestAborted)));
+            BillingCaller.AsTenantAsync(context, tenant => CreateAsync(db, tenant, new RequestJson(body), time.GetUtcNow(), RequestActor.Of(context), context.RequestAborted)));
         customers.MapGet("/", (HttpContext context, NpgsqlDataSource db) =>
             BillingCaller.AsTenantAsync(context, async tenant => Results.Ok(new JsonObject
             {
@@ -33,16 +35,16 @@ public static class CustomersApi
                 await db.InTenantAsync(tenant, (c, t) => BillingRecords.CustomerAsync(c, t, id, context.RequestAborted), context.RequestAborted) is { } found
                     ? Results.Ok(found.ToJson()) : NotFound($"Customer '{id}'")));
         customers.MapPatch("/{id}", (HttpContext context, NpgsqlDataSource db, TimeProvider time, string id, JsonElement body) =>
-            BillingCaller.AsTenantAsync(context, tenant => UpdateAsync(db, tenant, id, new RequestJson(body), time.GetUtcNow(), context.RequestAborted)));
+            BillingCaller.AsTenantAsync(context, tenant => UpdateAsync(db, tenant, id, new RequestJson(body), time.GetUtcNow(), RequestActor.Of(context), context.RequestAborted)));
 
         var grants = app.MapGroup("/v1/credit-grants").WithTags("Credit grants");
         grants.MapPost("/", (HttpContext context, NpgsqlDataSource db, TimeProvider time, JsonElement body) =>
-            BillingCaller.AsTenantAsync(context, tenant => GrantAsync(db, tenant, new RequestJson(body), time.GetUtcNow(), context.RequestAborted)));
+            BillingCaller.AsTenantAsync(context, tenant => GrantAsync(db, tenant, new RequestJson(body), time.GetUtcNow(), RequestActor.Of(context), context.RequestAborted)));
         grants.MapGet("/", (HttpContext context, NpgsqlDataSource db, string? customer) =>
             BillingCaller.AsTenantAsync(context, tenant => GrantsAsync(db, tenant, customer, context.RequestAborted)));
     }
 
-    private static async Task<IResult> CreateAsync(NpgsqlDataSource db, Guid tenant, RequestJson json, DateTimeOffset now, CancellationToken ct)
+    private static async Task<IResult> CreateAsync(NpgsqlDataSource db, Guid tenant, RequestJson json, DateTimeOffset now, AuditActor actor, CancellationToken ct)
     {
         if (!json.IsObject)
         {
@@ -68,7 +70,9 @@ public static class CustomersApi
                     """, ct, ("id", id), ("tenant", tenant), ("external_id", externalId!), ("name", fields.Name ?? ""), ("email", fields.Email ?? ""),
                     ("zone", fields.TimeZone ?? "UTC"), ("stripe", fields.Stripe ?? ""), ("now", now));
                 await AddIdsAsync(c, t, tenant, id, [(externalId!, false), .. aliases.Select(a => (a, true))], ct);
-                return await BillingRecords.CustomerAsync(c, t, externalId!, ct);
+                var customer = await BillingRecords.CustomerAsync(c, t, externalId!, ct);
+                await AuditOutbox.AppendAsync(c, t, AuditChange.Of(tenant, AuditKinds.CustomerCreated, $"customer:{id}", null, customer!.ToJson()), actor, ct);
+                return customer;
             }, ct);
             return Results.Created($"/v1/customers/{Uri.EscapeDataString(externalId!)}", created!.ToJson());
         }
@@ -78,7 +82,7 @@ public static class CustomersApi
         }
     }
 
-    private static async Task<IResult> UpdateAsync(NpgsqlDataSource db, Guid tenant, string id, RequestJson json, DateTimeOffset now, CancellationToken ct)
+    private static async Task<IResult> UpdateAsync(NpgsqlDataSource db, Guid tenant, string id, RequestJson json, DateTimeOffset now, AuditActor actor, CancellationToken ct)
     {
         if (!json.IsObject)
         {
@@ -123,7 +127,9 @@ public static class CustomersApi
                     await AddIdsAsync(c, t, tenant, found.Id, [.. aliases.Where(a => a != found.ExternalId).Select(a => (a, true))], ct);
                 }
 
-                return Results.Ok((await BillingRecords.CustomerAsync(c, t, found.ExternalId, ct))!.ToJson());
+                var updated = (await BillingRecords.CustomerAsync(c, t, found.ExternalId, ct))!.ToJson();
+                await AuditOutbox.AppendAsync(c, t, AuditChange.Of(tenant, AuditKinds.CustomerUpdated, $"customer:{found.Id}", found.ToJson(), updated), actor, ct);
+                return Results.Ok(updated);
             }, ct);
         }
         catch (PostgresException ex) when (IsUniqueViolation(ex))
@@ -159,7 +165,7 @@ public static class CustomersApi
         }
     }
 
-    private static async Task<IResult> GrantAsync(NpgsqlDataSource db, Guid tenant, RequestJson json, DateTimeOffset now, CancellationToken ct)
+    private static async Task<IResult> GrantAsync(NpgsqlDataSource db, Guid tenant, RequestJson json, DateTimeOffset now, AuditActor actor, CancellationToken ct)
     {
         if (!json.IsObject)
         {
@@ -200,12 +206,14 @@ public static class CustomersApi
                 VALUES (@id, @tenant, @customer, @amount, @effective, @expires, @priority, @description, @now)
                 """, ct, ("id", id), ("tenant", tenant), ("customer", found.Id), ("amount", amount!.Value), ("effective", effective),
                 ("expires", (object?)expires ?? DBNull.Value), ("priority", priority), ("description", description), ("now", now));
-            return Results.Created($"/v1/credit-grants?customer={Uri.EscapeDataString(found.ExternalId)}", new JsonObject
+            var grant = new JsonObject
             {
                 ["id"] = id.ToString(), ["customer"] = found.ExternalId, ["amount_usd"] = Tokage.Billing.Money.Cents(amount.Value),
                 ["remaining_usd"] = Tokage.Billing.Money.Cents(amount.Value), ["effective_at"] = effective.ToString("O"), ["expires_at"] = expires?.ToString("O"),
                 ["priority"] = priority, ["description"] = description,
-            });
+            };
+            await AuditOutbox.AppendAsync(c, t, AuditChange.Of(tenant, AuditKinds.CreditGrantCreated, $"credit_grant:{id}", null, grant), actor, ct);
+            return Results.Created($"/v1/credit-grants?customer={Uri.EscapeDataString(found.ExternalId)}", grant);
         }, ct);
     }
 

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Npgsql;
+using Tokage.ApiKeys;
+using Tokage.Audit;
 using Tokage.Billing.Rendering;
 using Tokage.BillingPipeline.Billing;
 using Tokage.Integrations;
@@ -31,9 +33,9 @@ public static class InvoicesApi
             BillingCaller.AsTenantAsync(context, async tenant => await FindAsync(db, tenant, id, context.RequestAborted) is { } invoice
                 ? Results.File(InvoicePdf.Render(invoice), "application/pdf", $"invoice-{FileName(invoice)}.pdf") : NotFound($"Invoice '{id}'")));
         invoices.MapPost("/{id:guid}/void", (HttpContext context, NpgsqlDataSource db, TimeProvider time, Guid id) =>
-            BillingCaller.AsTenantAsync(context, tenant => SettleAsync(db, tenant, id, "void", time.GetUtcNow(), context.RequestAborted)));
+            BillingCaller.AsTenantAsync(context, tenant => SettleAsync(db, tenant, id, "void", time.GetUtcNow(), RequestActor.Of(context), context.RequestAborted)));
         invoices.MapPost("/{id:guid}/mark-paid", (HttpContext context, NpgsqlDataSource db, TimeProvider time, Guid id) =>
-            BillingCaller.AsTenantAsync(context, tenant => SettleAsync(db, tenant, id, "paid", time.GetUtcNow(), context.RequestAborted)));
+            BillingCaller.AsTenantAsync(context, tenant => SettleAsync(db, tenant, id, "paid", time.GetUtcNow(), RequestActor.Of(context), context.RequestAborted)));
 
         app.MapGet("/v1/customers/{id}/upcoming-invoice", (HttpContext context, NpgsqlDataSource db, InvoiceEngine engine, TimeProvider time, string id) =>
             BillingCaller.AsTenantAsync(context, async tenant =>
@@ -52,7 +54,7 @@ public static class InvoicesApi
             BillingCaller.AsTenantAsync(context, tenant => StatementsAsync(context, statements, tenant, from, to, format))).WithTags("Statements");
 
         app.MapGet("/v1/billing/settings", (HttpContext context, NpgsqlDataSource db) =>
-            BillingCaller.AsTenantAsync(context, tenant => SettingsAsync(db, tenant, null, context.RequestAborted))).WithTags("Invoices");
+            BillingCaller.AsTenantAsync(context, tenant => SettingsAsync(db, tenant, null, null, context.RequestAborted))).WithTags("Invoices");
         app.MapPatch("/v1/billing/settings", (HttpContext context, NpgsqlDataSource db, System.Text.Json.JsonElement body) =>
             BillingCaller.AsTenantAsync(context, tenant =>
             {
@@ -63,7 +65,7 @@ public static class InvoicesApi
                     json.Errors["grace_hours"] = ["'grace_hours' is required: hours from 0 to 744 after a period ends before its invoice is issued."];
                 }
 
-                return json.Errors.Count > 0 ? Task.FromResult(Invalid(json.Errors)) : SettingsAsync(db, tenant, grace, context.RequestAborted);
+                return json.Errors.Count > 0 ? Task.FromResult(Invalid(json.Errors)) : SettingsAsync(db, tenant, grace, RequestActor.Of(context), context.RequestAborted);
             })).WithTags("Invoices");
 
         app.MapPost("/v1/billing/run", (HttpContext context, InvoiceEngine engine, DailyStatements statements, TimeProvider time) =>
@@ -74,13 +76,21 @@ public static class InvoicesApi
             }))).WithTags("Invoices");
     }
 
-    private static Task<IResult> SettingsAsync(NpgsqlDataSource db, Guid tenant, int? graceHours, CancellationToken ct) =>
+    /// <summary>An invoice's state as its audit records show it: who, which period, how much, and its status (not every line).</summary>
+    private static JsonObject InvoiceState(JsonObject invoice) => new(invoice
+        .Where(p => p.Key is "id" or "number" or "status" or "customer" or "plan" or "period" or "total_usd" or "issued_at" or "paid_at" or "voided_at")
+        .Select(p => KeyValuePair.Create(p.Key, p.Value?.DeepClone())));
+
+    private static Task<IResult> SettingsAsync(NpgsqlDataSource db, Guid tenant, int? graceHours, AuditActor? actor, CancellationToken ct) =>
         db.InTenantAsync(tenant, async (c, t) =>
         {
             await BillingRecords.ExecuteAsync(c, t, "INSERT INTO billing_settings (tenant_id) VALUES (@tenant) ON CONFLICT (tenant_id) DO NOTHING", ct, ("tenant", tenant));
             if (graceHours is { } grace)
             {
+                var previous = (await BillingRecords.ReadAsync(c, t, "SELECT grace_hours FROM billing_settings FOR UPDATE", r => r.GetInt32(0), ct)).Single();
                 await BillingRecords.ExecuteAsync(c, t, "UPDATE billing_settings SET grace_hours = @grace", ct, ("grace", grace));
+                await AuditOutbox.AppendAsync(c, t, AuditChange.Of<object>(tenant, AuditKinds.BillingSettingsChanged, "billing_settings",
+                    new { grace_hours = previous }, new { grace_hours = grace }), actor!, ct);
             }
 
             var (hours, last) = (await BillingRecords.ReadAsync(c, t, "SELECT grace_hours, last_invoice_number FROM billing_settings", r => (r.GetInt32(0), r.GetInt64(1)), ct)).Single();
@@ -145,7 +155,7 @@ public static class InvoicesApi
     }
 
     /// <summary>issued → paid or void; anything else is a 409 naming the status it has (an issued invoice's figures never change).</summary>
-    private static Task<IResult> SettleAsync(NpgsqlDataSource db, Guid tenant, Guid id, string to, DateTimeOffset now, CancellationToken ct) =>
+    private static Task<IResult> SettleAsync(NpgsqlDataSource db, Guid tenant, Guid id, string to, DateTimeOffset now, AuditActor actor, CancellationToken ct) =>
         db.InTenantAsync(tenant, async (c, t) =>
         {
             var status = (await BillingRecords.ReadAsync(c, t, "SELECT status FROM invoices WHERE id = @id FOR UPDATE", r => r.GetString(0), ct, ("id", id))).FirstOrDefault();
@@ -159,10 +169,14 @@ public static class InvoicesApi
                 return Conflict($"Invoice '{id}' is {status}: only an issued invoice can be marked {(to == "paid" ? "paid" : "void")}.");
             }
 
+            var before = (await BillingRecords.ReadAsync(c, t, $"SELECT {InvoiceColumns} FROM invoices i WHERE i.id = @id", Read, ct, ("id", id))).Single();
             await BillingRecords.ExecuteAsync(c, t,
                 $"UPDATE invoices SET status = @status, {(to == "paid" ? "paid_at" : "voided_at")} = @now, updated_at = @now WHERE id = @id", ct,
                 ("status", to), ("now", now), ("id", id));
-            return Results.Ok((await BillingRecords.ReadAsync(c, t, $"SELECT {InvoiceColumns} FROM invoices i WHERE i.id = @id", Read, ct, ("id", id))).Single());
+            var after = (await BillingRecords.ReadAsync(c, t, $"SELECT {InvoiceColumns} FROM invoices i WHERE i.id = @id", Read, ct, ("id", id))).Single();
+            await AuditOutbox.AppendAsync(c, t, AuditChange.Of(tenant, to == "paid" ? AuditKinds.InvoicePaid : AuditKinds.InvoiceVoided,
+                $"invoice:{after["number"]}", InvoiceState(before), InvoiceState(after)), actor, ct);
+            return Results.Ok(after);
         }, ct);
 
     private static async Task<IResult> StatementsAsync(HttpContext context, DailyStatements statements, Guid tenant, string? from, string? to, string? format)

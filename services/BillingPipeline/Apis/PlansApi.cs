@@ -2,6 +2,8 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Npgsql;
+using Tokage.ApiKeys;
+using Tokage.Audit;
 using Tokage.Billing.Plans;
 using Tokage.BillingPipeline.Billing;
 using Tokage.Integrations;
@@ -20,7 +22,7 @@ public static partial class PlansApi
     {
         var plans = app.MapGroup("/v1/plans").WithTags("Plans");
         plans.MapPost("/", (HttpContext context, NpgsqlDataSource db, TimeProvider time, JsonElement body) =>
-            BillingCaller.AsTenantAsync(context, tenant => AddVersionAsync(db, tenant, body, time.GetUtcNow(), context.RequestAborted)));
+            BillingCaller.AsTenantAsync(context, tenant => AddVersionAsync(db, tenant, body, time.GetUtcNow(), RequestActor.Of(context), context.RequestAborted)));
         plans.MapGet("/", (HttpContext context, NpgsqlDataSource db) =>
             BillingCaller.AsTenantAsync(context, async tenant =>
             {
@@ -42,7 +44,7 @@ public static partial class PlansApi
 
         var subscriptions = app.MapGroup("/v1/subscriptions").WithTags("Subscriptions");
         subscriptions.MapPost("/", (HttpContext context, NpgsqlDataSource db, TimeProvider time, JsonElement body) =>
-            BillingCaller.AsTenantAsync(context, tenant => SubscribeAsync(db, tenant, new RequestJson(body), time.GetUtcNow(), context.RequestAborted)));
+            BillingCaller.AsTenantAsync(context, tenant => SubscribeAsync(db, tenant, new RequestJson(body), time.GetUtcNow(), RequestActor.Of(context), context.RequestAborted)));
         subscriptions.MapGet("/", (HttpContext context, NpgsqlDataSource db, string? customer) =>
             BillingCaller.AsTenantAsync(context, tenant => db.InTenantAsync(tenant, async (c, t) =>
             {
@@ -63,10 +65,10 @@ public static partial class PlansApi
                 return Results.Ok(new JsonObject { ["subscriptions"] = new JsonArray([.. list.Select(s => (JsonNode)Json(s, customers[s.CustomerId], versions))]) });
             }, context.RequestAborted)));
         subscriptions.MapPatch("/{id:guid}", (HttpContext context, NpgsqlDataSource db, TimeProvider time, Guid id, JsonElement body) =>
-            BillingCaller.AsTenantAsync(context, tenant => ChangeAsync(db, tenant, id, new RequestJson(body), time.GetUtcNow(), context.RequestAborted)));
+            BillingCaller.AsTenantAsync(context, tenant => ChangeAsync(db, tenant, id, new RequestJson(body), time.GetUtcNow(), RequestActor.Of(context), context.RequestAborted)));
     }
 
-    private static async Task<IResult> AddVersionAsync(NpgsqlDataSource db, Guid tenant, JsonElement body, DateTimeOffset now, CancellationToken ct)
+    private static async Task<IResult> AddVersionAsync(NpgsqlDataSource db, Guid tenant, JsonElement body, DateTimeOffset now, AuditActor actor, CancellationToken ct)
     {
         var json = new RequestJson(body);
         if (!json.IsObject)
@@ -107,7 +109,9 @@ public static partial class PlansApi
                     INSERT INTO plan_versions (id, tenant_id, plan_id, version, definition, created_at) VALUES (@id, @tenant, @plan, @version, @definition::jsonb, @now)
                     """, ct, ("id", Guid.CreateVersion7()), ("tenant", tenant), ("plan", planId), ("version", next),
                     ("definition", PlanJson.Write(definition!).ToJsonString()), ("now", now));
-                return (await BillingRecords.PlanVersionsAsync(c, t, ct, key))[^1];
+                var added = (await BillingRecords.PlanVersionsAsync(c, t, ct, key))[^1];
+                await AuditOutbox.AppendAsync(c, t, AuditChange.Of(tenant, AuditKinds.PlanCreated, $"plan:{added.Key}@{added.Version}", null, added.ToJson()), actor, ct);
+                return added;
             }, ct);
             return Results.Created($"/v1/plans/{created.Key}", created.ToJson());
         }
@@ -117,7 +121,7 @@ public static partial class PlansApi
         }
     }
 
-    private static async Task<IResult> SubscribeAsync(NpgsqlDataSource db, Guid tenant, RequestJson json, DateTimeOffset now, CancellationToken ct)
+    private static async Task<IResult> SubscribeAsync(NpgsqlDataSource db, Guid tenant, RequestJson json, DateTimeOffset now, AuditActor actor, CancellationToken ct)
     {
         if (!json.IsObject)
         {
@@ -175,14 +179,15 @@ public static partial class PlansApi
                 VALUES (@id, @tenant, @customer, @plan, @start, @end, @anchor, @now)
                 """, ct, ("id", id), ("tenant", tenant), ("customer", customer.Id), ("plan", plan.Id), ("start", startDate),
                 ("end", (object?)end ?? DBNull.Value), ("anchor", anchor ?? startDate.Day), ("now", now));
-            var created = (await BillingRecords.SubscriptionsAsync(c, t, ct, customer.Id)).Single(s => s.Id == id);
-            return Results.Created($"/v1/subscriptions?customer={Uri.EscapeDataString(customer.ExternalId)}",
-                Json(created, customer, (await BillingRecords.PlanVersionsAsync(c, t, ct)).ToDictionary(v => v.Id)));
+            var created = Json((await BillingRecords.SubscriptionsAsync(c, t, ct, customer.Id)).Single(s => s.Id == id), customer,
+                (await BillingRecords.PlanVersionsAsync(c, t, ct)).ToDictionary(v => v.Id));
+            await AuditOutbox.AppendAsync(c, t, AuditChange.Of(tenant, AuditKinds.SubscriptionCreated, $"subscription:{id}", null, created), actor, ct);
+            return Results.Created($"/v1/subscriptions?customer={Uri.EscapeDataString(customer.ExternalId)}", created);
         }, ct);
     }
 
     /// <summary><c>{"plan": key, "plan_version": n}</c> moves the subscription at its next period; <c>{"end_date": "YYYY-MM-DD"}</c> ends it.</summary>
-    private static async Task<IResult> ChangeAsync(NpgsqlDataSource db, Guid tenant, Guid id, RequestJson json, DateTimeOffset now, CancellationToken ct)
+    private static async Task<IResult> ChangeAsync(NpgsqlDataSource db, Guid tenant, Guid id, RequestJson json, DateTimeOffset now, AuditActor actor, CancellationToken ct)
     {
         if (!json.IsObject)
         {
@@ -218,24 +223,19 @@ public static partial class PlansApi
             var issuedUntil = (await BillingRecords.ReadAsync(c, t,
                 "SELECT max(period_end) FROM invoices WHERE subscription_id = @id AND status <> 'draft'",
                 r => r.IsDBNull(0) ? (DateOnly?)null : r.GetFieldValue<DateOnly>(0), ct, ("id", id))).Single();
+            // Everything is checked before anything changes: a refused request changes nothing.
+            PlanVersionRecord? plan = null;
             if (planKey is not null)
             {
                 // One pending change at a time; one that has taken effect for every issued period is folded in first,
                 // so the periods before it keep their version and a later change cannot reprice them.
-                if (subscription.NextPlanVersionId is { } pending && subscription.NextFrom is { } from)
+                if (subscription.NextPlanVersionId is not null && subscription.NextFrom is { } from && (issuedUntil is null || issuedUntil < from))
                 {
-                    if (issuedUntil is null || issuedUntil < from)
-                    {
-                        return Conflict($"A change to another plan version from {from:yyyy-MM-dd} is pending: it must take effect (its first period issued) before another change.");
-                    }
-
-                    await BillingRecords.ExecuteAsync(c, t,
-                        "UPDATE subscriptions SET plan_version_id = @pending, next_plan_version_id = NULL, next_from = NULL WHERE id = @id", ct,
-                        ("pending", pending), ("id", id));
+                    return Conflict($"A change to another plan version from {from:yyyy-MM-dd} is pending: it must take effect (its first period issued) before another change.");
                 }
 
                 var versions = await BillingRecords.PlanVersionsAsync(c, t, ct, planKey);
-                var plan = version is null ? versions.LastOrDefault() : versions.FirstOrDefault(v => v.Version == version);
+                plan = version is null ? versions.LastOrDefault() : versions.FirstOrDefault(v => v.Version == version);
                 if (plan is null)
                 {
                     return versions.Count == 0 ? NotFound($"Plan '{planKey}'") : Invalid("plan_version", $"Plan '{planKey}' has versions 1 to {versions[^1].Version}.");
@@ -245,9 +245,6 @@ public static partial class PlansApi
                 {
                     return Invalid("plan", "The subscription has no period after this one to change the plan in.");
                 }
-
-                await BillingRecords.ExecuteAsync(c, t, "UPDATE subscriptions SET next_plan_version_id = @plan, next_from = @from WHERE id = @id", ct,
-                    ("plan", plan.Id), ("from", next.StartDate), ("id", id));
             }
 
             if (end is not null)
@@ -267,12 +264,31 @@ public static partial class PlansApi
                 {
                     return Invalid("end_date", $"Ending on {end:yyyy-MM-dd} would overlap subscription {overlapping.Id} from {overlapping.StartDate:yyyy-MM-dd}: subscriptions of a customer cannot overlap.");
                 }
+            }
 
+            var planVersions = (await BillingRecords.PlanVersionsAsync(c, t, ct)).ToDictionary(v => v.Id);
+            var before = Json(subscription, customer, planVersions);
+            if (plan is not null)
+            {
+                if (subscription.NextPlanVersionId is { } pending)
+                {
+                    await BillingRecords.ExecuteAsync(c, t,
+                        "UPDATE subscriptions SET plan_version_id = @pending, next_plan_version_id = NULL, next_from = NULL WHERE id = @id", ct,
+                        ("pending", pending), ("id", id));
+                }
+
+                await BillingRecords.ExecuteAsync(c, t, "UPDATE subscriptions SET next_plan_version_id = @plan, next_from = @from WHERE id = @id", ct,
+                    ("plan", plan.Id), ("from", next!.StartDate), ("id", id));
+            }
+
+            if (end is not null)
+            {
                 await BillingRecords.ExecuteAsync(c, t, "UPDATE subscriptions SET end_date = @end WHERE id = @id", ct, ("end", end.Value), ("id", id));
             }
 
-            var updated = (await BillingRecords.SubscriptionsAsync(c, t, ct, customer.Id)).Single(s => s.Id == id);
-            return Results.Ok(Json(updated, customer, (await BillingRecords.PlanVersionsAsync(c, t, ct)).ToDictionary(v => v.Id)));
+            var updated = Json((await BillingRecords.SubscriptionsAsync(c, t, ct, customer.Id)).Single(s => s.Id == id), customer, planVersions);
+            await AuditOutbox.AppendAsync(c, t, AuditChange.Of(tenant, AuditKinds.SubscriptionChanged, $"subscription:{id}", before, updated), actor, ct);
+            return Results.Ok(updated);
         }, ct);
     }
 

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
 using Tokage.Analytics.Queries;
+using Tokage.Audit;
 using Tokage.Billing;
 using Tokage.Billing.Invoices;
 using Tokage.Integrations;
@@ -183,6 +184,9 @@ public sealed class InvoiceEngine(
     /// Issues a batch in one transaction under the tenant's numbering lock: periods another replica issued meanwhile are
     /// skipped, the rest get the next numbers, draw their credits and record their adjustments. All or nothing.
     /// </summary>
+    /// <summary>Invoices are issued by the service when their periods end, whoever asked for the run.</summary>
+    private static readonly AuditActor IssuedBy = AuditActor.OfService("billing-pipeline");
+
     private Task<int> IssueAsync(Guid tenant, TenantState state, IReadOnlyList<InvoiceWork> batch, DateTimeOffset now, CancellationToken ct) =>
         database.InTenantAsync(tenant, async (connection, transaction) =>
         {
@@ -206,6 +210,14 @@ public sealed class InvoiceEngine(
                 var id = Guid.CreateVersion7();
                 number++;
                 commands.BatchCommands.Add(UpsertInvoice(tenant, id, work, Document(state, work, figures), figures, "issued", number, now));
+                commands.BatchCommands.Add(AuditOutbox.Command(
+                    AuditChange.Of<object>(tenant, AuditKinds.InvoiceIssued, $"invoice:{number}", new { status = "draft" }, new
+                    {
+                        number, status = "issued", customer = work.Customer.ExternalId, plan = work.Plan.Key, plan_version = work.Plan.Version,
+                        subscription = work.Subscription.Id, period_start = work.Period.StartDate, period_end = work.Period.EndDate,
+                        subtotal_usd = figures.SubtotalUsd, credits_usd = figures.CreditsUsd, total_usd = figures.TotalUsd,
+                    }),
+                    IssuedBy));
                 foreach (var use in figures.Credits)
                 {
                     commands.BatchCommands.Add(BillingRecords.BatchCommand(

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Tokage.ApiKeys;
+using Tokage.Audit;
 using Tokage.ControlPlane.Data;
 using Tokage.ControlPlane.Members;
 
@@ -90,7 +91,7 @@ public static class AccountApi
     }
 
     private static async Task<IResult> AcceptInvitationAsync(
-        AcceptInvitationRequest? request, UserManager<Member> members, ControlPlaneDbContext db, MemberSessions sessions, TimeProvider time,
+        AcceptInvitationRequest? request, HttpContext http, UserManager<Member> members, ControlPlaneDbContext db, MemberSessions sessions, TimeProvider time,
         CancellationToken cancellationToken)
     {
         if (request?.MemberId is not { } id || string.IsNullOrEmpty(request.Token))
@@ -117,9 +118,11 @@ public static class AccountApi
             return PasswordProblem(added);
         }
 
+        var before = MemberDto.From(member);
         member.JoinedAt = time.GetUtcNow();
         member.EmailConfirmed = true;
         member.DisplayName = request.DisplayName ?? member.DisplayName;
+        db.Audit(Self(http, member), member.TenantId, AuditKinds.MemberJoined, $"member:{member.Id}", before, MemberDto.From(member));
         await members.UpdateAsync(member);
         var tenant = await db.Tenants.FirstAsync(t => t.Id == member.TenantId, cancellationToken);
         var (secret, expiresAt) = await sessions.StartAsync(member, tenant, cancellationToken);
@@ -149,7 +152,8 @@ public static class AccountApi
     }
 
     private static async Task<IResult> ResetPasswordAsync(
-        ResetPasswordRequest? request, UserManager<Member> members, MemberSessions sessions, CancellationToken cancellationToken)
+        ResetPasswordRequest? request, HttpContext http, UserManager<Member> members, ControlPlaneDbContext db, MemberSessions sessions,
+        CancellationToken cancellationToken)
     {
         if (request?.MemberId is not { } id || string.IsNullOrEmpty(request.Token))
         {
@@ -162,18 +166,24 @@ public static class AccountApi
             return InvalidResetLink();
         }
 
+        // Saved with the new password (the user store's SaveChanges); the record holds no password, old or new.
+        db.Audit(Self(http, member), member.TenantId, AuditKinds.MemberPasswordReset, $"member:{member.Id}", null, MemberDto.From(member));
         var reset = await members.ResetPasswordAsync(member, request.Token, request.Password ?? "");
         if (!reset.Succeeded)
         {
+            db.ChangeTracker.Clear();
             return reset.Errors.Any(e => e.Code == nameof(IdentityErrorDescriber.InvalidToken)) ? InvalidResetLink() : PasswordProblem(reset);
         }
 
         // A new password ends every session the old one started.
         await members.ResetAccessFailedCountAsync(member);
         await members.SetLockoutEndDateAsync(member, null);
-        await sessions.EndAllAsync(member.TenantId, member.Id, keysToo: false, cancellationToken);
+        await sessions.EndAllAsync(member.TenantId, member.Id, keysToo: false, Self(http, member), cancellationToken);
         return Results.NoContent();
     }
+
+    /// <summary>A member acting through a signed link (no session yet): the record names the member.</summary>
+    private static AuditActor Self(HttpContext http, Member member) => RequestActor.Of(http) with { Type = AuditActor.Member, Id = member.Id.ToString() };
 
     /// <summary>The console's page for a link: <c>{console}/{page}?member=…&amp;token=…</c>.</summary>
     internal static string Link(ControlPlaneOptions options, string page, Guid memberId, string token) =>

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using Microsoft.EntityFrameworkCore;
+using Tokage.Audit;
 using Microsoft.Extensions.Options;
 using Tokage.ControlPlane.Data;
 using Tokage.Integrations;
@@ -26,7 +27,7 @@ public static class BudgetsApi
                 : ApiErrors.NotFound($"Budget '{budget}'")));
         tenant.MapPatch("/{budget}", UpdateAsync);
         tenant.MapGet("/{budget}/alerts", AlertsAsync);
-        tenant.MapDelete("/{budget}", (string tenant, string budget, ControlPlaneDbContext db, CancellationToken ct) =>
+        tenant.MapDelete("/{budget}", (string tenant, string budget, HttpContext http, ControlPlaneDbContext db, CancellationToken ct) =>
             InTenantAsync(db, tenant, ct, async _ =>
             {
                 if (await FindAsync(db, budget, ct) is not { } found)
@@ -35,6 +36,7 @@ public static class BudgetsApi
                 }
 
                 db.Budgets.Remove(found);
+                db.Audit(http, found.TenantId, AuditKinds.BudgetDeleted, $"budget:{found.Id}", BudgetDto.From(found).ForAudit(), null);
                 await db.SaveChangesAsync(ct);
                 return Results.NoContent();
             }));
@@ -42,7 +44,8 @@ public static class BudgetsApi
     }
 
     private static Task<IResult> CreateAsync(
-        string tenant, BudgetRequest request, ControlPlaneDbContext db, TimeProvider time, IOptions<WebhookTargetsOptions> webhooks, CancellationToken ct)
+        string tenant, BudgetRequest request, HttpContext http, ControlPlaneDbContext db, TimeProvider time, IOptions<WebhookTargetsOptions> webhooks,
+        CancellationToken ct)
     {
         if (Validate(request, webhooks.Value) is { } invalid)
         {
@@ -68,6 +71,7 @@ public static class BudgetsApi
                 CreatedAt = time.GetUtcNow(),
             };
             db.Budgets.Add(budget);
+            db.Audit(http, found.Id, AuditKinds.BudgetCreated, $"budget:{budget.Id}", null, BudgetDto.From(budget).ForAudit());
             try
             {
                 await db.SaveChangesAsync(ct);
@@ -87,7 +91,8 @@ public static class BudgetsApi
     /// Thresholds already alerted in the current period stay alerted; channels apply to alerts raised from now on.
     /// </summary>
     private static Task<IResult> UpdateAsync(
-        string tenant, string budget, BudgetRequest request, ControlPlaneDbContext db, IOptions<WebhookTargetsOptions> webhooks, CancellationToken ct) =>
+        string tenant, string budget, BudgetRequest request, HttpContext http, ControlPlaneDbContext db, IOptions<WebhookTargetsOptions> webhooks,
+        CancellationToken ct) =>
         InTenantAsync(db, tenant, ct, async _ =>
         {
             if (await FindAsync(db, budget, ct) is not { } found)
@@ -123,6 +128,7 @@ public static class BudgetsApi
             found.Thresholds = DistinctInOrder(merged.Thresholds!);
             found.Channels = ToChannels(merged.Channels!);
             found.HardLimit = merged.HardLimit!.Value;
+            db.Audit(http, found.TenantId, AuditKinds.BudgetUpdated, $"budget:{found.Id}", current.ForAudit(), BudgetDto.From(found).ForAudit());
             try
             {
                 await db.SaveChangesAsync(ct);

@@ -61,6 +61,7 @@ internal static class ControlPlaneAccess
             return refusal;
         }
 
+        ApiKeyHttp.Remember(http, identity!);
         if (identity!.IsScoped)
         {
             return KeyScope.Refusal(identity);

@@ -1,6 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Tokage.ApiKeys;
+using Tokage.Audit;
 using Tokage.ControlPlane.Data;
 using Tokage.ControlPlane.Keys;
 
@@ -77,6 +78,7 @@ public static class KeysApi
         (key.ScopeKind, key.ScopeValue) = (request.Scope?.Kind, request.Scope?.Value);
         await using var transaction = await db.BeginTenantScopeAsync(found.Id, cancellationToken);
         db.ApiKeys.Add(key);
+        db.Audit(http, found.Id, AuditKinds.KeyCreated, $"key:{key.Id}", null, KeyDto.From(key, now));
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return Results.Created($"/v1/tenants/{found.Id}/keys/{key.Id}", Created(key, secret));
@@ -114,7 +116,13 @@ public static class KeysApi
             return refusal;
         }
 
-        key.RevokedAt ??= time.GetUtcNow();
+        if (key.RevokedAt is null)
+        {
+            var before = KeyDto.From(key, time.GetUtcNow());
+            key.RevokedAt = time.GetUtcNow();
+            db.Audit(http, found.Id, AuditKinds.KeyRevoked, $"key:{key.Id}", before, KeyDto.From(key, time.GetUtcNow()));
+        }
+
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         await invalidations.InvalidateAsync([key.SecretHash]);
@@ -161,9 +169,12 @@ public static class KeysApi
         replacement.MemberId = old.MemberId;
         (replacement.ScopeKind, replacement.ScopeValue) = (old.ScopeKind, old.ScopeValue);
         var graceEnd = now + grace;
+        var before = KeyDto.From(old, now);
         old.ExpiresAt = old.ExpiresAt is { } own && own < graceEnd ? own : graceEnd;
         old.RotatedToId = replacement.Id;
         db.ApiKeys.Add(replacement);
+        db.Audit(http, found.Id, AuditKinds.KeyRotated, $"key:{old.Id}", before, KeyDto.From(old, now));
+        db.Audit(http, found.Id, AuditKinds.KeyCreated, $"key:{replacement.Id}", null, KeyDto.From(replacement, now));
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
 

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Tokage.ApiKeys;
+using Tokage.Audit;
 using Tokage.ControlPlane.Data;
 using Tokage.ControlPlane.Members;
 
@@ -36,7 +37,7 @@ public static class MembersApi
     }
 
     private static async Task<IResult> InviteAsync(
-        string tenant, InviteMemberRequest? request, ControlPlaneDbContext db, UserManager<Member> members, IMemberMail mail,
+        string tenant, InviteMemberRequest? request, HttpContext http, ControlPlaneDbContext db, UserManager<Member> members, IMemberMail mail,
         IOptions<ControlPlaneOptions> options, TimeProvider time, CancellationToken cancellationToken)
     {
         var email = request?.Email?.Trim();
@@ -71,9 +72,12 @@ public static class MembersApi
             CreatedAt = time.GetUtcNow(),
             LockoutEnabled = true,
         };
+        // Saved by the user store's own SaveChanges, with the member.
+        db.Audit(http, found.Id, AuditKinds.MemberInvited, $"member:{member.Id}", null, MemberDto.From(member));
         var created = await members.CreateAsync(member);
         if (!created.Succeeded)
         {
+            db.ChangeTracker.Clear();
             return created.Errors.Any(e => e.Code is nameof(IdentityErrorDescriber.DuplicateEmail) or nameof(IdentityErrorDescriber.DuplicateUserName))
                 ? ApiErrors.Conflict($"'{email}' is already a member (of this or another tenant): an e-mail signs in to one tenant.")
                 : ApiErrors.Invalid("email", string.Join(" ", created.Errors.Select(e => e.Description)));
@@ -84,7 +88,7 @@ public static class MembersApi
 
     /// <summary>A new invitation link for a member who has not joined yet (the previous link stops working).</summary>
     private static async Task<IResult> ReinviteAsync(
-        string tenant, Guid memberId, ControlPlaneDbContext db, UserManager<Member> members, IMemberMail mail,
+        string tenant, Guid memberId, HttpContext http, ControlPlaneDbContext db, UserManager<Member> members, IMemberMail mail,
         IOptions<ControlPlaneOptions> options, TimeProvider time, CancellationToken cancellationToken)
     {
         if (await FindAsync(db, tenant, memberId, cancellationToken) is not ({ } found, { } member))
@@ -97,12 +101,13 @@ public static class MembersApi
             return ApiErrors.Conflict("This member has joined already; a forgotten password is reset from the sign-in page.");
         }
 
+        db.Audit(http, found.Id, AuditKinds.MemberReinvited, $"member:{member.Id}", MemberDto.From(member), MemberDto.From(member));
         await members.UpdateSecurityStampAsync(member);
         return Results.Ok(await InvitationAsync(member, found, members, mail, options.Value, time, cancellationToken));
     }
 
     private static async Task<IResult> UpdateAsync(
-        string tenant, Guid memberId, UpdateMemberRequest? request, ControlPlaneDbContext db, MemberSessions sessions,
+        string tenant, Guid memberId, UpdateMemberRequest? request, HttpContext http, ControlPlaneDbContext db, MemberSessions sessions,
         CancellationToken cancellationToken)
     {
         if (!MemberRoles.IsRole(request?.Role))
@@ -122,10 +127,12 @@ public static class MembersApi
 
         if (member.Role != request!.Role)
         {
+            var before = MemberDto.From(member);
             member.Role = request.Role!;
-            await db.SaveChangesAsync(cancellationToken);
-            // Sessions carry the role they were started with: the member signs in again with the new one.
-            await sessions.EndAllAsync(found.Id, member.Id, keysToo: false, cancellationToken);
+            db.Audit(http, found.Id, AuditKinds.MemberRoleChanged, $"member:{member.Id}", before, MemberDto.From(member));
+            // Sessions carry the role they were started with: the member signs in again with the new one. The role and
+            // its record are saved with the sessions' end, in one transaction.
+            await sessions.EndAllAsync(found.Id, member.Id, keysToo: false, RequestActor.Of(http), cancellationToken);
         }
 
         return Results.Ok(MemberDto.From(member));
@@ -133,7 +140,7 @@ public static class MembersApi
 
     /// <summary>Removes a member: their sessions end and the keys they made are revoked.</summary>
     private static async Task<IResult> RemoveAsync(
-        string tenant, Guid memberId, ControlPlaneDbContext db, MemberSessions sessions, CancellationToken cancellationToken)
+        string tenant, Guid memberId, HttpContext http, ControlPlaneDbContext db, MemberSessions sessions, CancellationToken cancellationToken)
     {
         if (await FindAsync(db, tenant, memberId, cancellationToken) is not ({ } found, { } member))
         {
@@ -145,9 +152,10 @@ public static class MembersApi
             return ApiErrors.Conflict("This is the tenant's last owner: make another member owner first.");
         }
 
-        await sessions.EndAllAsync(found.Id, member.Id, keysToo: true, cancellationToken);
+        // One transaction: the removal, its record, and the revocation of the member's keys and sessions.
+        db.Audit(http, found.Id, AuditKinds.MemberRemoved, $"member:{member.Id}", MemberDto.From(member), null);
         db.Members.Remove(member);
-        await db.SaveChangesAsync(cancellationToken);
+        await sessions.EndAllAsync(found.Id, member.Id, keysToo: true, RequestActor.Of(http), cancellationToken);
         return Results.NoContent();
     }
 

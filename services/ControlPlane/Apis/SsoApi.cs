@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using Tokage.ApiKeys;
+using Tokage.Audit;
 using Tokage.ControlPlane.Data;
 using Tokage.ControlPlane.Members;
 
@@ -42,8 +43,8 @@ public static class SsoApi
                 : ApiErrors.NotFound($"Single sign-on for tenant '{tenant}'"));
 
     private static async Task<IResult> PutAsync(
-        string tenant, SsoRequest? request, ControlPlaneDbContext db, OidcCodeRedemption oidc, IDataProtectionProvider protection, TimeProvider time,
-        CancellationToken cancellationToken)
+        string tenant, SsoRequest? request, HttpContext http, ControlPlaneDbContext db, OidcCodeRedemption oidc, IDataProtectionProvider protection,
+        TimeProvider time, CancellationToken cancellationToken)
     {
         var authority = request?.Authority?.Trim().TrimEnd('/');
         if (string.IsNullOrEmpty(authority) || authority.Length > 500 || !oidc.IsAllowedAuthority(authority))
@@ -80,6 +81,7 @@ public static class SsoApi
         return await ApiErrors.InTenantAsync(db, tenant, cancellationToken, async found =>
         {
             var sso = await db.TenantSso.FirstOrDefaultAsync(s => s.TenantId == found.Id, cancellationToken);
+            var before = sso is null ? null : SsoDto.From(sso);
             if (sso is null)
             {
                 sso = new TenantSso { TenantId = found.Id, Authority = authority, ClientId = request.ClientId.Trim() };
@@ -97,16 +99,25 @@ public static class SsoApi
             sso.JoinRole = request.JoinRole;
             sso.JoinDomains = domains;
             sso.UpdatedAt = time.GetUtcNow();
+            // The record says whether there is a client secret, never the secret.
+            db.Audit(http, found.Id, AuditKinds.SsoConfigured, $"sso:{found.Id}", before, SsoDto.From(sso));
             await db.SaveChangesAsync(cancellationToken);
             return Results.Ok(SsoDto.From(sso));
         });
     }
 
-    private static Task<IResult> DeleteAsync(string tenant, ControlPlaneDbContext db, CancellationToken cancellationToken) =>
+    private static Task<IResult> DeleteAsync(string tenant, HttpContext http, ControlPlaneDbContext db, CancellationToken cancellationToken) =>
         ApiErrors.InTenantAsync(db, tenant, cancellationToken, async found =>
         {
-            var removed = await db.TenantSso.Where(s => s.TenantId == found.Id).ExecuteDeleteAsync(cancellationToken);
-            return removed == 0 ? ApiErrors.NotFound($"Single sign-on for tenant '{tenant}'") : Results.NoContent();
+            if (await db.TenantSso.FirstOrDefaultAsync(s => s.TenantId == found.Id, cancellationToken) is not { } sso)
+            {
+                return ApiErrors.NotFound($"Single sign-on for tenant '{tenant}'");
+            }
+
+            db.TenantSso.Remove(sso);
+            db.Audit(http, found.Id, AuditKinds.SsoRemoved, $"sso:{found.Id}", SsoDto.From(sso), null);
+            await db.SaveChangesAsync(cancellationToken);
+            return Results.NoContent();
         });
 
     /// <summary>
@@ -127,8 +138,8 @@ public static class SsoApi
     }
 
     private static async Task<IResult> SignInAsync(
-        SsoSignInRequest? request, ControlPlaneDbContext db, OidcCodeRedemption oidc, IDataProtectionProvider protection, UserManager<Member> members,
-        MemberSessions sessions, TimeProvider time, CancellationToken cancellationToken)
+        SsoSignInRequest? request, HttpContext http, ControlPlaneDbContext db, OidcCodeRedemption oidc, IDataProtectionProvider protection,
+        UserManager<Member> members, MemberSessions sessions, TimeProvider time, CancellationToken cancellationToken)
     {
         if (request?.TenantId is not { } tenantId || string.IsNullOrEmpty(request.Code) || string.IsNullOrEmpty(request.CodeVerifier)
             || !Uri.TryCreate(request.RedirectUri, UriKind.Absolute, out _))
@@ -163,9 +174,11 @@ public static class SsoApi
                 Id = Guid.CreateVersion7(), TenantId = tenant.Id, UserName = identity.Email, Email = identity.Email, EmailConfirmed = true,
                 Role = role, CreatedAt = time.GetUtcNow(), JoinedAt = time.GetUtcNow(),
             };
+            db.Audit(SignedIn(http, member), tenant.Id, AuditKinds.MemberJoined, $"member:{member.Id}", null, MemberDto.From(member));
             var created = await members.CreateAsync(member);
             if (!created.Succeeded)
             {
+                db.ChangeTracker.Clear();
                 return ApiErrors.Conflict(string.Join(" ", created.Errors.Select(e => e.Description)));
             }
         }
@@ -180,14 +193,19 @@ public static class SsoApi
         if (member.JoinedAt is null)
         {
             // The provider vouched for the invited e-mail: that accepts the invitation.
+            var before = MemberDto.From(member);
             member.JoinedAt = time.GetUtcNow();
             member.EmailConfirmed = true;
+            db.Audit(SignedIn(http, member), tenant.Id, AuditKinds.MemberJoined, $"member:{member.Id}", before, MemberDto.From(member));
             await members.UpdateAsync(member);
         }
 
         var (token, expiresAt) = await sessions.StartAsync(member, tenant, cancellationToken);
         return Results.Ok(new SsoSessionDto(token, expiresAt, MemberDto.From(member), TenantDto.From(tenant), identity.IdToken, identity.AccessToken));
     }
+
+    /// <summary>A member who joined by signing in at the tenant's provider: the record names the member.</summary>
+    private static AuditActor SignedIn(HttpContext http, Member member) => RequestActor.Of(http) with { Type = AuditActor.Member, Id = member.Id.ToString() };
 
     private static async Task<(Tenant? Tenant, TenantSso? Sso)> FindAsync(ControlPlaneDbContext db, string organization, CancellationToken cancellationToken)
     {

@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Tokage.Audit;
 using Tokage.ControlPlane.Data;
 using Tokage.ControlPlane.Keys;
 
@@ -14,14 +15,14 @@ public static class TenantsApi
         tenants.MapGet("/{tenant}", GetAsync);
         tenants.MapPatch("/{tenant}", UpdateAsync).OperatorOnly();
         tenants.MapPatch("/{tenant}/settings", UpdateSettingsAsync).RequireRole(Tokage.ApiKeys.MemberRoles.Admin);
-        tenants.MapPost("/{tenant}/suspend", (string tenant, ControlPlaneDbContext db, KeyInvalidations invalidations, CancellationToken ct) =>
-            SetStatusAsync(tenant, TenantStatus.Suspended, db, invalidations, ct)).OperatorOnly();
-        tenants.MapPost("/{tenant}/activate", (string tenant, ControlPlaneDbContext db, KeyInvalidations invalidations, CancellationToken ct) =>
-            SetStatusAsync(tenant, TenantStatus.Active, db, invalidations, ct)).OperatorOnly();
+        tenants.MapPost("/{tenant}/suspend", (string tenant, HttpContext http, ControlPlaneDbContext db, KeyInvalidations invalidations, CancellationToken ct) =>
+            SetStatusAsync(tenant, TenantStatus.Suspended, http, db, invalidations, ct)).OperatorOnly();
+        tenants.MapPost("/{tenant}/activate", (string tenant, HttpContext http, ControlPlaneDbContext db, KeyInvalidations invalidations, CancellationToken ct) =>
+            SetStatusAsync(tenant, TenantStatus.Active, http, db, invalidations, ct)).OperatorOnly();
         return admin;
     }
 
-    private static async Task<IResult> CreateAsync(CreateTenantRequest request, ControlPlaneDbContext db, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<IResult> CreateAsync(CreateTenantRequest request, HttpContext http, ControlPlaneDbContext db, TimeProvider time, CancellationToken cancellationToken)
     {
         if (ApiErrors.CheckName(request.Name, "name") is { } nameError)
         {
@@ -53,9 +54,11 @@ public static class TenantsApi
         await using var transaction = await db.BeginTenantScopeAsync(tenant.Id, cancellationToken);
         db.Tenants.Add(tenant);
         (ApiKey Key, string Secret)? first = request.CreateKey ?? true ? KeyIssuer.Issue(tenant, "default", KeyIssuer.DefaultScopes, null, now) : null;
+        db.Audit(http, tenant.Id, AuditKinds.TenantCreated, $"tenant:{tenant.Id}", null, TenantDto.From(tenant));
         if (first is { } issued)
         {
             db.ApiKeys.Add(issued.Key);
+            db.Audit(http, tenant.Id, AuditKinds.KeyCreated, $"key:{issued.Key.Id}", null, KeyDto.From(issued.Key, now));
         }
 
         try
@@ -81,7 +84,7 @@ public static class TenantsApi
         await db.FindTenantAsync(tenant, cancellationToken) is { } found ? Results.Ok(TenantDto.From(found)) : ApiErrors.NotFound($"Tenant '{tenant}'");
 
     /// <summary><c>PATCH /v1/tenants/{tenant}/settings</c> <c>{"time_zone"}</c>: what a tenant's admins set for themselves.</summary>
-    private static async Task<IResult> UpdateSettingsAsync(string tenant, TenantSettingsRequest? request, ControlPlaneDbContext db, CancellationToken cancellationToken)
+    private static async Task<IResult> UpdateSettingsAsync(string tenant, TenantSettingsRequest? request, HttpContext http, ControlPlaneDbContext db, CancellationToken cancellationToken)
     {
         var zone = request?.TimeZone ?? "";
         if (ApiErrors.CheckTimeZone(zone, "time_zone") is { } zoneError)
@@ -95,12 +98,15 @@ public static class TenantsApi
         }
 
         // Stored as the zone's canonical IANA id, so every host reads it alike.
+        var before = TenantDto.From(found);
         found.TimeZone = TimeZoneInfo.FindSystemTimeZoneById(zone).Id;
+        db.Audit(http, found.Id, AuditKinds.TenantSettingsChanged, $"tenant:{found.Id}", before, TenantDto.From(found));
         await db.SaveChangesAsync(cancellationToken);
         return Results.Ok(TenantDto.From(found));
     }
 
-    private static async Task<IResult> UpdateAsync(string tenant, UpdateTenantRequest request, ControlPlaneDbContext db, KeyInvalidations invalidations, CancellationToken cancellationToken)
+    private static async Task<IResult> UpdateAsync(
+        string tenant, UpdateTenantRequest request, HttpContext http, ControlPlaneDbContext db, KeyInvalidations invalidations, CancellationToken cancellationToken)
     {
         if (ApiErrors.CheckRateLimit(request.RateLimit) is { } limitError)
         {
@@ -112,9 +118,11 @@ public static class TenantsApi
             return ApiErrors.NotFound($"Tenant '{tenant}'");
         }
 
+        var before = TenantDto.From(found);
         found.Plan = request.Plan ?? found.Plan;
         found.RateLimitPerSecond = request.RateLimit?.EventsPerSecond ?? found.RateLimitPerSecond;
         found.RateLimitBurst = request.RateLimit?.Burst ?? found.RateLimitBurst;
+        db.Audit(http, found.Id, AuditKinds.TenantUpdated, $"tenant:{found.Id}", before, TenantDto.From(found));
         await db.SaveChangesAsync(cancellationToken);
 
         // Resolutions carry the rate limit.
@@ -122,14 +130,23 @@ public static class TenantsApi
         return Results.Ok(TenantDto.From(found));
     }
 
-    private static async Task<IResult> SetStatusAsync(string tenant, TenantStatus status, ControlPlaneDbContext db, KeyInvalidations invalidations, CancellationToken cancellationToken)
+    private static async Task<IResult> SetStatusAsync(
+        string tenant, TenantStatus status, HttpContext http, ControlPlaneDbContext db, KeyInvalidations invalidations, CancellationToken cancellationToken)
     {
         if (await db.FindTenantAsync(tenant, cancellationToken) is not { } found)
         {
             return ApiErrors.NotFound($"Tenant '{tenant}'");
         }
 
+        var before = TenantDto.From(found);
+        var changed = found.Status != status;
         found.Status = status;
+        if (changed)
+        {
+            db.Audit(http, found.Id, status == TenantStatus.Suspended ? AuditKinds.TenantSuspended : AuditKinds.TenantActivated,
+                $"tenant:{found.Id}", before, TenantDto.From(found));
+        }
+
         await db.SaveChangesAsync(cancellationToken);
         await InvalidateKeysAsync(db, found.Id, invalidations, cancellationToken);
         return Results.Ok(TenantDto.From(found));

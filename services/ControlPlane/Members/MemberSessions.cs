@@ -1,6 +1,8 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Tokage.ApiKeys;
+using Tokage.Audit;
+using Tokage.ControlPlane.Apis;
 using Tokage.ControlPlane.Data;
 using Tokage.ControlPlane.Keys;
 
@@ -30,8 +32,11 @@ internal sealed class MemberSessions(ControlPlaneDbContext db, KeyInvalidations 
         return (secret, expiresAt);
     }
 
-    /// <summary>Ends every live session of the member (and, with <paramref name="keysToo"/>, revokes the keys the member made).</summary>
-    public async Task EndAllAsync(Guid tenantId, Guid memberId, bool keysToo, CancellationToken cancellationToken)
+    /// <summary>
+    /// Ends every live session of the member (and, with <paramref name="keysToo"/>, revokes the keys the member made, each
+    /// recorded as by <paramref name="actor"/>), saving what else the context holds in the same transaction.
+    /// </summary>
+    public async Task EndAllAsync(Guid tenantId, Guid memberId, bool keysToo, AuditActor actor, CancellationToken cancellationToken)
     {
         await using var transaction = await db.BeginTenantScopeAsync(tenantId, cancellationToken);
         var now = time.GetUtcNow();
@@ -40,7 +45,12 @@ internal sealed class MemberSessions(ControlPlaneDbContext db, KeyInvalidations 
             .ToListAsync(cancellationToken);
         foreach (var key in live)
         {
+            var before = key.SessionRole is null ? KeyDto.From(key, now) : null;
             key.RevokedAt = now;
+            if (before is not null)
+            {
+                db.Audit(actor, tenantId, AuditKinds.KeyRevoked, $"key:{key.Id}", before, KeyDto.From(key, now));
+            }
         }
 
         await db.SaveChangesAsync(cancellationToken);

@@ -10,7 +10,7 @@ namespace Tokage.DatabaseMigrator.Migration;
 /// <summary>
 /// As the owner (the connection string's user): creates or updates each service role (login, not superuser, no
 /// BYPASSRLS, owns nothing), applies the EF Core migrations (tables, RLS policies, the key lookup function, the
-/// append-only price versions), and grants each role what its services need and nothing more. Retried while
+/// append-only price versions, the write-once audit tables), and grants each role what its services need and nothing more. Retried while
 /// PostgreSQL is unreachable.
 /// </summary>
 public sealed class DatabaseMigration(IConfiguration configuration, IOptions<DatabaseRoles> roles, ILogger<DatabaseMigration> logger) : StartupTask(logger)
@@ -66,6 +66,9 @@ public sealed class DatabaseMigration(IConfiguration configuration, IOptions<Dat
                 GRANT EXECUTE ON FUNCTION tokage_resolve_api_key(bytea) TO {app};
                 GRANT SELECT, INSERT ON price_versions TO {prices};
                 GRANT SELECT, INSERT, UPDATE ON price_repricings TO {prices};
+                GRANT INSERT ON audit_outbox TO {app}, {prices};
+                GRANT SELECT ON audit_outbox TO {audit};
+                GRANT SELECT, INSERT ON audit_records, audit_heads, audit_segments TO {audit};
                 """, cancellationToken);
         }
 

@@ -24,7 +24,7 @@ public sealed partial class DatabaseRoles
 
     public string? PricesRolePassword { get; set; }
 
-    /// <summary>The audit log: nothing yet but a login (its tables come with the audit issue).</summary>
+    /// <summary>The audit log: reads the outbox, inserts and reads the chains and the sealed segments; nothing more.</summary>
     public string AuditRole { get; set; } = "tokage_audit";
 
     public string? AuditRolePassword { get; set; }

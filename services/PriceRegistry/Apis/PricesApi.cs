@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Mvc;
 using Tokage.ApiKeys;
+using Tokage.Audit;
 using Tokage.Integrations;
 using Tokage.Pricing;
 using Tokage.PriceRegistry.Prices;
@@ -168,7 +169,7 @@ public static class PricesApi
         }
 
         var version = new PriceVersion(0, known?.ModelKey ?? price.Model, known?.Provider ?? price.Provider, price.EffectiveFrom, price.Prices, price.Source, price.TenantId);
-        var (added, existing, repricing) = await store.AddAsync(version, time.GetUtcNow(), cancellationToken);
+        var (added, existing, repricing) = await store.AddAsync(version, time.GetUtcNow(), RequestActor.Of(http), cancellationToken);
         if (added is null)
         {
             return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conflict",
@@ -215,7 +216,7 @@ public static class PricesApi
             return Results.ValidationProblem(errors, title: "Invalid correction");
         }
 
-        if (await store.CorrectAsync(id, prices, source, cancellationToken) is not { } corrected)
+        if (await store.CorrectAsync(id, prices, source, RequestActor.Of(http), cancellationToken) is not { } corrected)
         {
             return Results.Problem(statusCode: StatusCodes.Status404NotFound, detail: $"No price version {id}.");
         }
@@ -262,7 +263,7 @@ public static class PricesApi
             return Results.ValidationProblem(documentErrors, title: "Invalid price document");
         }
 
-        var result = await store.ImportAsync(models, PriceRequest.Microseconds(at), dry, time.GetUtcNow(), cancellationToken);
+        var result = await store.ImportAsync(models, PriceRequest.Microseconds(at), dry, time.GetUtcNow(), RequestActor.Of(request.HttpContext), cancellationToken);
         if (!dry && result.Added + result.Changed > 0)
         {
             await feed.CatchUpAsync(cancellationToken);

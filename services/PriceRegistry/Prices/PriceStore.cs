@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Npgsql;
 using NpgsqlTypes;
+using Tokage.Audit;
 using Tokage.Pricing;
 using Tokage.PriceRegistry.Repricing;
 
@@ -57,6 +58,9 @@ public sealed class PriceStore(NpgsqlDataSource dataSource, ILogger<PriceStore> 
             await copy.CompleteAsync(cancellationToken);
         }
 
+        await AuditOutbox.AppendAsync(connection, transaction,
+            AuditChange.Of<object>(null, AuditKinds.PricesSeeded, "prices:seed", null, new { versions = seed.Count, source = "the shipped LiteLLM price data" }),
+            AuditActor.OfService("price-registry"), cancellationToken);
         await Notify(connection, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         logger.LogInformation("Price registry seeded with {Count} versions from the shipped LiteLLM data.", seed.Count);
@@ -78,7 +82,8 @@ public sealed class PriceStore(NpgsqlDataSource dataSource, ILogger<PriceStore> 
     /// Appends one version; null when (tenant, model, effective_from) already has one (<paramref name="existing"/> names it).
     /// A version in effect before <paramref name="now"/> queues a repricing of the events stored unpriced since then.
     /// </summary>
-    public async Task<(PriceVersion? Added, PriceVersion? Existing, RepricingJob? Repricing)> AddAsync(PriceVersion version, DateTimeOffset now, CancellationToken cancellationToken)
+    public async Task<(PriceVersion? Added, PriceVersion? Existing, RepricingJob? Repricing)> AddAsync(
+        PriceVersion version, DateTimeOffset now, AuditActor actor, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -97,6 +102,8 @@ public sealed class PriceStore(NpgsqlDataSource dataSource, ILogger<PriceStore> 
                 var repricing = added.EffectiveFrom < now
                     ? await RepricingStore.QueueAsync(connection, RepricingKind.Unpriced, added.Id, null, added.TenantId, added.EffectiveFrom, cancellationToken)
                     : null;
+                await AuditOutbox.AppendAsync(connection, transaction,
+                    AuditChange.Of(TenantOf(added), AuditKinds.PriceAdded, $"price_version:{added.Id}", null, added), actor, cancellationToken);
                 await Notify(connection, cancellationToken);
                 await transaction.CommitAsync(cancellationToken);
                 return (added, null, repricing);
@@ -118,7 +125,7 @@ public sealed class PriceStore(NpgsqlDataSource dataSource, ILogger<PriceStore> 
     /// the events the corrected version priced, in one transaction. Null when no such version exists.
     /// </summary>
     public async Task<(PriceVersion Correction, RepricingJob Repricing)?> CorrectAsync(long versionId, IReadOnlyDictionary<string, string> prices, string source,
-        CancellationToken cancellationToken)
+        AuditActor actor, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -142,6 +149,8 @@ public sealed class PriceStore(NpgsqlDataSource dataSource, ILogger<PriceStore> 
         var correction = (await ReadAll(insert, cancellationToken)).Single();
         var repricing = await RepricingStore.QueueAsync(connection, RepricingKind.Correction, correction.Id, corrected.Id, corrected.TenantId,
             corrected.EffectiveFrom, cancellationToken);
+        await AuditOutbox.AppendAsync(connection, transaction,
+            AuditChange.Of(TenantOf(corrected), AuditKinds.PriceCorrected, $"price_version:{corrected.Id}", corrected, correction), actor, cancellationToken);
         await Notify(connection, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         logger.LogInformation("Price version {Version} ({Model}) corrected by {Correction}; repricing {Repricing} queued.",
@@ -155,7 +164,7 @@ public sealed class PriceStore(NpgsqlDataSource dataSource, ILogger<PriceStore> 
     /// (so the diff is against what is committed, whichever replica wrote it).
     /// </summary>
     public async Task<ImportResult> ImportAsync(IReadOnlyList<ImportedModel> document, DateTimeOffset effectiveFrom, bool dryRun, DateTimeOffset now,
-        CancellationToken cancellationToken)
+        AuditActor actor, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -201,6 +210,13 @@ public sealed class PriceStore(NpgsqlDataSource dataSource, ILogger<PriceStore> 
                 var repricing = await RepricingStore.QueueAsync(connection, RepricingKind.Unpriced, ids.Values.Max(), null, "", effectiveFrom, cancellationToken);
                 result = result with { RepricingId = repricing.Id };
             }
+
+            // One record for the import, naming every version it wrote.
+            var versions = writes.Select(w => new { version_id = ids[w.Model], model = w.Model, provider = w.Provider, change = w.Change.ToString().ToLowerInvariant(), prices = w.After, fields = w.Fields });
+            await AuditOutbox.AppendAsync(connection, transaction,
+                AuditChange.Of<object>(null, AuditKinds.PricesImported, $"prices:import@{effectiveFrom:O}", null,
+                    new { effective_from = effectiveFrom, added = result.Added, changed = result.Changed, versions }),
+                actor, cancellationToken);
         }
 
         await Notify(connection, cancellationToken);
@@ -209,6 +225,9 @@ public sealed class PriceStore(NpgsqlDataSource dataSource, ILogger<PriceStore> 
             effectiveFrom, result.Added, result.Changed, result.Unchanged);
         return result;
     }
+
+    /// <summary>An override's tenant; null (the platform's chain) for a public version.</summary>
+    private static Guid? TenantOf(PriceVersion version) => Guid.TryParse(version.TenantId, out var tenant) ? tenant : null;
 
     private static void AddVersionParameters(NpgsqlCommand command, PriceVersion version)
     {

@@ -31,6 +31,32 @@ public sealed class FileSystemObjectStore(string root) : IObjectStore
         }
     }
 
+    /// <summary>A read-only file (mode 0444, no write bit for anyone); the file system keeps no retention date.</summary>
+    public async Task PutWriteOnceAsync(string key, ReadOnlyMemory<byte> content, DateTimeOffset retainUntil, CancellationToken cancellationToken = default)
+    {
+        var path = PathOf(key);
+        if (File.Exists(path))
+        {
+            var existing = await File.ReadAllBytesAsync(path, cancellationToken);
+            if (existing.AsSpan().SequenceEqual(content.Span))
+            {
+                return;
+            }
+
+            throw new IOException($"Object '{key}' is write-once and exists with other content; it is not replaced.");
+        }
+
+        await PutAsync(key, content, cancellationToken);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        }
+        else
+        {
+            File.SetAttributes(path, FileAttributes.ReadOnly);
+        }
+    }
+
     public async Task<byte[]?> GetAsync(string key, CancellationToken cancellationToken = default)
     {
         var path = PathOf(key);

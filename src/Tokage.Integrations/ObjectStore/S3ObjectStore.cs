@@ -18,7 +18,8 @@ public sealed class S3ObjectStore(IAmazonS3 s3, string bucket, string prefix = "
     public static S3ObjectStore Create(IReadOnlyDictionary<string, string> values)
     {
         var config = new AmazonS3Config();
-        if (values.TryGetValue("ServiceUrl", out var serviceUrl))
+        var serviceUrl = values.GetValueOrDefault("ServiceUrl");
+        if (serviceUrl is not null)
         {
             config.ServiceURL = serviceUrl;
             config.ForcePathStyle = true;
@@ -27,7 +28,11 @@ public sealed class S3ObjectStore(IAmazonS3 s3, string bucket, string prefix = "
         if (values.TryGetValue("Region", out var region))
         {
             config.AuthenticationRegion = region;
-            config.RegionEndpoint = Amazon.RegionEndpoint.GetBySystemName(region);
+            // A region endpoint replaces the service URL: with a ServiceUrl (MinIO, a local fake) the region only signs.
+            if (serviceUrl is null)
+            {
+                config.RegionEndpoint = Amazon.RegionEndpoint.GetBySystemName(region);
+            }
         }
 
         var client = values.TryGetValue("AccessKey", out var accessKey) && values.TryGetValue("SecretKey", out var secretKey)
@@ -40,6 +45,25 @@ public sealed class S3ObjectStore(IAmazonS3 s3, string bucket, string prefix = "
     {
         using var body = new MemoryStream(content.ToArray(), writable: false);
         await s3.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = prefix + key, InputStream = body, AutoCloseStream = false }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Object Lock in COMPLIANCE mode until <paramref name="retainUntil"/>: not even the account's root user can delete
+    /// the version or shorten its retention. S3 asks such a PUT for a content checksum: Content-MD5 is sent.
+    /// </summary>
+    public async Task PutWriteOnceAsync(string key, ReadOnlyMemory<byte> content, DateTimeOffset retainUntil, CancellationToken cancellationToken = default)
+    {
+        using var body = new MemoryStream(content.ToArray(), writable: false);
+        await s3.PutObjectAsync(new PutObjectRequest
+        {
+            BucketName = bucket,
+            Key = prefix + key,
+            InputStream = body,
+            AutoCloseStream = false,
+            MD5Digest = Convert.ToBase64String(System.Security.Cryptography.MD5.HashData(content.Span)),
+            ObjectLockMode = ObjectLockMode.Compliance,
+            ObjectLockRetainUntilDate = retainUntil.UtcDateTime,
+        }, cancellationToken);
     }
 
     public async Task<byte[]?> GetAsync(string key, CancellationToken cancellationToken = default)
