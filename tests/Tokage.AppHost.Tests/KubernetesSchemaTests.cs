@@ -170,7 +170,7 @@ public sealed partial class KubernetesSchemaTests
         Assert.Equal("tokage_audit", Role("audit-log"));
 
         var adminTokens = projects.SelectMany(p => p.Value.Where(e => e.Key.EndsWith("__AdminToken", StringComparison.Ordinal)).Select(e => (Service: p.Key, e.Value))).ToList();
-        Assert.Equal(4, adminTokens.Count);
+        Assert.Equal(5, adminTokens.Count);
         Assert.Equal(adminTokens.Count, adminTokens.Select(t => t.Value).Distinct().Count());
 
         var job = Assert.Single(Objects()["database-migrator.yaml"], d => (string)d["kind"] == "Job");
