@@ -474,6 +474,9 @@ public sealed class ProcessingStackTests(ProcessingStack stack) : IClassFixture<
             ["cache_read_input_token_cost"] = "0.00000015", ["cache_creation_input_token_cost"] = "0.000001875",
         };
         var versionId = await AddPriceAsync(admin, "claude-sonnet-4-5", tenant, start, rates);
+        // The processor learns the version over the change feed: events it prices before that get the list price.
+        var processor = stack.Processor ?? await stack.StartProcessorAsync();
+        await ControlPlaneStack.EventuallyAsync(() => Task.FromResult(processor.Output.Contains($"Price version {versionId} added")), Patience, "the processor has the new version");
 
         var unknownModel = "in-house-" + Guid.NewGuid().ToString("N")[..8];
         await stack.AppendAsync(
