@@ -75,7 +75,7 @@ var billing = builder.AddService<Projects.BillingPipeline>("billing-pipeline", h
 
 // Drains the services' audit outbox into hash chains, seals each hour write-once to the object store, and serves
 // reading and verification to tenants' admins (their keys and sessions, through auth) and the operator.
-builder.AddService<Projects.AuditLog>("audit-log", httpPort: 8065)
+var auditLog = builder.AddService<Projects.AuditLog>("audit-log", httpPort: 8065)
     .WithDatabase(database, auditRole, migrator).WithEngine(archive).WithEngine(redis)
     .WithEnvironment("Tokage__Audit__AdminToken", builder.AddAdminToken("audit-log", adminToken))
     .WithService(auth);
@@ -86,7 +86,7 @@ builder.AddService<Projects.SyntheticMonitor>("synthetic-monitor")
 // The tenants' console: members sign in (the control plane's sessions) and act through the same APIs as everyone else.
 var console = builder.AddWebFrontend<Projects.Console>("console", httpPort: 8050)
     .WithEngine(redis)
-    .WithService(controlPlane).WithService(queryApi).WithService(priceRegistry).WithService(billing).WithService(ingestion);
+    .WithService(controlPlane).WithService(queryApi).WithService(priceRegistry).WithService(billing).WithService(ingestion).WithService(auditLog);
 controlPlane.WithConsoleLinks(console, engines);
 
 // Publishing: --publisher manifest (Aspire's own) or --publisher kubernetes (generated from the same model).

@@ -11,6 +11,7 @@ Command[] scenarios =
     AnalyticsBenchmark.CreateCommand(),
     AuthBenchmark.CreateCommand(),
     BillingBenchmark.CreateCommand(),
+    AuditBenchmark.CreateCommand(),
     PricingBenchmark.CreateCommand(),
     SdkBenchmark.CreateCommand(),
 ];

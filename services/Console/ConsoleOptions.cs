@@ -10,6 +10,7 @@ public sealed class ConsoleOptions
     public Uri PriceRegistry { get; set; } = new("http://price-registry");
     public Uri Billing { get; set; } = new("http://billing-pipeline");
     public Uri Ingestion { get; set; } = new("http://ingestion");
+    public Uri Audit { get; set; } = new("http://audit-log");
 
     /// <summary>
     /// Whether a tenant's identity provider may be reached over plain HTTP (a local test issuer). Off by default; the

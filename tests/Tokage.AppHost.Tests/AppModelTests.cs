@@ -118,7 +118,7 @@ public sealed class AppModelTests : IDisposable
         { "audit-log", ["tokage", "archive", "redis"], ["auth"] },
         { "synthetic-monitor", [], ["ingestion", "query-api", "control-plane"] },
         // The console holds no database: members act through the services' APIs; Redis keeps its cookie keys.
-        { "console", ["redis"], ["control-plane", "query-api", "price-registry", "billing-pipeline", "ingestion"] },
+        { "console", ["redis"], ["control-plane", "query-api", "price-registry", "billing-pipeline", "ingestion", "audit-log"] },
     };
 
     private static readonly Dictionary<string, string> DatabaseRoles = new()

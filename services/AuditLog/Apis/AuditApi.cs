@@ -21,12 +21,12 @@ public static class AuditApi
     public static IEndpointRouteBuilder MapAuditApi(this IEndpointRouteBuilder app)
     {
         var audit = app.MapGroup("/v1/audit").WithTags("Audit");
-        audit.MapGet("/", ListAsync).WithName("ListAuditRecords").WithSummary("Audit records, oldest first, in cursor pages.");
+        audit.MapGet("/", ListAsync).WithName("ListAuditRecords").WithSummary("Audit records, oldest (or newest) first, in cursor pages.");
         audit.MapGet("/verify", VerifyAsync).WithName("VerifyAuditLog").WithSummary("Recomputes the hash chains and names the first broken link.");
         return app;
     }
 
-    /// <summary><c>GET /v1/audit?from=&amp;to=&amp;actor=&amp;kind=&amp;cursor=&amp;limit=</c></summary>
+    /// <summary><c>GET /v1/audit?from=&amp;to=&amp;actor=&amp;kind=&amp;order=&amp;cursor=&amp;limit=</c> (oldest first unless <c>order=newest</c>).</summary>
     private static async Task<IResult> ListAsync(HttpContext http, NpgsqlDataSource database, CancellationToken cancellationToken)
     {
         var (caller, refusal) = await AuditCaller.ResolveAsync(http);
@@ -73,6 +73,13 @@ public static class AuditApi
             parameters.Add(new NpgsqlParameter("kind_prefix", kind.Replace("%", "", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal) + ".%"));
         }
 
+        var order = query["order"].ToString();
+        if (order is not ("" or "oldest" or "newest"))
+        {
+            return Invalid("order", "'order' is 'oldest' (the default) or 'newest'.");
+        }
+
+        var newestFirst = order == "newest";
         if (query["cursor"].ToString() is { Length: > 0 } cursorText)
         {
             if (!long.TryParse(cursorText, NumberStyles.None, CultureInfo.InvariantCulture, out var cursor))
@@ -80,7 +87,7 @@ public static class AuditApi
                 return Invalid("cursor", "'cursor' must be a 'next_cursor' this API returned.");
             }
 
-            conditions.Add("id > @cursor");
+            conditions.Add(newestFirst ? "id < @cursor" : "id > @cursor");
             parameters.Add(new NpgsqlParameter("cursor", cursor));
         }
 
@@ -92,7 +99,7 @@ public static class AuditApi
         }
 
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        var records = await AuditRecords.ReadAsync(connection, null, $"{string.Join(" AND ", conditions)} ORDER BY id LIMIT {limit + 1}",
+        var records = await AuditRecords.ReadAsync(connection, null, $"{string.Join(" AND ", conditions)} ORDER BY id {(newestFirst ? "DESC" : "ASC")} LIMIT {limit + 1}",
             command => command.Parameters.AddRange(parameters.ToArray()), cancellationToken);
         var page = records.Take(limit).Select(r =>
         {

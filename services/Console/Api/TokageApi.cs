@@ -14,6 +14,7 @@ public enum TokageService
     PriceRegistry,
     Billing,
     Ingestion,
+    Audit,
 }
 
 /// <summary>

@@ -64,6 +64,7 @@ internal static class Extensions
         TokageService.PriceRegistry => options.PriceRegistry,
         TokageService.Billing => options.Billing,
         TokageService.Ingestion => options.Ingestion,
+        TokageService.Audit => options.Audit,
         _ => throw new ArgumentOutOfRangeException(nameof(service)),
     };
 }
