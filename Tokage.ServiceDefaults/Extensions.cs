@@ -19,6 +19,8 @@ public static class Extensions
 {
     public const string HealthEndpointPath = "/health";
     public const string AlivenessEndpointPath = "/alive";
+    public const string MetricsEndpointPath = "/metrics";
+    public const string OpenApiEndpointPath = "/openapi/{documentName}.json";
 
     /// <summary>Tag on health checks that only say the process is alive (served at /alive).</summary>
     public const string LiveTag = "live";
@@ -38,6 +40,9 @@ public static class Extensions
         // Every Tokage service speaks gRPC, and answers grpc.health.v1 from the same checks as /health.
         builder.Services.AddGrpc();
         builder.Services.AddGrpcHealthChecks(grpc => grpc.Services.Map("", check => !check.Tags.Contains(OptionalTag)));
+
+        // Each HTTP API describes itself at /openapi/v1.json (its minimal-API endpoints, with the JSON names it uses).
+        builder.Services.AddOpenApi();
 
         builder.Services.AddServiceDiscovery();
         builder.Services.ConfigureHttpClientDefaults(http =>
@@ -86,14 +91,18 @@ public static class Extensions
                 .AddAspNetCoreInstrumentation()
                 .AddHttpClientInstrumentation()
                 .AddRuntimeInstrumentation()
-                .AddMeter("Tokage.*"))
+                .AddMeter("Tokage.*")
+                // Beside the OTLP export: /metrics in Prometheus' text format, for scrapers and the synthetic monitor.
+                .AddPrometheusExporter())
             .WithTracing(tracing => tracing
                 .AddSource(builder.Environment.ApplicationName)
                 .AddSource("Tokage.*")
                 // Health probes run every few seconds; tracing them would drown the real traffic.
                 .AddAspNetCoreInstrumentation(options => options.Filter = context =>
                     !context.Request.Path.StartsWithSegments(HealthEndpointPath)
-                    && !context.Request.Path.StartsWithSegments(AlivenessEndpointPath))
+                    && !context.Request.Path.StartsWithSegments(AlivenessEndpointPath)
+                    && !context.Request.Path.StartsWithSegments(MetricsEndpointPath)
+                    && !context.Request.Path.StartsWithSegments("/openapi"))
                 .AddGrpcClientInstrumentation()
                 .AddHttpClientInstrumentation());
 
@@ -150,6 +159,8 @@ public static class Extensions
             Predicate = check => check.Tags.Contains(LiveTag),
         });
         app.MapGrpcHealthChecksService();
+        app.MapPrometheusScrapingEndpoint(MetricsEndpointPath);
+        app.MapOpenApi(OpenApiEndpointPath);
         return app;
     }
 }

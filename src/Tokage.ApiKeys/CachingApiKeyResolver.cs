@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using BitFaster.Caching.Lru;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
@@ -36,6 +37,11 @@ public interface IApiKeyResolver
 public sealed class CachingApiKeyResolver(
     AuthService.AuthServiceClient auth, IOptions<ApiKeyClientOptions> options, ILogger<CachingApiKeyResolver> logger) : IApiKeyResolver
 {
+    private static readonly Meter Meter = new("Tokage.ApiKeys");
+
+    /// <summary>The callers' in-process cache: <c>tokage_apikeys_cache_lookups_total{result="hit"|"miss"}</c>.</summary>
+    private static readonly Counter<long> CacheLookups = Meter.CreateCounter<long>("tokage.apikeys.cache.lookups", description: "Key resolutions answered by the caller's in-process cache (hit) or asked of auth (miss).");
+
     private readonly ConcurrentTLru<string, KeyResolution> cache = new(
         Environment.ProcessorCount, Math.Max(options.Value.CacheCapacity, 16), EqualityComparer<string>.Default, options.Value.CacheTtl);
 
@@ -49,9 +55,11 @@ public sealed class CachingApiKeyResolver(
         var hash = ApiKeyFormat.HashHex(key!);
         if (cache.TryGet(hash, out var cached) && !IsExpired(cached))
         {
+            CacheLookups.Add(1, new KeyValuePair<string, object?>("result", "hit"));
             return cached;
         }
 
+        CacheLookups.Add(1, new KeyValuePair<string, object?>("result", "miss"));
         var resolution = await AskAuthAsync(key!, cancellationToken);
         if (resolution.Status != KeyResolutionStatus.Unavailable)
         {

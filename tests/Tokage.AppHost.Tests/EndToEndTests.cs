@@ -128,6 +128,9 @@ public class EndToEndTests
                 await BillsAnIngestedEventAsync(app, state.FullName, (string)created["tenant_id"]!, ingest, query, cancellationToken);
             }
 
+            await EveryServiceExposesItsMetricsAsync(app, services.Select(s => s.Name).Append("console").ToList(), cancellationToken);
+            await EveryHttpApiDescribesItselfAsync(app, cancellationToken);
+
             foreach (var name in resources)
             {
                 if (app.ResourceNotifications.TryGetCurrentState(name, out var current))
@@ -181,6 +184,57 @@ public class EndToEndTests
     /// An event naming a customer, ingested with a timestamp in a period that has ended, is priced by the processor and
     /// billed on an issued invoice by the billing pipeline: base fee, its tokens, and its server-side cost marked up.
     /// </summary>
+    /// <summary>
+    /// <c>/metrics</c> of every service parses as Prometheus' text format and carries its request series; those the
+    /// event above went through carry theirs (ingest accepted and its log append, key-cache lookups, the processor's
+    /// records, batch sizes and ClickHouse insert time).
+    /// </summary>
+    private static async Task EveryServiceExposesItsMetricsAsync(DistributedApplication app, IReadOnlyList<string> names, CancellationToken cancellationToken)
+    {
+        var expected = new Dictionary<string, string[]>
+        {
+            ["ingestion"] = ["tokage_ingest_events_total", "tokage_ingest_log_append_duration_seconds_bucket", "tokage_apikeys_cache_lookups_total"],
+            ["event-processor"] = ["tokage_processor_records_total", "tokage_processor_batch_size_bucket", "tokage_clickhouse_insert_duration_seconds_bucket"],
+            ["query-api"] = ["tokage_apikeys_cache_lookups_total"],
+        };
+        foreach (var name in names)
+        {
+            using var http = app.CreateHttpClient(name, "http");
+            var text = await http.GetStringAsync("/metrics", cancellationToken);
+            var series = PrometheusText.Parse(text).Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
+            Assert.True(series.Contains("http_server_request_duration_seconds_bucket"), $"{name}: no request series in /metrics");
+            foreach (var wanted in expected.GetValueOrDefault(name) ?? [])
+            {
+                Assert.True(series.Contains(wanted), $"{name}: no {wanted} in /metrics");
+            }
+        }
+
+        // The accepted event is counted with its outcome.
+        using var ingestion = app.CreateHttpClient("ingestion", "http");
+        var accepted = PrometheusText.Parse(await ingestion.GetStringAsync("/metrics", cancellationToken))
+            .Where(s => s.Name == "tokage_ingest_events_total" && s.Labels.GetValueOrDefault("outcome") == "accepted").Sum(s => s.Value);
+        Assert.True(accepted >= 1, $"accepted events counted: {accepted}");
+    }
+
+    /// <summary>Each HTTP API serves its OpenAPI document, naming its own routes.</summary>
+    private static async Task EveryHttpApiDescribesItselfAsync(DistributedApplication app, CancellationToken cancellationToken)
+    {
+        var routes = new Dictionary<string, string>
+        {
+            ["ingestion"] = "/v1/events", ["control-plane"] = "/v1/tenants/{tenant}/keys", ["query-api"] = "/v1/usage/breakdown",
+            ["price-registry"] = "/v1/prices", ["billing-pipeline"] = "/v1/customers", ["audit-log"] = "/v1/audit/verify",
+        };
+        foreach (var (service, route) in routes)
+        {
+            using var http = app.CreateHttpClient(service, "http");
+            using var response = await http.GetAsync("/openapi/v1.json", cancellationToken);
+            var text = await response.Content.ReadAsStringAsync(cancellationToken);
+            Assert.True(response.IsSuccessStatusCode, $"{service} /openapi/v1.json: {(int)response.StatusCode} {text}");
+            var paths = System.Text.Json.Nodes.JsonNode.Parse(text)!["paths"]!.AsObject();
+            Assert.True(paths.Any(p => p.Key.StartsWith(route, StringComparison.Ordinal)), $"{service}: no {route} in its OpenAPI document ({string.Join(", ", paths.Select(p => p.Key).Take(20))})");
+        }
+    }
+
     private static async Task BillsAnIngestedEventAsync(DistributedApplication app, string stateDirectory, string tenantId, HttpClient ingest, HttpClient query, CancellationToken cancellationToken)
     {
         var today = DateOnly.FromDateTime(DateTime.UtcNow);

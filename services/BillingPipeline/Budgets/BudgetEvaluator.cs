@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -20,6 +21,14 @@ public sealed class BudgetEvaluator(
     NpgsqlDataSource database, BudgetSpend spend, TimeProvider time, IOptions<BudgetOptions> options, IOptions<WebhookTargetsOptions> webhooks,
     ILogger<BudgetEvaluator> logger) : IDisposable
 {
+    private static readonly Meter Meter = new("Tokage.Budgets");
+
+    /// <summary>Budget alerts per channel: <c>sent</c>, or <c>failed</c> once out of attempts.</summary>
+    private static readonly Counter<long> BudgetAlerts = Meter.CreateCounter<long>("tokage.budget.alerts", description: "Budget alert deliveries that ended: sent, or failed after every attempt.");
+
+    /// <summary>Every webhook call, by its outcome.</summary>
+    private static readonly Counter<long> WebhookAttempts = Meter.CreateCounter<long>("tokage.webhook.attempts", description: "Webhook calls (budget alerts), delivered or failed.");
+
     private static readonly JsonSerializerOptions ChannelJson = new() { PropertyNameCaseInsensitive = true };
 
     // Its own client: the service defaults' resilience handler would retry inside one recorded attempt. Tenants
@@ -204,6 +213,12 @@ public sealed class BudgetEvaluator(
                 record.Parameters.AddWithValue("delivered", done ? at : DBNull.Value);
                 return await record.ExecuteNonQueryAsync(cancellationToken);
             }, cancellationToken);
+
+            WebhookAttempts.Add(1, new KeyValuePair<string, object?>("outcome", done ? "delivered" : "failed"));
+            if (status != "pending")
+            {
+                BudgetAlerts.Add(1, new KeyValuePair<string, object?>("outcome", done ? "sent" : "failed"));
+            }
 
             if (!done)
             {

@@ -44,6 +44,9 @@ public sealed class BatchProcessor(
     public const uint SchemaVersion = 1;
 
     private readonly Counter<long> outcomes = meters.Create("Tokage.EventProcessor").CreateCounter<long>("tokage.processor.records", description: "Log records processed, by outcome.");
+    private readonly Counter<long> quarantinedReasons = meters.Create("Tokage.EventProcessor").CreateCounter<long>("tokage.processor.quarantined", description: "Log records quarantined, by reason.");
+    private readonly Histogram<long> batchSizes = meters.Create("Tokage.EventProcessor").CreateHistogram<long>("tokage.processor.batch.size", unit: "{record}", description: "Log records in each processed batch.");
+    private readonly Histogram<double> insertDurations = meters.Create("Tokage.EventProcessor").CreateHistogram<double>("tokage.clickhouse.insert.duration", unit: "s", description: "Time to write a batch's rows (and their rollups' views) into ClickHouse.");
 
     /// <summary>The whole batch: <see cref="PrepareAsync"/>, then <see cref="WriteAsync"/>.</summary>
     public async Task<BatchResult> ProcessAsync(IReadOnlyList<ConsumedRecord> records, CancellationToken cancellationToken)
@@ -126,7 +129,9 @@ public sealed class BatchProcessor(
     /// <summary>The ClickHouse writes, each under a token named after exactly its records: safe to repeat.</summary>
     public async Task WriteAsync(PreparedBatch batch, CancellationToken cancellationToken)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         await writer.WriteEventsAsync(batch.Rows, batch.RowsToken, cancellationToken);
+        insertDurations.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
         await SettleReservationsAsync(batch.Rows);
         await writer.WriteDuplicatesAsync(batch.Duplicates,
             LogRange.Token(batch.Duplicates.Select(r => r.LogPosition).ToList(), batch.Duplicates.Select(r => $"{r.TenantId}/{r.EventId}/{r.DuplicateOf}")), cancellationToken);
@@ -138,6 +143,12 @@ public sealed class BatchProcessor(
         outcomes.Add(result.AlreadyStored, new KeyValuePair<string, object?>("outcome", "already_stored"));
         outcomes.Add(result.Duplicates, new KeyValuePair<string, object?>("outcome", "duplicate"));
         outcomes.Add(result.Quarantined.Count, new KeyValuePair<string, object?>("outcome", "quarantined"));
+        foreach (var reason in result.Quarantined.GroupBy(q => q.Reason))
+        {
+            quarantinedReasons.Add(reason.Count(), new KeyValuePair<string, object?>("reason", reason.Key));
+        }
+
+        batchSizes.Record(result.Total);
     }
 
     /// <summary>

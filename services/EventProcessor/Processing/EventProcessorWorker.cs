@@ -25,6 +25,10 @@ public sealed class EventProcessorWorker(
 {
     private static readonly TimeSpan KeepAliveStep = TimeSpan.FromSeconds(1);
 
+    private static readonly System.Diagnostics.Metrics.Meter Meter = new("Tokage.EventProcessor.Log");
+    private static readonly System.Diagnostics.Metrics.Counter<long> DeadLettered =
+        Meter.CreateCounter<long>("tokage.processor.dead_lettered", description: "Log records moved to the dead-letter stream or topic, by reason.");
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await Task.WhenAll(priceFeed.Loaded, schema.Done).WaitAsync(stoppingToken);
@@ -80,6 +84,11 @@ public sealed class EventProcessorWorker(
                 foreach (var (record, reason) in batch.Result.Quarantined)
                 {
                     await consumer.DeadLetterAsync(record, reason, stoppingToken);
+                }
+
+                foreach (var reason in batch.Result.Quarantined.GroupBy(q => q.Reason))
+                {
+                    DeadLettered.Add(reason.Count(), new KeyValuePair<string, object?>("reason", reason.Key));
                 }
 
                 var quarantined = batch.Result.Quarantined.Select(q => q.Record).ToHashSet();

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Tokage.ApiKeys;
@@ -46,6 +48,10 @@ public sealed record IngestOutcome(int Accepted, IReadOnlyList<Rejection> Reject
 public sealed class IngestPipeline(EventValidator validator, TenantRateLimiter limiter, IEventLog log, TimeProvider time)
 {
     public const uint SchemaVersion = 1;
+
+    private static readonly Meter Meter = new("Tokage.Ingestion");
+    private static readonly Counter<long> Events = Meter.CreateCounter<long>("tokage.ingest.events", description: "Events accepted (in the log) or rejected, by reason.");
+    private static readonly Histogram<double> AppendDuration = Meter.CreateHistogram<double>("tokage.ingest.log_append.duration", unit: "s", description: "Time to append a request's events to the durable log (acks=all).");
 
     /// <summary>
     /// A key scoped to a project, application or team reports that scope's usage only: an event that names none gets the
@@ -117,11 +123,13 @@ public sealed class IngestPipeline(EventValidator validator, TenantRateLimiter l
             : new List<string> { $"Client-supplied cost ignored for event(s) at {Indexes(costIgnored)}: Tokage prices every event server-side." };
         if (valid.Count == 0)
         {
+            Count(rejected, 0, null);
             return new IngestOutcome(0, rejected, warnings);
         }
 
         if (identity.Burst > 0 && valid.Count > identity.Burst)
         {
+            Count(rejected, valid.Count, "exceeds_burst");
             return new IngestOutcome(0, rejected, warnings, IngestFailure.ExceedsBurst)
             {
                 FailureDetail = $"The request carries {valid.Count} valid events, more than the tenant's burst of {identity.Burst}: a request takes all its " +
@@ -132,6 +140,7 @@ public sealed class IngestPipeline(EventValidator validator, TenantRateLimiter l
         var decision = await limiter.TryTakeAsync(identity.TenantId, identity.EventsPerSecond, identity.Burst, valid.Count);
         if (decision.LimiterUnavailable)
         {
+            Count(rejected, valid.Count, "limiter_unavailable");
             return new IngestOutcome(0, rejected, warnings, IngestFailure.LimiterUnavailable, decision.RetryAfter)
             {
                 FailureDetail = "The rate limiter (Redis) cannot be reached, and this deployment admits no usage it cannot limit " +
@@ -141,6 +150,7 @@ public sealed class IngestPipeline(EventValidator validator, TenantRateLimiter l
 
         if (!decision.Allowed)
         {
+            Count(rejected, valid.Count, "rate_limited");
             return new IngestOutcome(0, rejected, warnings, IngestFailure.RateLimited, decision.RetryAfter);
         }
 
@@ -154,16 +164,38 @@ public sealed class IngestPipeline(EventValidator validator, TenantRateLimiter l
             Source = source,
             Event = e,
         }.ToByteArray())).ToList();
+        var started = Stopwatch.GetTimestamp();
         try
         {
             await log.AppendAsync(records, cancellationToken);
         }
         catch (EventLogUnavailableException)
         {
+            Count(rejected, valid.Count, "log_unavailable");
             return new IngestOutcome(0, rejected, warnings, IngestFailure.LogUnavailable, TimeSpan.FromSeconds(1));
         }
+        finally
+        {
+            AppendDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
+        }
 
+        Count(rejected, 0, null);
+        Events.Add(valid.Count, new KeyValuePair<string, object?>("outcome", "accepted"));
         return new IngestOutcome(valid.Count, rejected, warnings);
+    }
+
+    /// <summary>Rejected events by their first problem's code, and <paramref name="refused"/> valid ones refused for <paramref name="reason"/>.</summary>
+    private static void Count(List<Rejection> rejected, int refused, string? reason)
+    {
+        foreach (var code in rejected.GroupBy(r => r.Errors.Count > 0 ? r.Errors[0].Code : "invalid"))
+        {
+            Events.Add(code.Count(), new KeyValuePair<string, object?>("outcome", "rejected"), new KeyValuePair<string, object?>("reason", code.Key));
+        }
+
+        if (refused > 0)
+        {
+            Events.Add(refused, new KeyValuePair<string, object?>("outcome", "rejected"), new KeyValuePair<string, object?>("reason", reason));
+        }
     }
 
     private static string Indexes(List<int> indexes) =>
