@@ -54,14 +54,17 @@ public sealed class AuditDrain(NpgsqlDataSource database, IOptions<AuditOptions>
             return 0;
         }
 
-        var heads = new Dictionary<Guid, (long Seq, string Hash)>();
+        // Every chain the batch appends to, its head read in one round trip; then each record links to the one before.
+        var heads = await ChainHeadsAsync(connection, transaction, [.. rows.Select(r => r.Record.TenantId).Distinct()], cancellationToken);
+        var appended = new List<Guid>();
         await using var batch = new NpgsqlBatch(connection, transaction);
         foreach (var row in rows)
         {
             var chain = row.Record.TenantId;
-            if (!heads.TryGetValue(chain, out var head))
+            var head = heads[chain];
+            if (!appended.Contains(chain))
             {
-                head = await ChainHeadAsync(connection, transaction, chain, cancellationToken);
+                appended.Add(chain);
             }
 
             var record = (row.Record with { RecordedAt = recordedAt }).Chained(head.Seq + 1, head.Hash);
@@ -71,8 +74,9 @@ public sealed class AuditDrain(NpgsqlDataSource database, IOptions<AuditOptions>
 
         // The global chain anchors each chain's new head, in the order the chains first appeared in the batch.
         var global = await GlobalHeadAsync(connection, transaction, cancellationToken);
-        foreach (var (chain, head) in heads)
+        foreach (var chain in appended)
         {
+            var head = heads[chain];
             var link = new AuditHead(0, chain, head.Seq, head.Hash, recordedAt, "", "").Chained(global.Seq + 1, global.Hash);
             global = (link.Seq, link.Hash);
             batch.BatchCommands.Add(InsertHead(link));
@@ -81,7 +85,7 @@ public sealed class AuditDrain(NpgsqlDataSource database, IOptions<AuditOptions>
         await batch.ExecuteNonQueryAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         logger.LogDebug("Chained {Records} audit records over {Chains} chains: outbox ({FirstTx}, {FirstPosition}) to ({LastTx}, {LastPosition}), after ({CursorTx}, {CursorPosition}).",
-            rows.Count, heads.Count, rows[0].Tx, rows[0].Position, rows[^1].Tx, rows[^1].Position, lastTx, lastPosition);
+            rows.Count, appended.Count, rows[0].Tx, rows[0].Position, rows[^1].Tx, rows[^1].Position, lastTx, lastPosition);
         return rows.Count;
     }
 
@@ -144,12 +148,23 @@ public sealed class AuditDrain(NpgsqlDataSource database, IOptions<AuditOptions>
         return rows;
     }
 
-    private static async Task<(long Seq, string Hash)> ChainHeadAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid chain, CancellationToken cancellationToken)
+    /// <summary>Each chain's last seq and hash (0 and the genesis hash for a chain with no record yet).</summary>
+    private static async Task<Dictionary<Guid, (long Seq, string Hash)>> ChainHeadsAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, Guid[] chains, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand("SELECT seq, hash FROM audit_records WHERE tenant_id = @chain ORDER BY seq DESC LIMIT 1", connection, transaction);
-        command.Parameters.AddWithValue("chain", chain);
+        var heads = chains.ToDictionary(c => c, _ => (0L, AuditRecord.Genesis));
+        await using var command = new NpgsqlCommand("""
+            SELECT c.chain, r.seq, r.hash FROM unnest(@chains) AS c (chain)
+            CROSS JOIN LATERAL (SELECT seq, hash FROM audit_records WHERE tenant_id = c.chain ORDER BY seq DESC LIMIT 1) AS r
+            """, connection, transaction);
+        command.Parameters.AddWithValue("chains", chains);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken) ? (reader.GetInt64(0), reader.GetString(1)) : (0, AuditRecord.Genesis);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            heads[reader.GetGuid(0)] = (reader.GetInt64(1), reader.GetString(2));
+        }
+
+        return heads;
     }
 
     private static async Task<(long Seq, string Hash)> GlobalHeadAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
