@@ -50,6 +50,8 @@ ensure_distro_packages() {
   # The console formats money and times in each reader's culture (ICU); its browser tests drive Debian's chromium.
   ldconfig -p 2>/dev/null | grep -q 'libicuuc.so' || missing+=(libicu72)
   command -v chromium >/dev/null || missing+=(chromium)
+  # The committed alert rules and dashboard are checked by Prometheus' promtool (the prometheus package carries it).
+  command -v promtool >/dev/null || missing+=(prometheus)
   if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
   # The distro's redis-server unit would hold port 6379; Tokage starts its own instances.
   if command -v systemctl >/dev/null && systemctl is-active --quiet redis-server 2>/dev/null; then
