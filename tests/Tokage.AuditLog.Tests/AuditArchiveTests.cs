@@ -17,7 +17,7 @@ public sealed class AuditArchiveTests(AuditFixture fixture)
         var records = await fixture.RecordsAsync(tenant);
         Assert.Equal(3, records.Count);
 
-        // Segments are a minute long here and sealed 2 s after they end: wait until every record is in one.
+        // Segments are ten seconds long here and sealed a second after they end: wait until every record is in one.
         await ControlPlaneStack.EventuallyAsync(async () =>
             await ScalarAsync<long>("SELECT coalesce(sum(records), 0) FROM audit_segments") == await ScalarAsync<long>("SELECT count(*) FROM audit_records"),
             TimeSpan.FromSeconds(100), "every record sealed");

@@ -11,7 +11,7 @@ namespace Tokage.AuditLog.Tests;
 
 /// <summary>
 /// The services that change money-relevant state (control plane, price registry, billing pipeline) on real PostgreSQL,
-/// Redis and a ClickHouse-local host, and an audit-log process draining their outbox and sealing one-minute segments to
+/// Redis and a ClickHouse-local host, and an audit-log process draining their outbox and sealing ten-second segments to
 /// a file-system archive.
 /// </summary>
 public sealed class AuditFixture : IAsyncLifetime
@@ -79,7 +79,7 @@ public sealed class AuditFixture : IAsyncLifetime
         AppRole = NpgsqlDataSource.Create(Stack.AppRoleConnectionString);
     }
 
-    /// <summary>An audit-log process (another replica, or a restart) on this stack: one-minute segments, sealed 2 s after they end.</summary>
+    /// <summary>An audit-log process (another replica, or a restart) on this stack: ten-second segments, sealed a second after they end.</summary>
     public Task<ServiceProcess> StartAuditLogAsync(IReadOnlyDictionary<string, string>? settings = null)
     {
         Directory.CreateDirectory(ArchivePath);
@@ -89,9 +89,9 @@ public sealed class AuditFixture : IAsyncLifetime
             ["ConnectionStrings__archive"] = $"Provider=FileSystem;Path={ArchivePath}",
             ["Tokage__Audit__AdminToken"] = ControlPlaneStack.AdminToken,
             ["Tokage__Audit__DrainInterval"] = "00:00:00.200",
-            ["Tokage__Audit__SegmentLength"] = "00:01:00",
+            ["Tokage__Audit__SegmentLength"] = "00:00:10",
             ["Tokage__Audit__SealInterval"] = "00:00:01",
-            ["Tokage__Audit__SealDelay"] = "00:00:02",
+            ["Tokage__Audit__SealDelay"] = "00:00:01",
             ["Tokage__ApiKeys__AuthAddress"] = Stack.Auth.GrpcUri.ToString().TrimEnd('/'),
             ["Tokage__ApiKeys__Timeout"] = "00:00:15",
         };
