@@ -27,10 +27,10 @@ internal static partial class Commands
         var to = new Option<string?>("--to") { Description = "Before this time (ISO 8601)." };
         var limit = new Option<int?>("--limit") { Description = "At most this many records (default 100, at most 1000)." };
         var list = new Command("list", "List audit records, oldest first.") { tenant, kind, actor, from, to, limit };
-        list.SetAction((p, ct) => AuditAsync(p, output, async client =>
+        list.SetAction((p, ct) => AuditAsync(p, output, async (client, controlPlane) =>
         {
             var query = new List<string>();
-            if (await TenantQueryAsync(p, p.GetValue(tenant), ct) is { } named)
+            if (await TenantQueryAsync(controlPlane, p.GetValue(tenant), ct) is { } named)
             {
                 query.Add("tenant=" + Uri.EscapeDataString(named));
             }
@@ -76,9 +76,9 @@ internal static partial class Commands
             }
 
             var valid = true;
-            var code = await AuditAsync(p, output, async client =>
+            var code = await AuditAsync(p, output, async (client, controlPlane) =>
             {
-                var named = await TenantQueryAsync(p, p.GetValue(tenant), ct);
+                var named = await TenantQueryAsync(controlPlane, p.GetValue(tenant), ct);
                 var answer = await client.GetAsync("/v1/audit/verify" + (named is null ? "" : "?tenant=" + Uri.EscapeDataString(named)), ct);
                 valid = answer?["valid"]?.GetValue<bool>() == true;
                 return (answer, Summary(answer!, "the database"));
@@ -94,30 +94,16 @@ internal static partial class Commands
         : $"Valid ({source}): {answer["records"]} records in {answer["chains"]} chains, {answer["links"]} global links.";
 
     /// <summary>The tenant's id for <c>?tenant=</c> (a name is looked up in the control plane), 'platform', or null for all.</summary>
-    private static async Task<string?> TenantQueryAsync(ParseResult parse, string? named, CancellationToken ct)
-    {
-        if (named is null || named == "platform" || Guid.TryParse(named, out _))
+    private static async Task<string?> TenantQueryAsync(AdminApiClient controlPlane, string? named, CancellationToken ct) =>
+        named is null or "platform" ? named : await TenantIdAsync(controlPlane, named, ct);
+
+    /// <summary>Runs a call on the audit log's API as the operator; the action also gets the control plane (to look tenants up).</summary>
+    private static Task<int> AuditAsync(ParseResult parse, TextWriter output, Func<AdminApiClient, AdminApiClient, Task<(JsonNode? Json, string Text)>> action) =>
+        RunAsync(parse, output, async controlPlane =>
         {
-            return named;
-        }
-
-        var connection = CliConnection.Resolve(parse.GetValue(Url), parse.GetValue(AdminToken), Environment.CurrentDirectory, Environment.GetEnvironmentVariable);
-        using var controlPlane = new AdminApiClient(connection);
-        return (string?)(await controlPlane.GetAsync($"/v1/tenants/{Uri.EscapeDataString(named)}", ct))?["tenant_id"]
-            ?? throw new CliException($"Tenant '{named}' has no id.");
-    }
-
-    private static Task<int> AuditAsync(ParseResult parse, TextWriter output, Func<AdminApiClient, Task<(JsonNode? Json, string Text)>> action) =>
-        RunAsync(parse, output, async _ =>
-        {
-            var address = parse.GetValue(AuditUrl) ?? Environment.GetEnvironmentVariable("TOKAGE_AUDIT_URL") ?? DefaultAuditUrl;
-            if (!Uri.TryCreate(address, UriKind.Absolute, out var url) || (url.Scheme != Uri.UriSchemeHttp && url.Scheme != Uri.UriSchemeHttps))
-            {
-                throw new CliException($"'{address}' is not an http(s) URL of the audit log.");
-            }
-
+            var url = ServiceAddress(parse.GetValue(AuditUrl), "TOKAGE_AUDIT_URL", DefaultAuditUrl, "the audit log");
             var connection = CliConnection.Resolve(parse.GetValue(Url), parse.GetValue(AdminToken), Environment.CurrentDirectory, Environment.GetEnvironmentVariable);
             using var audit = new AdminApiClient(connection with { Url = url }, "the audit log");
-            return await action(audit);
+            return await action(audit, controlPlane);
         });
 }

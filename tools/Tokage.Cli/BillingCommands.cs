@@ -13,21 +13,14 @@ internal static partial class Commands
 
     private static readonly Option<string?> BillingUrl = new("--billing-url") { Description = $"Billing pipeline URL (default: $TOKAGE_BILLING_URL, else {DefaultBillingUrl}).", Recursive = true };
 
-    private static Uri BillingAddress(ParseResult parse)
-    {
-        var address = parse.GetValue(BillingUrl) ?? Environment.GetEnvironmentVariable("TOKAGE_BILLING_URL") ?? DefaultBillingUrl;
-        return Uri.TryCreate(address, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)
-            ? uri : throw new CliException($"'{address}' is not an http(s) URL of the billing pipeline.");
-    }
+    private static Uri BillingAddress(ParseResult parse) =>
+        ServiceAddress(parse.GetValue(BillingUrl), "TOKAGE_BILLING_URL", DefaultBillingUrl, "the billing pipeline");
 
     /// <summary>Runs a billing call as the operator for the named tenant: <c>?tenant=&lt;id&gt;</c> on every path.</summary>
     private static Task<int> BillingAsync(ParseResult parse, TextWriter output, Func<AdminApiClient, Func<string, string>, Task<(JsonNode? Json, string Text)>> action) =>
         RunAsync(parse, output, async controlPlane =>
         {
-            var named = parse.GetValue(Tenant)!;
-            var tenantId = Guid.TryParse(named, out var id) ? id.ToString()
-                : (string?)(await controlPlane.GetAsync($"/v1/tenants/{Uri.EscapeDataString(named)}", CancellationToken.None))?["tenant_id"]
-                  ?? throw new CliException($"Tenant '{named}' has no id.");
+            var tenantId = await TenantIdAsync(controlPlane, parse.GetValue(Tenant)!, CancellationToken.None);
             var connection = CliConnection.Resolve(parse.GetValue(Url), parse.GetValue(AdminToken), Environment.CurrentDirectory, Environment.GetEnvironmentVariable);
             using var billing = new AdminApiClient(connection with { Url = BillingAddress(parse) }, "the billing pipeline");
             return await action(billing, path => path + (path.Contains('?', StringComparison.Ordinal) ? "&" : "?") + "tenant=" + tenantId);

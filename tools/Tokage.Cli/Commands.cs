@@ -218,6 +218,20 @@ internal static partial class Commands
         }
     }
 
+    /// <summary>Another service's URL: the option, else the environment variable, else the default; http(s) only.</summary>
+    private static Uri ServiceAddress(string? option, string variable, string fallback, string service)
+    {
+        var address = option ?? Environment.GetEnvironmentVariable(variable) ?? fallback;
+        return Uri.TryCreate(address, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)
+            ? uri : throw new CliException($"'{address}' is not an http(s) URL of {service}.");
+    }
+
+    /// <summary>A tenant's id: an id as given, a name looked up in the control plane.</summary>
+    private static async Task<string> TenantIdAsync(AdminApiClient controlPlane, string named, CancellationToken cancellationToken) =>
+        Guid.TryParse(named, out var id) ? id.ToString()
+            : (string?)(await controlPlane.GetAsync($"/v1/tenants/{Uri.EscapeDataString(named)}", cancellationToken))?["tenant_id"]
+              ?? throw new CliException($"Tenant '{named}' has no id.");
+
     /// <summary>Fills <c>{field}</c> placeholders from a JSON object.</summary>
     private static string Text(JsonNode node, string template)
     {

@@ -137,9 +137,9 @@ public sealed class AuditDrain(NpgsqlDataSource database, IOptions<AuditOptions>
                 default,
                 reader.GetString(5),
                 reader.GetString(6),
-                new AuditActor(reader.GetString(7), reader.GetString(8), NullableString(reader, 9), NullableString(reader, 10)),
-                CanonicalJson.Parse(NullableString(reader, 11)),
-                CanonicalJson.Parse(NullableString(reader, 12)),
+                AuditRecords.ActorAt(reader, 7),
+                AuditRecords.JsonAt(reader, 11),
+                AuditRecords.JsonAt(reader, 12),
                 "",
                 "");
             rows.Add(new Pending(ulong.Parse(reader.GetString(0)), reader.GetInt64(1), record));
@@ -217,6 +217,4 @@ public sealed class AuditDrain(NpgsqlDataSource database, IOptions<AuditOptions>
     }
 
     private static NpgsqlParameter Text(string name, string? value) => new(name, NpgsqlDbType.Text) { Value = (object?)value ?? DBNull.Value };
-
-    internal static string? NullableString(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 }

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Npgsql;
 using Tokage.Audit;
 
@@ -30,15 +31,24 @@ public static class AuditRecords
                 reader.GetFieldValue<DateTimeOffset>(5),
                 reader.GetString(6),
                 reader.GetString(7),
-                new AuditActor(reader.GetString(8), reader.GetString(9), AuditDrain.NullableString(reader, 10), AuditDrain.NullableString(reader, 11)),
-                CanonicalJson.Parse(AuditDrain.NullableString(reader, 12)),
-                CanonicalJson.Parse(AuditDrain.NullableString(reader, 13)),
+                ActorAt(reader, 8),
+                JsonAt(reader, 12),
+                JsonAt(reader, 13),
                 reader.GetString(14),
                 reader.GetString(15)));
         }
 
         return records;
     }
+
+    /// <summary>actor_type, actor_id, actor_address and actor_user_agent from <paramref name="first"/> on (outbox rows and records alike).</summary>
+    internal static AuditActor ActorAt(NpgsqlDataReader reader, int first) =>
+        new(reader.GetString(first), reader.GetString(first + 1), TextAt(reader, first + 2), TextAt(reader, first + 3));
+
+    /// <summary>A jsonb column read as text (<c>before::text</c>), parsed as the chain hashes it.</summary>
+    internal static JsonElement? JsonAt(NpgsqlDataReader reader, int ordinal) => CanonicalJson.Parse(TextAt(reader, ordinal));
+
+    private static string? TextAt(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 
     public static async Task<List<AuditHead>> ReadHeadsAsync(
         NpgsqlConnection connection, NpgsqlTransaction? transaction, string filter, Action<NpgsqlCommand> bind, CancellationToken cancellationToken)

@@ -118,9 +118,10 @@ public static class KeysApi
 
         if (key.RevokedAt is null)
         {
-            var before = KeyDto.From(key, time.GetUtcNow());
-            key.RevokedAt = time.GetUtcNow();
-            db.Audit(http, found.Id, AuditKinds.KeyRevoked, $"key:{key.Id}", before, KeyDto.From(key, time.GetUtcNow()));
+            var now = time.GetUtcNow();
+            var before = KeyDto.From(key, now);
+            key.RevokedAt = now;
+            db.Audit(http, found.Id, AuditKinds.KeyRevoked, $"key:{key.Id}", before, KeyDto.From(key, now));
         }
 
         await db.SaveChangesAsync(cancellationToken);
