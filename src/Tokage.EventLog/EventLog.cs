@@ -24,7 +24,16 @@ public interface IEventLog
 
     /// <summary>The consumer side, for the group named <paramref name="group"/> (one per processing service).</summary>
     IEventLogConsumer CreateConsumer(string group, string consumerName);
+
+    /// <summary>
+    /// What the group <paramref name="group"/> has not committed yet (appended but unread, or read and not acknowledged),
+    /// the append time of the oldest such entry, and the dead-letter log's length: the processor's lag, for monitoring.
+    /// </summary>
+    Task<EventLogBacklog> BacklogAsync(string group, CancellationToken cancellationToken = default);
 }
+
+/// <summary>A consumer group's backlog: entries not committed, when the oldest was appended (null: none), dead letters in all.</summary>
+public sealed record EventLogBacklog(long Pending, DateTimeOffset? OldestPendingAppendedAt, long DeadLettered);
 
 /// <summary>
 /// At-least-once consumption: records read but not acknowledged come again (after a crash, or once stuck past

@@ -44,6 +44,64 @@ public sealed class KafkaEventLog(
     public IEventLogConsumer CreateConsumer(string group, string consumerName) =>
         new Consumer(bootstrapServers, producer, options, group, consumerName, logger);
 
+    /// <summary>
+    /// Committed offsets against the high watermarks, per partition; the oldest pending entry's time is read from the
+    /// first uncommitted message of each lagging partition. A consumer that never joins the group reads them.
+    /// </summary>
+    public Task<EventLogBacklog> BacklogAsync(string group, CancellationToken cancellationToken = default) => Task.Run(() =>
+    {
+        var timeout = TimeSpan.FromSeconds(5);
+        using var admin = new DependentAdminClientBuilder(producer.Handle).Build();
+        List<TopicPartition> PartitionsOf(string topic) =>
+            admin.GetMetadata(topic, timeout).Topics.Where(t => t.Error.Code == ErrorCode.NoError)
+                .SelectMany(t => t.Partitions.Select(p => new TopicPartition(topic, p.PartitionId))).ToList();
+
+        using var reader = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig
+        {
+            BootstrapServers = bootstrapServers,
+            GroupId = group,
+            EnableAutoCommit = false,
+            EnableAutoOffsetStore = false,
+        }).Build();
+        var deadLettered = PartitionsOf(options.DeadLetterTopic).Sum(p =>
+        {
+            var marks = reader.QueryWatermarkOffsets(p, timeout);
+            return marks.High.Value - marks.Low.Value;
+        });
+
+        var lagging = new List<TopicPartitionOffset>();
+        var pending = 0L;
+        foreach (var committed in reader.Committed(PartitionsOf(options.Topic), timeout))
+        {
+            var marks = reader.QueryWatermarkOffsets(committed.TopicPartition, timeout);
+            // No commit yet: the group starts at the earliest entry (AutoOffsetReset.Earliest).
+            var from = committed.Offset.Value < 0 ? marks.Low.Value : Math.Max(committed.Offset.Value, marks.Low.Value);
+            if (marks.High.Value > from)
+            {
+                pending += marks.High.Value - from;
+                lagging.Add(new TopicPartitionOffset(committed.TopicPartition, from));
+            }
+        }
+
+        DateTimeOffset? oldest = null;
+        if (lagging.Count > 0)
+        {
+            reader.Assign(lagging);
+            var seen = new HashSet<TopicPartition>();
+            var until = DateTime.UtcNow + timeout;
+            while (seen.Count < lagging.Count && DateTime.UtcNow < until && !cancellationToken.IsCancellationRequested)
+            {
+                if (reader.Consume(TimeSpan.FromMilliseconds(200)) is { } message && seen.Add(message.TopicPartition))
+                {
+                    var at = message.Message.Timestamp.UtcDateTime;
+                    oldest = oldest is null || at < oldest ? at : oldest;
+                }
+            }
+        }
+
+        return new EventLogBacklog(pending, oldest, deadLettered);
+    }, cancellationToken);
+
     private sealed class Consumer : IEventLogConsumer
     {
         private readonly IConsumer<string, byte[]> consumer;

@@ -46,6 +46,43 @@ public sealed class RedisStreamsEventLog(IConnectionMultiplexer redis, EventLogO
 
     public IEventLogConsumer CreateConsumer(string group, string consumerName) => new Consumer(redis, options, group, consumerName, logger);
 
+    public async Task<EventLogBacklog> BacklogAsync(string group, CancellationToken cancellationToken = default)
+    {
+        var db = redis.GetDatabase();
+        var stream = (RedisKey)options.Topic;
+        var deadLettered = await db.StreamLengthAsync(options.DeadLetterTopic);
+        if (!await db.KeyExistsAsync(stream))
+        {
+            return new(0, null, deadLettered);
+        }
+
+        // Before the group exists (no processor has started), every entry is pending.
+        var info = (await db.StreamGroupInfoAsync(stream)).FirstOrDefault(g => g.Name == group);
+        var lastDelivered = info.Name is null ? "0-0" : info.LastDeliveredId ?? "0-0";
+        var firstUnread = await db.StreamRangeAsync(stream, "(" + lastDelivered, "+", count: 1);
+        // Redis knows the lag unless entries were deleted; else count the unread ones (capped: a huge lag is huge either way).
+        var unread = info.Name is not null && info.Lag is { } lag ? lag
+            : firstUnread.Length == 0 ? 0 : (await db.StreamRangeAsync(stream, "(" + lastDelivered, "+", count: 100_000)).Length;
+        var oldest = firstUnread.Length == 0 ? (DateTimeOffset?)null : AppendedAt(firstUnread[0].Id);
+        if (info.Name is not null && info.PendingMessageCount > 0)
+        {
+            var pending = await db.StreamPendingAsync(stream, group);
+            var oldestPending = AppendedAt(pending.LowestPendingMessageId);
+            oldest = oldest is null || oldestPending < oldest ? oldestPending : oldest;
+            unread += pending.PendingMessageCount;
+        }
+
+        return new(unread, oldest, deadLettered);
+    }
+
+    /// <summary>An entry id's first part is the append time in Unix milliseconds.</summary>
+    private static DateTimeOffset AppendedAt(RedisValue id)
+    {
+        var text = id.ToString();
+        var dash = text.IndexOf('-', StringComparison.Ordinal);
+        return DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(dash < 0 ? text : text[..dash], System.Globalization.CultureInfo.InvariantCulture));
+    }
+
     /// <summary>Ready only on a server that is durable enough to be the log; the reason otherwise.</summary>
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {

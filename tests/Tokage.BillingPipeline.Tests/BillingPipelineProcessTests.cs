@@ -1,3 +1,4 @@
+using Tokage.Webhooks;
 using System.Text.Json.Nodes;
 using Tokage.BillingPipeline.Budgets;
 

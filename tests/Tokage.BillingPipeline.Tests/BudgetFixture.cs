@@ -1,3 +1,4 @@
+using Tokage.Webhooks;
 using ClickHouse.Driver;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;

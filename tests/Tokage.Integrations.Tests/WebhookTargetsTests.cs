@@ -1,3 +1,4 @@
+using Tokage.Webhooks;
 using System.Net;
 using System.Net.Sockets;
 using Tokage.Integrations;

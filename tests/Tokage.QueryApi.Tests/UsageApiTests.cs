@@ -280,9 +280,17 @@ public sealed class UsageApiTests(UsageApiTests.Data data) : IClassFixture<Usage
             return (response.StatusCode, RetryAfter: response.Headers.RetryAfter?.Delta, Body: await response.Content.ReadAsStringAsync());
         }).Append(Task.Run(async () =>
         {
+            // The other tenant is never refused for the heavy tenant's cap. Its small query runs under the same 50 ms
+            // reader limit, which a loaded machine can overrun, so a time-limit answer (never a 429) is asked again.
             using var other = ProcessingStack.ClientFor(limited, data.B.Key);
-            using var response = await other.GetAsync($"/v1/usage/breakdown?{Month}&group_by=model");
-            return (response.StatusCode, RetryAfter: (TimeSpan?)null, Body: await response.Content.ReadAsStringAsync());
+            for (var attempt = 1; ; attempt++)
+            {
+                using var response = await other.GetAsync($"/v1/usage/breakdown?{Month}&group_by=model");
+                var body = await response.Content.ReadAsStringAsync();
+                if (response.StatusCode != HttpStatusCode.UnprocessableEntity || attempt == 5)
+                    return (response.StatusCode, RetryAfter: (TimeSpan?)null, Body: body);
+                Assert.Contains("Tokage:QueryApi:MaxExecutionTime", body);
+            }
         })));
 
         var ofHeavy = answers[..8];

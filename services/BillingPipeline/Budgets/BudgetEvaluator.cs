@@ -1,3 +1,4 @@
+using Tokage.Webhooks;
 using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Text;

@@ -1,3 +1,4 @@
+using Tokage.Webhooks;
 using Tokage.ApiKeys;
 using Tokage.BillingPipeline.Billing;
 using Tokage.BillingPipeline.Budgets;

@@ -1,3 +1,4 @@
+using Tokage.Webhooks;
 using System.Globalization;
 using System.Security.Cryptography;
 using Microsoft.EntityFrameworkCore;

@@ -1,3 +1,4 @@
+using Tokage.Webhooks;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.DataProtection;

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace Tokage.Integrations;
+namespace Tokage.Webhooks;
 
 /// <summary>Where tenant-supplied URLs (a budget's webhook and Slack channels) may point.</summary>
 public sealed class WebhookTargetsOptions

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Tokage.BillingPipeline.Budgets;
+namespace Tokage.Webhooks;
 
 /// <summary><c>Tokage-Signature: t=&lt;unix&gt;,v1=&lt;hex HMAC-SHA256(secret, "&lt;t&gt;.&lt;body&gt;")&gt;</c>; the timestamp lets receivers reject replays.</summary>
 public static class WebhookSignature
