@@ -28,10 +28,11 @@ var pricesRole = new DatabaseRole("tokage_prices", builder.AddSharedSecret("toka
 var auditRole = new DatabaseRole("tokage_audit", builder.AddSharedSecret("tokage-audit-password", engines));
 var migrator = builder.AddDatabaseMigrator<Projects.DatabaseMigrator>("database-migrator", database, appRole, pricesRole, auditRole);
 
-// The nine services.
+// The nine services. The control plane's admin token is also the synthetic monitor's, which creates its operations tenant.
+var controlPlaneToken = builder.AddAdminToken("control-plane", adminToken);
 var controlPlane = builder.AddService<Projects.ControlPlane>("control-plane", httpPort: 8070)
     .WithEngine(redis).WithDatabase(database, appRole, migrator)
-    .WithEnvironment("Tokage__ControlPlane__AdminToken", builder.AddAdminToken("control-plane", adminToken))
+    .WithEnvironment("Tokage__ControlPlane__AdminToken", controlPlaneToken)
     .WithWebhookTargets();
 
 var auth = builder.AddService<Projects.Auth>("auth")
@@ -80,8 +81,12 @@ var auditLog = builder.AddService<Projects.AuditLog>("audit-log", httpPort: 8065
     .WithEnvironment("Tokage__Audit__AdminToken", builder.AddAdminToken("audit-log", adminToken))
     .WithService(auth);
 
-builder.AddService<Projects.SyntheticMonitor>("synthetic-monitor")
-    .WithService(ingestion).WithService(queryApi).WithService(controlPlane);
+// Probes every public ingest path as its own operations tenant (events classified OPS) through to the query API, checks
+// the rollups against the raw rows and the processor's lag, and serves the SLIs and freshness burn-rate alerts on 8099.
+builder.AddService<Projects.SyntheticMonitor>("synthetic-monitor", httpPort: 8099)
+    .WithEventLog(events).WithEngine(analyticsStore.Reader, "analytics")
+    .WithEnvironment("Tokage__Monitor__AdminToken", controlPlaneToken)
+    .WithService(ingestion).WithService(queryApi).WithService(priceRegistry).WithService(controlPlane);
 
 // The tenants' console: members sign in (the control plane's sessions) and act through the same APIs as everyone else.
 var console = builder.AddWebFrontend<Projects.Console>("console", httpPort: 8050)

@@ -1,3 +1,4 @@
+using Tokage.SyntheticMonitor.Apis;
 using Tokage.SyntheticMonitor.Extensions;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -8,5 +9,6 @@ builder.AddApplicationServices();
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
+app.MapMonitorApi();
 
 app.Run();

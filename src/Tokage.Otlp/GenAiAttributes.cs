@@ -97,6 +97,9 @@ internal static class GenAiAttributes
     public static readonly string[] Customer = ["tokage.customer"];
     public static readonly string[] ReservationId = ["tokage.reservation_id"];
 
+    /// <summary>The synthetic monitor's probes (on the span or its resource): stored as metadata, so they classify as OPS.</summary>
+    public static readonly string[] Synthetic = ["tokage.synthetic"];
+
     // Units no convention names yet, in Tokage's own namespace: input images, seconds of audio, web searches.
     public static readonly string[] Images = ["tokage.usage.images"];
     public const string AudioSeconds = "tokage.usage.audio_seconds";

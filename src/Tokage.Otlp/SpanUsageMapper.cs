@@ -233,6 +233,11 @@ public static class SpanUsageMapper
             e.Metadata[ScopeVersionKey] = Truncate(scope.Version);
         }
 
+        if (attributes.OnSpanOrResource(GenAiAttributes.Synthetic) is { } synthetic)
+        {
+            e.Metadata[GenAiAttributes.Synthetic[0]] = Truncate(synthetic);
+        }
+
         if (model.Length == 0)
         {
             e.Metadata[UnpricedReasonKey] = SpanNotes.ModelMissing;
