@@ -116,7 +116,7 @@ public sealed class AppModelTests : IDisposable
         { "query-api", ["redis", "tokage", "analytics"], ["auth"] },
         { "billing-pipeline", ["redis", "tokage", "analytics", "archive"], ["auth"] },
         { "audit-log", ["tokage", "archive", "redis"], ["auth"] },
-        { "synthetic-monitor", [], ["ingestion", "query-api", "control-plane"] },
+        { "synthetic-monitor", ["analytics", "events"], ["ingestion", "query-api", "price-registry", "control-plane"] },
         // The console holds no database: members act through the services' APIs; Redis keeps its cookie keys.
         { "console", ["redis"], ["control-plane", "query-api", "price-registry", "billing-pipeline", "ingestion", "audit-log"] },
     };
@@ -142,7 +142,7 @@ public sealed class AppModelTests : IDisposable
         foreach (var engine in engines.Where(e => e != "tokage"))
         {
             // The query API reads the analytics store as its read-only user.
-            var source = service == "query-api" && engine == "analytics" ? "analytics-reader" : engine;
+            var source = service is "query-api" or "synthetic-monitor" && engine == "analytics" ? "analytics-reader" : engine;
             Assert.Equal($"{{{source}.connectionString}}", environment[$"ConnectionStrings__{engine}"]);
         }
 

@@ -214,6 +214,22 @@ public class EndToEndTests
         var accepted = PrometheusText.Parse(await ingestion.GetStringAsync("/metrics", cancellationToken))
             .Where(s => s.Name == "tokage_ingest_events_total" && s.Labels.GetValueOrDefault("outcome") == "accepted").Sum(s => s.Value);
         Assert.True(accepted >= 1, $"accepted events counted: {accepted}");
+
+        // The synthetic monitor (port 8099) has probed all four public paths through to the query API.
+        using var monitor = app.CreateHttpClient("synthetic-monitor", "http");
+        var paths = new[] { "native_http", "native_grpc", "otlp_http", "otlp_grpc" };
+        var fresh = new HashSet<string>();
+        for (var attempt = 0; attempt < 90 && fresh.Count < paths.Length; attempt++)
+        {
+            fresh = PrometheusText.Parse(await monitor.GetStringAsync("/metrics", cancellationToken))
+                .Where(s => s.Name == "tokage_probe_freshness_seconds_count" && s.Value >= 1).Select(s => s.Labels["path"]).ToHashSet();
+            if (fresh.Count < paths.Length)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+            }
+        }
+
+        Assert.True(paths.All(fresh.Contains), $"fresh probes on: {string.Join(", ", fresh)}");
     }
 
     /// <summary>Each HTTP API serves its OpenAPI document, naming its own routes.</summary>
