@@ -60,6 +60,10 @@ public sealed class MonitoringTests
             "tokage_processor_records_total", "tokage_processor_batch_size", "tokage_clickhouse_insert_duration_seconds",
             "tokage_processor_quarantined_total", "tokage_processor_dead_lettered_total", "tokage_apikeys_cache_lookups_total",
             "tokage_budget_alerts_total", "tokage_webhook_attempts_total",
+            // The synthetic monitor's.
+            "tokage_probe_freshness_seconds", "tokage_probe_ingest_seconds", "tokage_probe_lost_total", "tokage_probe_price_mismatch_total",
+            "tokage_rollup_mismatch_total", "tokage_slo_freshness_burn_rate", "tokage_processor_lag_events", "tokage_processor_oldest_pending_age_seconds",
+            "tokage_dead_letter_events",
         ];
         foreach (var expression in expressions)
         {
