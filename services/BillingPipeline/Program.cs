@@ -12,5 +12,6 @@ app.MapDefaultEndpoints();
 app.MapCustomersApi();
 app.MapPlansApi();
 app.MapInvoicesApi();
+app.MapStripeApi();
 
 app.Run();

@@ -42,4 +42,6 @@ public static class AuditKinds
     public const string InvoiceIssued = "invoice.issued";
     public const string InvoiceVoided = "invoice.voided";
     public const string InvoicePaid = "invoice.paid";
+    public const string StripeConnected = "stripe.connected";
+    public const string StripeDisconnected = "stripe.disconnected";
 }

@@ -14,6 +14,8 @@ public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext
         // Billing (migration Billing; SQL of the billing pipeline's own, not in this model).
         "billing_settings", "customers", "customer_ids", "plans", "plan_versions", "subscriptions", "credit_grants", "invoices",
         "invoice_adjustments", "credit_drawdowns", "daily_statements", "daily_statement_days",
+        // Stripe meter sync (migration StripeMeterSync; the billing pipeline's SQL).
+        "stripe_connections", "stripe_meter_events", "stripe_meter_attempts",
         // Budget reservations (migration Reservations; the query API's SQL).
         "budget_reservations",
         // Single sign-on (migration SingleSignOn).

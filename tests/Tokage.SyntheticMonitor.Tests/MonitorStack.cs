@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.Http;
 namespace Tokage.SyntheticMonitor.Tests;
 
 /// <summary>
-/// The processing stack with the synthetic monitor beside it, on a fast schedule (a probe per path every second, SLO
+/// The processing stack with the synthetic monitor beside it, on a fast schedule (a probe per path every 2 s, SLO
 /// windows of 60 s and 8 s), and a webhook receiver for its alerts.
 /// </summary>
 public sealed class MonitorStack : IAsyncLifetime
@@ -43,7 +43,7 @@ public sealed class MonitorStack : IAsyncLifetime
             ["Tokage__Monitor__OtlpGrpc"] = Stack.Ingestion.GrpcUri.ToString(),
             ["Tokage__Monitor__QueryApi"] = Stack.QueryApi.HttpUri.ToString(),
             ["Tokage__Monitor__PriceRegistry"] = Stack.PriceRegistry.HttpUri.ToString(),
-            ["Tokage__Monitor__Interval"] = "00:00:01",
+            ["Tokage__Monitor__Interval"] = "00:00:02",
             ["Tokage__Monitor__PollInterval"] = "00:00:00.100",
             ["Tokage__Monitor__LagInterval"] = "00:00:01",
             ["Tokage__Monitor__ConsistencyInterval"] = "00:00:02",

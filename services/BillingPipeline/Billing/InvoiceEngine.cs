@@ -171,7 +171,7 @@ public sealed class InvoiceEngine(
     private static BillingPeriod? Period(SubscriptionRecord subscription, CustomerRecord customer, DateOnly start) =>
         subscription.Schedule(TimeZoneInfo.FindSystemTimeZoneById(customer.TimeZone)).Periods().TakeWhile(p => p.StartDate <= start).LastOrDefault(p => p.StartDate == start);
 
-    private static UsageSlice Slice(CustomerUsageRow row) => new(
+    public static UsageSlice Slice(CustomerUsageRow row) => new(
         row.Provider, row.Model, row.Application, row.Totals.Events, row.Totals.InputTokens, row.Totals.OutputTokens, row.Totals.CacheReadTokens,
         row.Totals.CacheWriteTokens + row.Totals.CacheWrite1hTokens, row.Totals.ReasoningTokens, (row.Totals.CostUsd ?? 0m) + row.Totals.AdjustmentsUsd);
 

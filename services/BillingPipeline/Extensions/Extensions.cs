@@ -2,6 +2,7 @@ using Tokage.Webhooks;
 using Tokage.ApiKeys;
 using Tokage.BillingPipeline.Billing;
 using Tokage.BillingPipeline.Budgets;
+using Tokage.BillingPipeline.Stripe;
 using Tokage.Integrations;
 
 namespace Tokage.BillingPipeline.Extensions;
@@ -41,6 +42,17 @@ internal static class Extensions
         builder.Services.AddSingleton<InvoiceEngine>();
         builder.Services.AddSingleton<DailyStatements>();
         builder.Services.AddHostedService<BillingWorker>();
+
+        // Stripe meter sync: tenants' keys encrypted with Tokage:Stripe:KeyEncryptionKey; without it, connecting is refused (503).
+        builder.Services.AddOptions<StripeOptions>().BindConfiguration(StripeOptions.SectionName)
+            .Validate(o => o.SyncInterval > TimeSpan.Zero && o.Lookback > TimeSpan.Zero && o.MaxAttempts > 0 && o.RetryBaseDelay > TimeSpan.Zero && o.Lease > TimeSpan.Zero,
+                $"{StripeOptions.SectionName}: SyncInterval, Lookback, RetryBaseDelay and Lease must be positive, MaxAttempts at least 1.")
+            .ValidateOnStart();
+        builder.Services.AddSingleton<StripeSecretKeys>();
+        // The outbox decides retries (every attempt recorded): no resilience handler of its own between it and Stripe.
+        builder.Services.AddHttpClient(StripeMeterSync.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(30)).WithoutRequestTimeouts();
+        builder.Services.AddSingleton<StripeMeterSync>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<StripeMeterSync>());
         builder.Services.AddProblemDetails();
     }
 }

@@ -89,31 +89,54 @@ public sealed class ProbeRunner(
         query.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
         using var prices = clients.CreateClient(PriceRegistryClient);
         prices.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+        var evaluation = EvaluateLoopAsync(stoppingToken);
+        using var timer = new PeriodicTimer(options.Value.PollInterval, time);
+        // A lookup that hangs (the query API waiting on a store that is down) must not hold up the others or the SLO:
+        // they run side by side, each cut off after a few poll intervals; a cut-off probe just stays pending.
+        var patience = TimeSpan.FromTicks(Math.Max(options.Value.PollInterval.Ticks * 8, TimeSpan.FromSeconds(2).Ticks));
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            await Parallel.ForEachAsync(pending.Values.OrderBy(p => p.Send.SentAt).ToList(), new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = stoppingToken },
+                async (probe, ct) =>
+                {
+                    using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                    limit.CancelAfter(patience);
+                    try
+                    {
+                        await LookUpAsync(probe, query, prices, limit.Token, ct);
+                    }
+                    catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException && !ct.IsCancellationRequested)
+                    {
+                        logger.LogDebug("Looking up probe {EventId} failed: {Error}", probe.Send.EventId, ex.Message);
+                    }
+                });
+        }
+
+        await evaluation;
+    }
+
+    private async Task EvaluateLoopAsync(CancellationToken stoppingToken)
+    {
         using var timer = new PeriodicTimer(options.Value.PollInterval, time);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
-            foreach (var probe in pending.Values.OrderBy(p => p.Send.SentAt).ToList())
-            {
-                try
-                {
-                    await LookUpAsync(probe, query, prices, stoppingToken);
-                }
-                catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !stoppingToken.IsCancellationRequested)
-                {
-                    // The query API itself is away: the probe stays pending (and turns bad past the threshold).
-                    logger.LogDebug("Looking up probe {EventId} failed: {Error}", probe.Send.EventId, ex.Message);
-                    break;
-                }
-            }
-
             Evaluate(stoppingToken);
         }
     }
 
-    private async Task LookUpAsync(Pending probe, HttpClient query, HttpClient prices, CancellationToken cancellationToken)
+    /// <param name="cancellationToken">Cuts the lookup off (the probe stays pending).</param>
+    /// <param name="stopping">The service's own: the price check of a probe found runs to its end.</param>
+    private async Task LookUpAsync(Pending probe, HttpClient query, HttpClient prices, CancellationToken cancellationToken, CancellationToken stopping)
     {
         var send = probe.Send;
         var now = time.GetUtcNow();
+        if (!probe.Lost && now - send.SentAt > options.Value.Deadline)
+        {
+            MarkLost(probe);
+            logger.LogError("Probe {EventId} through {Path} is not queryable {Deadline} s after it was acknowledged: counted lost until it shows up.",
+                send.EventId, send.Path.Label(), options.Value.Deadline.TotalSeconds);
+        }
+
         using var response = await query.GetAsync($"/v1/events/{send.EventId}", cancellationToken);
         var found = response.StatusCode == HttpStatusCode.OK ? JsonNode.Parse(await response.Content.ReadAsStringAsync(cancellationToken)) : null;
         var state = (string?)found?["status"];
@@ -127,17 +150,15 @@ public sealed class ProbeRunner(
                 slo.Record(send.SentAt, good: freshness <= slo.Options.Threshold);
             }
 
-            var mismatch = await PriceProblemAsync(found!["processed"]!, prices, cancellationToken);
+            status.AddOrUpdate(send.Path, _ => throw new InvalidOperationException(), (_, s) => s with { LastFreshnessSeconds = freshness.TotalSeconds, LastQueryableAt = now });
+            var mismatch = await PriceProblemAsync(found!["processed"]!, prices, stopping);
             if (mismatch is not null)
             {
                 metrics.PriceMismatch(send.Path);
+                status.AddOrUpdate(send.Path, _ => throw new InvalidOperationException(), (_, s) => s with { PriceMismatches = s.PriceMismatches + 1 });
                 logger.LogError("Probe {EventId} through {Path}: {Problem}", send.EventId, send.Path.Label(), mismatch);
             }
 
-            status.AddOrUpdate(send.Path, _ => throw new InvalidOperationException(), (_, s) => s with
-            {
-                LastFreshnessSeconds = freshness.TotalSeconds, LastQueryableAt = now, PriceMismatches = s.PriceMismatches + (mismatch is null ? 0 : 1),
-            });
             return;
         }
 
@@ -146,12 +167,6 @@ public sealed class ProbeRunner(
             // Quarantined is never priced: lost, with the processor's reason.
             MarkLost(probe);
             logger.LogError("Probe {EventId} through {Path} was quarantined: {Reason}", send.EventId, send.Path.Label(), found!["quarantined"]?.ToJsonString());
-        }
-        else if (!probe.Lost && now - send.SentAt > options.Value.Deadline)
-        {
-            MarkLost(probe);
-            logger.LogError("Probe {EventId} through {Path} is not queryable {Deadline} s after it was acknowledged: counted lost until it shows up.",
-                send.EventId, send.Path.Label(), options.Value.Deadline.TotalSeconds);
         }
 
         if (probe.Lost && now - send.SentAt > options.Value.ForgetLostAfter)

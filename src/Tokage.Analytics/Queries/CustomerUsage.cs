@@ -6,6 +6,9 @@ namespace Tokage.Analytics.Queries;
 /// <summary>A customer id's usage of one provider, model and application over a range.</summary>
 public sealed record CustomerUsageRow(string Customer, string Provider, string Model, string Application, UsageTotals Totals);
 
+/// <summary>A customer's usage of one (provider, model, application) in one UTC hour.</summary>
+public sealed record CustomerHourRow(DateTimeOffset Hour, CustomerUsageRow Usage);
+
 /// <summary>A customer id's usage on one UTC day.</summary>
 public sealed record CustomerDayRow(DateOnly Day, string Customer, UsageTotals Totals);
 
@@ -27,6 +30,29 @@ public sealed class CustomerUsageQueries(ClickHouseClient client)
         while (reader.Read())
         {
             rows.Add(new CustomerUsageRow(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), Totals(reader, 4)));
+        }
+
+        return rows;
+    }
+
+    /// <summary>The customers' usage per UTC hour over whole hours <c>[from, to)</c>, by (provider, model, application): what Stripe meters are sent from.</summary>
+    public async Task<IReadOnlyList<CustomerHourRow>> ByHourAsync(
+        string tenantId, IReadOnlyCollection<string> customers, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken = default)
+    {
+        if (from.UtcTicks % TimeSpan.TicksPerHour != 0 || to.UtcTicks % TimeSpan.TicksPerHour != 0)
+        {
+            throw new ArgumentException("Hourly usage is read over whole hours.", nameof(from));
+        }
+
+        var (scope, _) = Scope(tenantId, from, to, customers);
+        var sql = $"SELECT toUnixTimestamp(hour) AS at, customer, provider, model, application, {UsageQueries.Sums} FROM usage_hourly_customer {scope.WhereClause} " +
+            "GROUP BY at, customer, provider, model, application ORDER BY at, customer";
+        var rows = new List<CustomerHourRow>();
+        using var reader = await client.ExecuteReaderAsync(sql, scope.Parameters, cancellationToken: cancellationToken);
+        while (reader.Read())
+        {
+            rows.Add(new CustomerHourRow(DateTimeOffset.FromUnixTimeSeconds(Convert.ToInt64(reader.GetValue(0), CultureInfo.InvariantCulture)),
+                new CustomerUsageRow(reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), Totals(reader, 5))));
         }
 
         return rows;

@@ -58,6 +58,12 @@ public sealed record Charge
     public decimal? PackageSize { get; init; }
     public decimal? MarkupPercent { get; init; }
     public decimal IncludedUnits { get; init; }
+
+    /// <summary>
+    /// The <c>event_name</c> of a Stripe meter: when set, the billing pipeline sends this charge's quantity per customer and
+    /// hour to Stripe as meter events (whole units; the cost meter in millionths of a dollar).
+    /// </summary>
+    public string? StripeMeterEventName { get; init; }
 }
 
 /// <summary>One version of a plan: what a subscription period costs.</summary>

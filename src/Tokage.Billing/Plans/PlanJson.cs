@@ -120,6 +120,11 @@ public static class PlanJson
         var markup = OptionalNumber(element, "markup_percent", $"{at}.markup_percent", errors);
         var tiers = ReadTiers(element, at, errors);
         var filter = ReadFilter(element, at, errors);
+        var stripeMeter = String(element, "stripe_meter_event_name");
+        if (stripeMeter is not null && (stripeMeter.Length is 0 or > 100 || stripeMeter.Any(char.IsWhiteSpace)))
+        {
+            errors[$"{at}.stripe_meter_event_name"] = ["'stripe_meter_event_name' is the event_name of a Stripe meter: 1 to 100 characters, no spaces."];
+        }
 
         switch (priceModel)
         {
@@ -149,7 +154,7 @@ public static class PlanJson
             ? new Charge
             {
                 Key = key!, Meter = meter, PriceModel = priceModel, UnitPriceUsd = unitPrice, PerUnits = perUnits, IncludedUnits = included,
-                PackageSize = packageSize, MarkupPercent = markup, Tiers = tiers ?? [], Filter = filter,
+                PackageSize = packageSize, MarkupPercent = markup, Tiers = tiers ?? [], Filter = filter, StripeMeterEventName = stripeMeter,
             }
             : null;
     }
@@ -306,6 +311,7 @@ public static class PlanJson
             if (charge.PackageSize is { } size) { node["package_size"] = Money.Exact(size); }
             if (charge.MarkupPercent is { } markup) { node["markup_percent"] = Money.Exact(markup); }
             node["included_units"] = Money.Exact(charge.IncludedUnits);
+            if (charge.StripeMeterEventName is { } stripeMeter) { node["stripe_meter_event_name"] = stripeMeter; }
             charges.Add(node);
         }
 
