@@ -38,4 +38,4 @@ fi
 # PostgreSQL writes its whole log, LOG lines included, to stderr; on stdout the dashboard shows it as the
 # ordinary log it is, and its own ERROR/FATAL levels still say what is wrong.
 exec "${as_owner[@]}" "$bin/postgres" -D "$data_dir" -p "$port" -h 127.0.0.1 \
-  -c unix_socket_directories='' -c fsync=on 2>&1
+  -c unix_socket_directories='' -c fsync="${TOKAGE_PG_FSYNC:-on}" 2>&1

@@ -92,6 +92,15 @@ public sealed class StripeMeterSyncTests(BudgetFixture fixture) : IClassFixture<
         var status = await restartedApi.OkAsync(HttpMethod.Get, "/v1/stripe/connection");
         Assert.Equal((stripe.Counted.Count, 0L, 3L), ((int)(long)status["meter_events"]!["sent"]!, (long)status["meter_events"]!["pending"]!, (long)status["meter_events"]!["parked"]!));
 
+        // The operator's CLI shows the same.
+        string[] cli = ["--url", fixture.Stack.ControlPlane.HttpUri.ToString(), "--billing-url", restarted.HttpUri.ToString(), "--admin-token", ControlPlaneStack.AdminToken, "--tenant", "stripe-sync"];
+        var shown = await CliProcess.RunAsync(["stripe", "status", .. cli]);
+        Assert.True(shown.ExitCode == 0, shown.Stderr);
+        Assert.Contains($"{stripe.Counted.Count} sent, 3 parked", shown.Stdout, StringComparison.Ordinal);
+        var listed = await CliProcess.RunAsync(["stripe", "meter-events", "--status", "parked", "--json", .. cli]);
+        Assert.True(listed.ExitCode == 0, listed.Stderr);
+        Assert.Equal(3, JsonNode.Parse(listed.Stdout)!["meter_events"]!.AsArray().Count);
+
         // At rest the key is ciphertext; the connection can be removed.
         var stored = await Tokage.Integrations.TenantTransactions.InTenantAsync(fixture.Database, Guid.Parse(tenant), async (c, t) =>
         {
@@ -119,6 +128,24 @@ public sealed class StripeMeterSyncTests(BudgetFixture fixture) : IClassFixture<
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Contains("charges[0].stripe_meter_event_name", body!["errors"]!.AsObject().Select(e => e.Key));
         Assert.False((bool)(await api.OkAsync(HttpMethod.Get, "/v1/stripe/connection"))["connected"]!);
+
+        // The CLI reads the key from a file (never an argument) and connects.
+        var keyFile = Path.Combine(Path.GetTempPath(), $"stripe-key-{Guid.NewGuid():N}");
+        await File.WriteAllTextAsync(keyFile, SecretKey + "\n");
+        try
+        {
+            var connected = await CliProcess.RunAsync(["stripe", "connect", "--secret-key-file", keyFile, "--url", fixture.Stack.ControlPlane.HttpUri.ToString(),
+                "--billing-url", billing.HttpUri.ToString(), "--admin-token", ControlPlaneStack.AdminToken, "--tenant", "stripe-bad-input"]);
+            Assert.True(connected.ExitCode == 0, connected.Stderr);
+            Assert.Contains("sk_test_…6789", connected.Stdout, StringComparison.Ordinal);
+            Assert.DoesNotContain(SecretKey, connected.Stdout, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(keyFile);
+        }
+
+        Assert.True((bool)(await api.OkAsync(HttpMethod.Get, "/v1/stripe/connection"))["connected"]!);
     }
 
     private static DateTimeOffset Hour(DateTimeOffset at) => new(at.UtcTicks - at.UtcTicks % TimeSpan.TicksPerHour, TimeSpan.Zero);

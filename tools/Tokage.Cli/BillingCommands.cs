@@ -145,4 +145,38 @@ internal static partial class Commands
         }));
         return new Command("invoices", "Invoices (billing).") { list, show, pdf, run };
     }
+
+    private static Command StripeCommand(TextWriter output)
+    {
+        var keyFile = new Option<FileInfo?>("--secret-key-file") { Description = "A file holding the Stripe secret key (else $STRIPE_SECRET_KEY); never a command-line argument, which shells keep." };
+        var status = new Option<string?>("--status") { Description = "pending, sent or parked." };
+
+        var connect = new Command("connect", "Connect the tenant's Stripe account (its secret key is stored encrypted and never shown again).") { Tenant, keyFile };
+        connect.SetAction((p, ct) => BillingAsync(p, output, async (client, path) =>
+        {
+            var secret = p.GetValue(keyFile) is { } file ? (await File.ReadAllTextAsync(file.FullName, ct)).Trim() : Environment.GetEnvironmentVariable("STRIPE_SECRET_KEY");
+            if (string.IsNullOrWhiteSpace(secret))
+            {
+                throw new CliException("No Stripe secret key: pass --secret-key-file or set STRIPE_SECRET_KEY.");
+            }
+
+            var connected = await client.PutAsync(path("/v1/stripe/connection"), new { secret_key = secret }, ct);
+            return (connected, Text(connected!, "Connected Stripe ({key_hint}, livemode {livemode})."));
+        }));
+        var show = new Command("status", "Show the Stripe connection and how many meter events are pending, sent and parked.") { Tenant };
+        show.SetAction((p, ct) => BillingAsync(p, output, async (client, path) =>
+        {
+            var found = await client.GetAsync(path("/v1/stripe/connection"), ct);
+            return (found, (bool)found!["connected"]!
+                ? Text(found, "Connected ({key_hint}, livemode {livemode}) since {connected_at}.") + Text(found["meter_events"]!, "\nMeter events: {pending} pending, {sent} sent, {parked} parked.")
+                : "Not connected.");
+        }));
+        var events = new Command("meter-events", "List the meter events sent to Stripe or waiting, newest hour first.") { Tenant, status };
+        events.SetAction((p, ct) => BillingAsync(p, output, async (client, path) =>
+        {
+            var found = await client.GetAsync(path("/v1/stripe/meter-events" + (p.GetValue(status) is { } s ? $"?status={Uri.EscapeDataString(s)}" : "")), ct);
+            return (found, Table(found!["meter_events"]!.AsArray(), ["hour", "customer", "charge", "event_name", "seq", "value", "status", "attempts", "last_error"]));
+        }));
+        return new Command("stripe", "Stripe meter sync (billing).") { connect, show, events };
+    }
 }

@@ -29,6 +29,7 @@ internal static partial class Commands
         root.Subcommands.Add(PlansCommand(output));
         root.Subcommands.Add(SubscriptionsCommand(output));
         root.Subcommands.Add(InvoicesCommand(output));
+        root.Subcommands.Add(StripeCommand(output));
         root.Subcommands.Add(AuditCommand(output));
         root.Subcommands.Add(DemoCommand(output));
         return root;
