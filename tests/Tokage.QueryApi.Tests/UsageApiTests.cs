@@ -241,7 +241,7 @@ public sealed class UsageApiTests(UsageApiTests.Data data) : IClassFixture<Usage
     }
 
     /// <summary>
-    /// One tenant's raw scan (a 400-day range not on whole hours, by user, over 2 million rows of its own) is stopped at
+    /// One tenant's raw scan (a 400-day range not on whole hours, by user, over 600,000 rows of its own) is stopped at
     /// the reader's time limit with a 422 naming the setting; its queries beyond the per-tenant cap are refused at once
     /// with 429 and Retry-After; another tenant's query on the same instance answers all the while, exactly.
     /// </summary>
@@ -257,7 +257,7 @@ public sealed class UsageApiTests(UsageApiTests.Data data) : IClassFixture<Usage
                    toDateTime64('2025-09-01 00:00:00', 3, 'UTC') + toIntervalSecond(number * 17 % 34560000), now64(3), 1, 'native',
                    'openai', concat('m-', toString(number % 97)), concat('pii:u-', toString(number % 5003)),
                    number % 1000, number % 300, true, toDecimal128(number % 1000, 18) / 1000000, 'STANDARD'
-            FROM numbers(2000000)
+            FROM numbers(600000)
             """);
         await using var limited = await data.Stack.StartQueryApiAsync(new Dictionary<string, string>
         {
