@@ -63,9 +63,7 @@ public sealed class ConsistencyChecker(
         {
             try
             {
-                var backlog = await log.BacklogAsync(options.Value.ProcessorGroup, stoppingToken);
-                metrics.Backlog = backlog;
-                metrics.OldestPendingAge = backlog.OldestPendingAppendedAt is { } oldest ? time.GetUtcNow() - oldest : null;
+                metrics.Backlog = await log.BacklogAsync(options.Value.ProcessorGroup, stoppingToken);
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {

@@ -21,8 +21,11 @@ public sealed class MonitorMetrics
     private readonly Counter<long> webhookAttempts;
     private readonly Counter<long> rollupChecks;
 
-    public MonitorMetrics(IMeterFactory meters)
+    private readonly TimeProvider time;
+
+    public MonitorMetrics(IMeterFactory meters, TimeProvider time)
     {
+        this.time = time;
         var meter = meters.Create(MeterName);
         ingest = meter.CreateHistogram("tokage.probe.ingest", "s", "Time from sending a probe to its acknowledgement (202/OK), by path.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
@@ -52,7 +55,8 @@ public sealed class MonitorMetrics
 
     public Tokage.EventLog.EventLogBacklog? Backlog { get; set; }
 
-    public TimeSpan? OldestPendingAge { get; set; }
+    /// <summary>How old the oldest uncommitted entry is now (it keeps ageing between reads of the backlog).</summary>
+    public TimeSpan? OldestPendingAge => Backlog?.OldestPendingAppendedAt is { } oldest ? time.GetUtcNow() - oldest : null;
 
     public IReadOnlyDictionary<string, long> Missing { get; set; } = new Dictionary<string, long>();
 
