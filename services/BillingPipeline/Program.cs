@@ -13,5 +13,8 @@ app.MapCustomersApi();
 app.MapPlansApi();
 app.MapInvoicesApi();
 app.MapStripeApi();
+app.MapWebhooksApi();
+app.MapExportsApi();
+app.MapReconciliationsApi();
 
 app.Run();

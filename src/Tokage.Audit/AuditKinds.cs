@@ -44,4 +44,6 @@ public static class AuditKinds
     public const string InvoicePaid = "invoice.paid";
     public const string StripeConnected = "stripe.connected";
     public const string StripeDisconnected = "stripe.disconnected";
+    public const string WebhookCreated = "webhook.created";
+    public const string WebhookDeleted = "webhook.deleted";
 }

@@ -16,6 +16,9 @@ public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext
         "invoice_adjustments", "credit_drawdowns", "daily_statements", "daily_statement_days",
         // Stripe meter sync (migration StripeMeterSync; the billing pipeline's SQL).
         "stripe_connections", "stripe_meter_events", "stripe_meter_attempts",
+        // Billing webhooks, exports and reconciliations (migration BillingOutputs; the billing pipeline's SQL).
+        "billing_webhooks", "billing_events", "billing_webhook_deliveries", "billing_webhook_attempts", "daily_usage_lines", "billing_exports",
+        "reconciliations", "reconciliation_rows",
         // Budget reservations (migration Reservations; the query API's SQL).
         "budget_reservations",
         // Single sign-on (migration SingleSignOn).

@@ -11,7 +11,7 @@ namespace Microsoft.Extensions.Hosting;
 /// </summary>
 public static class DatabaseSchema
 {
-    public const string LatestMigration = "20261204140000_StripeMeterSync";
+    public const string LatestMigration = "20261204180000_BillingOutputs";
 
     /// <summary>A readiness check that the database has <see cref="LatestMigration"/> (each role may read the history, whose columns the snake-case convention names).</summary>
     public static IHealthChecksBuilder AddDatabaseSchemaCheck(this IHealthChecksBuilder health) =>

@@ -47,6 +47,16 @@ public sealed class BillingApi : IDisposable
 
     public Task<byte[]> BytesAsync(string path) => http.GetByteArrayAsync(path);
 
+    /// <summary>A body sent as it is (a provider's report), with its media type.</summary>
+    public async Task<(HttpStatusCode Status, JsonNode? Body)> SendBytesAsync(HttpMethod method, string path, byte[] content, string mediaType)
+    {
+        using var request = new HttpRequestMessage(method, path) { Content = new ByteArrayContent(content) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue(mediaType);
+        using var response = await http.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        return (response.StatusCode, text.Length == 0 ? null : JsonNode.Parse(text));
+    }
+
     public static UsageEventRow Event(string tenant, DateTime at, string customer, ulong input, decimal cost, string model = "gpt-4o") => new()
     {
         TenantId = tenant, EventId = Guid.NewGuid().ToString("N"), EventTime = at, IngestTime = at, Provider = "openai", Model = model,

@@ -119,3 +119,13 @@ internal static class TenantSql
             return await command.ExecuteNonQueryAsync();
         }, CancellationToken.None);
 }
+
+/// <summary>
+/// The billing outputs' suites (webhooks, exports, reconciliation) share one stack, one after another: each uses tenants
+/// of its own, and a stack per class would cost the run its start-up three times over.
+/// </summary>
+[CollectionDefinition(Name)]
+public sealed class BillingOutputsCollection : ICollectionFixture<BudgetFixture>
+{
+    public const string Name = "billing outputs";
+}

@@ -40,13 +40,16 @@ internal sealed class AdminApiClient(CliConnection connection, string service = 
 
     public void Dispose() => http.Dispose();
 
-    private async Task<JsonNode?> SendAsync(HttpMethod method, string path, object? body, CancellationToken cancellationToken)
+    /// <summary>A file sent as it is (a provider's cost report), with its media type.</summary>
+    public Task<JsonNode?> PostFileAsync(string path, byte[] content, string mediaType, CancellationToken cancellationToken) =>
+        SendAsync(HttpMethod.Post, path, new ByteArrayContent(content) { Headers = { ContentType = new MediaTypeHeaderValue(mediaType) } }, cancellationToken);
+
+    private Task<JsonNode?> SendAsync(HttpMethod method, string path, object? body, CancellationToken cancellationToken) =>
+        SendAsync(method, path, body is null ? null : JsonContent.Create(body, options: new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }), cancellationToken);
+
+    private async Task<JsonNode?> SendAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(method, path.TrimStart('/'));
-        if (body is not null)
-        {
-            request.Content = JsonContent.Create(body, options: new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower });
-        }
+        using var request = new HttpRequestMessage(method, path.TrimStart('/')) { Content = content };
 
         HttpResponseMessage response;
         try

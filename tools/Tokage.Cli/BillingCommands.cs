@@ -141,7 +141,7 @@ internal static partial class Commands
         run.SetAction((p, ct) => BillingAsync(p, output, async (client, path) =>
         {
             var result = await client.PostAsync(path("/v1/billing/run"), new { }, ct);
-            return (result, Text(result!, "Issued {issued} invoices; closed {days_closed} statement days."));
+            return (result, Text(result!, "Issued {issued} invoices; closed {days_closed} statement days; exported {days_exported} days; delivered {webhooks_delivered} webhooks."));
         }));
         return new Command("invoices", "Invoices (billing).") { list, show, pdf, run };
     }
@@ -178,5 +178,77 @@ internal static partial class Commands
             return (found, Table(found!["meter_events"]!.AsArray(), ["hour", "customer", "charge", "event_name", "seq", "value", "status", "attempts", "last_error"]));
         }));
         return new Command("stripe", "Stripe meter sync (billing).") { connect, show, events };
+    }
+
+    private static Command ExportsCommand(TextWriter output)
+    {
+        var from = new Option<string?>("--from") { Description = "The first day, YYYY-MM-DD (UTC)." };
+        var to = new Option<string?>("--to") { Description = "The day after the last, YYYY-MM-DD (UTC)." };
+        var day = new Argument<string>("day") { Description = "The exported day, YYYY-MM-DD (UTC)." };
+        var directory = new Option<DirectoryInfo>("--output", "-o") { Description = "The directory to write the day's objects and manifest into.", Required = true };
+
+        var list = new Command("list", "List the daily exports (usage lines and issued invoices as Parquet and CSV, with a manifest), newest first.") { Tenant, from, to };
+        list.SetAction((p, ct) => BillingAsync(p, output, async (client, path) =>
+        {
+            var query = string.Join("&", new[] { ("from", p.GetValue(from)), ("to", p.GetValue(to)) }
+                .Where(q => q.Item2 is not null).Select(q => $"{q.Item1}={Uri.EscapeDataString(q.Item2!)}"));
+            var exports = await client.GetAsync(path("/v1/exports" + (query.Length > 0 ? "?" + query : "")), ct);
+            foreach (var export in exports!["exports"]!.AsArray())
+            {
+                var objects = export!["objects"]!.AsArray();
+                export["usage_rows"] = objects.FirstOrDefault(o => (string)o!["table"]! == "usage")?["rows"]?.DeepClone();
+                export["invoice_rows"] = objects.FirstOrDefault(o => (string)o!["table"]! == "invoices")?["rows"]?.DeepClone();
+            }
+
+            return (exports, Table(exports["exports"]!.AsArray(), ["day", "usage_rows", "invoice_rows", "manifest_key", "manifest_sha256", "exported_at"]));
+        }));
+        var download = new Command("download", "Write a day's exported objects and manifest into a directory, each checked against the manifest's SHA-256.") { Tenant, day, directory };
+        download.SetAction((p, ct) => BillingAsync(p, output, async (client, path) =>
+        {
+            var name = p.GetValue(day)!;
+            var manifest = await client.GetAsync(path($"/v1/exports/{Uri.EscapeDataString(name)}"), ct);
+            var target = p.GetValue(directory)!;
+            target.Create();
+            var written = new JsonArray();
+            foreach (var entry in manifest!["objects"]!.AsArray().Append(new JsonObject { ["key"] = (string)manifest["manifest_key"]!, ["sha256"] = manifest["manifest_sha256"]!.DeepClone() }))
+            {
+                var file = ((string)entry!["key"]!).Split('/')[^1];
+                var bytes = await client.GetBytesAsync(path($"/v1/exports/{Uri.EscapeDataString(name)}/{file}"), ct);
+                if (Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)) != (string)entry["sha256"]!)
+                {
+                    throw new CliException($"{file} does not match the manifest's SHA-256: the download was corrupted; try again.");
+                }
+
+                await File.WriteAllBytesAsync(Path.Combine(target.FullName, file), bytes, ct);
+                written.Add(new JsonObject { ["file"] = Path.Combine(target.FullName, file), ["bytes"] = bytes.Length });
+            }
+
+            return (new JsonObject { ["day"] = name, ["files"] = written }, $"Wrote {written.Count} files of {name} to {target.FullName}, each matching the manifest.");
+        }));
+        return new Command("exports", "Daily exports for warehouses (billing).") { list, download };
+    }
+
+    private static Command ReconcileCommand(TextWriter output)
+    {
+        var file = new Argument<FileInfo>("file") { Description = "The provider's cost report: OpenAI's Costs API JSON, or Anthropic's cost report as JSON or CSV (.csv)." };
+        var provider = new Option<string>("--provider") { Description = "openai or anthropic.", Required = true };
+        var threshold = new Option<string?>("--threshold-percent") { Description = "Flag rows whose difference is above this percentage of the provider's amount (default 0.5)." };
+
+        var command = new Command("reconcile", "Compare a provider's cost report with what Tokage metered, per day and model (billing).") { Tenant, file, provider, threshold };
+        command.SetAction((p, ct) => BillingAsync(p, output, async (client, path) =>
+        {
+            var report = p.GetValue(file)!;
+            if (!report.Exists)
+            {
+                throw new CliException($"No such file: {report.FullName}.");
+            }
+
+            var query = $"?provider={Uri.EscapeDataString(p.GetValue(provider)!)}" + (p.GetValue(threshold) is { } t ? $"&threshold_percent={Uri.EscapeDataString(t)}" : "");
+            var mediaType = report.Extension.Equals(".csv", StringComparison.OrdinalIgnoreCase) ? "text/csv" : "application/json";
+            var result = await client.PostFileAsync(path("/v1/reconciliations" + query), await File.ReadAllBytesAsync(report.FullName, ct), mediaType, ct);
+            return (result, Text(result!, "Reconciliation {id}: {provider} {period_start} to {period_end}; the provider billed {provider_total_usd} USD, Tokage metered {tokage_total_usd} USD; {flagged_rows} of {rows_total} rows flagged (threshold {threshold_percent} %).\n")
+                + Table(result!["rows"]!.AsArray(), ["day", "model", "provider_amount_usd", "tokage_amount_usd", "difference_usd", "difference_percent", "flagged", "reason"]));
+        }));
+        return command;
     }
 }

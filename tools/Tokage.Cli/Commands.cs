@@ -30,6 +30,8 @@ internal static partial class Commands
         root.Subcommands.Add(SubscriptionsCommand(output));
         root.Subcommands.Add(InvoicesCommand(output));
         root.Subcommands.Add(StripeCommand(output));
+        root.Subcommands.Add(ExportsCommand(output));
+        root.Subcommands.Add(ReconcileCommand(output));
         root.Subcommands.Add(AuditCommand(output));
         root.Subcommands.Add(DemoCommand(output));
         return root;

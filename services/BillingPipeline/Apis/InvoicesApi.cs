@@ -68,11 +68,13 @@ public static class InvoicesApi
                 return json.Errors.Count > 0 ? Task.FromResult(Invalid(json.Errors)) : SettingsAsync(db, tenant, grace, RequestActor.Of(context), context.RequestAborted);
             })).WithTags("Invoices");
 
-        app.MapPost("/v1/billing/run", (HttpContext context, InvoiceEngine engine, DailyStatements statements, TimeProvider time) =>
+        app.MapPost("/v1/billing/run", (HttpContext context, InvoiceEngine engine, DailyStatements statements, DailyExports exports, BillingWebhookSender webhooks, TimeProvider time) =>
             BillingCaller.AsTenantAsync(context, async tenant => Results.Ok(new JsonObject
             {
                 ["issued"] = await engine.RunAsync(tenant, time.GetUtcNow(), context.RequestAborted),
                 ["days_closed"] = await statements.CloseDueAsync(tenant, time.GetUtcNow(), context.RequestAborted),
+                ["days_exported"] = await exports.ExportDueAsync(tenant, time.GetUtcNow(), context.RequestAborted),
+                ["webhooks_delivered"] = await webhooks.DeliverDueAsync(tenant, context.RequestAborted),
             }))).WithTags("Invoices");
     }
 
@@ -176,6 +178,8 @@ public static class InvoicesApi
             var after = (await BillingRecords.ReadAsync(c, t, $"SELECT {InvoiceColumns} FROM invoices i WHERE i.id = @id", Read, ct, ("id", id))).Single();
             await AuditOutbox.AppendAsync(c, t, AuditChange.Of(tenant, to == "paid" ? AuditKinds.InvoicePaid : AuditKinds.InvoiceVoided,
                 $"invoice:{after["number"]}", InvoiceState(before), InvoiceState(after)), actor, ct);
+            await BillingEvents.RecordAsync(c, t, tenant, to == "paid" ? BillingEvents.InvoicePaid : BillingEvents.InvoiceVoided, $"invoice:{id}",
+                new JsonObject { ["invoice"] = BillingEvents.InvoiceSummary(after) }, now, ct);
             return Results.Ok(after);
         }, ct);
 

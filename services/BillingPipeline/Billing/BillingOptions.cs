@@ -18,4 +18,14 @@ public sealed class BillingOptions
 
     /// <summary>How far back daily statements are closed when a tenant has none yet.</summary>
     public int StatementLookbackDays { get; set; } = 35;
+
+    /// <summary>Webhook deliveries of billing events: attempts before one is marked failed, the first retry's delay (doubling up to the maximum), the claim's lease and each call's timeout.</summary>
+    public int WebhookMaxAttempts { get; set; } = 8;
+    public TimeSpan WebhookRetryBaseDelay { get; set; } = TimeSpan.FromSeconds(30);
+    public TimeSpan WebhookMaxRetryDelay { get; set; } = TimeSpan.FromHours(1);
+    public TimeSpan WebhookLease { get; set; } = TimeSpan.FromMinutes(2);
+    public TimeSpan WebhookTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a daily export's objects are kept write-once (S3 Object Lock retention from the day's start).</summary>
+    public TimeSpan ExportRetention { get; set; } = TimeSpan.FromDays(400);
 }

@@ -3,9 +3,9 @@ using Npgsql;
 
 namespace Tokage.BillingPipeline.Billing;
 
-/// <summary>Every <see cref="BillingOptions.Interval"/>, for each active tenant: issue what is due, refresh drafts, close days.</summary>
+/// <summary>Every <see cref="BillingOptions.Interval"/>, for each active tenant: issue what is due, refresh drafts, close days, export them, send webhooks.</summary>
 public sealed class BillingWorker(
-    NpgsqlDataSource database, InvoiceEngine invoices, DailyStatements statements, TimeProvider time, IOptions<BillingOptions> options,
+    NpgsqlDataSource database, InvoiceEngine invoices, DailyStatements statements, DailyExports exports, BillingWebhookSender webhooks, TimeProvider time, IOptions<BillingOptions> options,
     ILogger<BillingWorker> logger) : BackgroundService
 {
     public async Task RunOnceAsync(CancellationToken ct)
@@ -30,6 +30,24 @@ public sealed class BillingWorker(
             catch (Exception ex) when (!ct.IsCancellationRequested)
             {
                 logger.LogWarning(ex, "Closing the statements of tenant {Tenant} failed; the next pass tries again.", tenant);
+            }
+
+            try
+            {
+                await exports.ExportDueAsync(tenant, time.GetUtcNow(), ct);
+            }
+            catch (Exception ex) when (!ct.IsCancellationRequested)
+            {
+                logger.LogWarning(ex, "Exporting the days of tenant {Tenant} failed; the next pass tries again.", tenant);
+            }
+
+            try
+            {
+                await webhooks.DeliverDueAsync(tenant, ct);
+            }
+            catch (Exception ex) when (!ct.IsCancellationRequested)
+            {
+                logger.LogWarning(ex, "Delivering the billing webhooks of tenant {Tenant} failed; the next pass tries again.", tenant);
             }
         }
     }

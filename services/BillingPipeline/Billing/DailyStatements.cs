@@ -45,10 +45,11 @@ public sealed class DailyStatements(NpgsqlDataSource database, CustomerUsageQuer
     private async Task<bool> CloseAsync(Guid tenant, DateOnly day, DateTimeOffset now, CancellationToken ct)
     {
         var rows = await usage.ByUtcDayAsync(tenant.ToString(), day, day.AddDays(1), ct);
+        var lines = await usage.InRangeAsync(tenant.ToString(), null, Midnight(day), Midnight(day.AddDays(1)), ct);
         return await database.InTenantAsync(tenant, async (connection, transaction) =>
         {
             var claimed = await BillingRecords.ExecuteAsync(connection, transaction,
-                "INSERT INTO daily_statement_days (tenant_id, day, closed_at) VALUES (@tenant, @day, @now) ON CONFLICT DO NOTHING", ct,
+                "INSERT INTO daily_statement_days (tenant_id, day, closed_at, has_lines) VALUES (@tenant, @day, @now, true) ON CONFLICT DO NOTHING", ct,
                 ("tenant", tenant), ("day", day), ("now", now));
             if (claimed == 0)
             {
@@ -67,6 +68,21 @@ public sealed class DailyStatements(NpgsqlDataSource database, CustomerUsageQuer
                     ("tenant", tenant), ("day", day), ("customer", row.Customer), ("events", (long)t.Events), ("unpriced", (long)t.UnpricedEvents),
                     ("input", (long)t.InputTokens), ("output", (long)t.OutputTokens), ("reads", (long)t.CacheReadTokens),
                     ("writes", (long)(t.CacheWriteTokens + t.CacheWrite1hTokens)), ("reasoning", (long)t.ReasoningTokens), ("cost", t.CostUsd ?? 0m), ("now", now)));
+            }
+
+            // The day's lines by provider, model and application, frozen with the statement: what its export is made of.
+            foreach (var line in lines)
+            {
+                var t = line.Totals;
+                batch.BatchCommands.Add(BillingRecords.BatchCommand("""
+                    INSERT INTO daily_usage_lines (tenant_id, day, customer, provider, model, application, events, unpriced_events, input_tokens, output_tokens,
+                        cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_usd)
+                    VALUES (@tenant, @day, @customer, @provider, @model, @application, @events, @unpriced, @input, @output, @reads, @writes, @reasoning, @cost)
+                    """,
+                    ("tenant", tenant), ("day", day), ("customer", line.Customer), ("provider", line.Provider), ("model", line.Model), ("application", line.Application),
+                    ("events", (long)t.Events), ("unpriced", (long)t.UnpricedEvents), ("input", (long)t.InputTokens), ("output", (long)t.OutputTokens),
+                    ("reads", (long)t.CacheReadTokens), ("writes", (long)(t.CacheWriteTokens + t.CacheWrite1hTokens)), ("reasoning", (long)t.ReasoningTokens),
+                    ("cost", t.CostUsd ?? 0m)));
             }
 
             if (batch.BatchCommands.Count > 0)
@@ -97,6 +113,8 @@ public sealed class DailyStatements(NpgsqlDataSource database, CustomerUsageQuer
             .Select(v => v.ToString(CultureInfo.InvariantCulture)),
         Tokage.Billing.Money.Exact(row.CostUsd),
     ];
+
+    private static DateTimeOffset Midnight(DateOnly day) => new(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
 
     private static DateOnly Today(DateTimeOffset now) => DateOnly.FromDateTime(now.UtcDateTime);
 }

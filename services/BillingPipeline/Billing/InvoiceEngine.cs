@@ -200,6 +200,11 @@ public sealed class InvoiceEngine(
                     r => (r.GetGuid(0), r.GetFieldValue<DateOnly>(1)), ct, ("subscriptions", batch.Select(w => w.Subscription.Id).Distinct().ToArray())))
                 .ToHashSet();
             var balances = await BalancesAsync(connection, transaction, [.. batch.Select(w => w.Customer.Id).Distinct()], ct);
+            // An issued invoice keeps its draft's id: the one its webhook event names.
+            var draftIds = (await BillingRecords.ReadAsync(connection, transaction,
+                    "SELECT subscription_id, period_start, id FROM invoices WHERE status = 'draft' AND subscription_id = ANY(@subscriptions)",
+                    r => (r.GetGuid(0), r.GetFieldValue<DateOnly>(1), r.GetGuid(2)), ct, ("subscriptions", batch.Select(w => w.Subscription.Id).Distinct().ToArray())))
+                .ToDictionary(r => (r.Item1, r.Item2), r => r.Item3);
 
             await using var commands = new NpgsqlBatch(connection, transaction);
             var issued = 0;
@@ -207,9 +212,16 @@ public sealed class InvoiceEngine(
             {
                 var credits = balances.GetValueOrDefault(work.Customer.Id) ?? [];
                 var figures = InvoiceCalculator.Finish(Lines(work), credits, work.Period);
-                var id = Guid.CreateVersion7();
+                var id = draftIds.GetValueOrDefault((work.Subscription.Id, work.Period.StartDate), Guid.CreateVersion7());
                 number++;
-                commands.BatchCommands.Add(UpsertInvoice(tenant, id, work, Document(state, work, figures), figures, "issued", number, now));
+                var document = Document(state, work, figures);
+                commands.BatchCommands.Add(UpsertInvoice(tenant, id, work, document, figures, "issued", number, now));
+                var invoice = BillingEvents.InvoiceSummary(document);
+                invoice["id"] = id.ToString();
+                invoice["number"] = number;
+                invoice["status"] = "issued";
+                invoice["issued_at"] = now.ToString("O");
+                commands.BatchCommands.Add(BillingEvents.Record(tenant, BillingEvents.InvoiceIssued, $"invoice:{id}", new JsonObject { ["invoice"] = invoice }, now));
                 commands.BatchCommands.Add(AuditOutbox.Command(
                     AuditChange.Of<object>(tenant, AuditKinds.InvoiceIssued, $"invoice:{number}", new { status = "draft" }, new
                     {
@@ -225,6 +237,16 @@ public sealed class InvoiceEngine(
                         ("tenant", tenant), ("grant", use.GrantId), ("amount", use.AmountUsd), ("subscription", work.Subscription.Id), ("start", work.Period.StartDate)));
                     var drawn = credits.FindIndex(c => c.GrantId == use.GrantId);
                     credits[drawn] = credits[drawn] with { RemainingUsd = credits[drawn].RemainingUsd - use.AmountUsd };
+                    if (credits[drawn].RemainingUsd <= 0m)
+                    {
+                        // Drawn to nothing by this invoice: reported once for it (a void gives the credit back, and a later
+                        // invoice that empties it again is another event).
+                        commands.BatchCommands.Add(BillingEvents.Record(tenant, BillingEvents.CreditGrantDepleted, $"credit_grant:{use.GrantId}:invoice:{id}", new JsonObject
+                        {
+                            ["credit_grant"] = new JsonObject { ["id"] = use.GrantId.ToString(), ["customer"] = work.Customer.ExternalId, ["remaining_usd"] = "0" },
+                            ["invoice"] = new JsonObject { ["id"] = id.ToString(), ["number"] = number, ["drawn_usd"] = Money.Cents(use.AmountUsd) },
+                        }, now));
+                    }
                 }
 
                 foreach (var line in figures.Lines.Where(l => l.Kind == LineKind.Adjustment))

@@ -193,7 +193,7 @@ public sealed class BudgetEvaluator(
             var done = statusCode is >= 200 and < 300;
             var at = time.GetUtcNow();
             var status = done ? "delivered" : delivery.Attempt >= o.MaxDeliveryAttempts ? "failed" : "pending";
-            var delay = TimeSpan.FromTicks(Math.Min(o.MaxRetryDelay.Ticks, o.RetryBaseDelay.Ticks * (1L << Math.Min(delivery.Attempt - 1, 30))));
+            var delay = RetryBackoff.Delay(delivery.Attempt, o.RetryBaseDelay, o.MaxRetryDelay);
             await InTenantAsync(tenant, async (connection, transaction) =>
             {
                 await using var record = new NpgsqlCommand("""

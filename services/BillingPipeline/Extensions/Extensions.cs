@@ -2,6 +2,7 @@ using Tokage.Webhooks;
 using Tokage.ApiKeys;
 using Tokage.BillingPipeline.Billing;
 using Tokage.BillingPipeline.Budgets;
+using Tokage.BillingPipeline.Reconciliation;
 using Tokage.BillingPipeline.Stripe;
 using Tokage.Integrations;
 
@@ -34,6 +35,9 @@ internal static class Extensions
             .BindConfiguration(BillingOptions.SectionName)
             .Validate(o => o.Interval > TimeSpan.Zero && o.IssueBatchSize > 0 && o.LateUsageWindow >= TimeSpan.Zero && o.StatementLookbackDays >= 0,
                 $"{BillingOptions.SectionName}: Interval and IssueBatchSize must be positive, LateUsageWindow and StatementLookbackDays not negative.")
+            .Validate(o => o.WebhookMaxAttempts > 0 && o.WebhookRetryBaseDelay > TimeSpan.Zero && o.WebhookMaxRetryDelay >= o.WebhookRetryBaseDelay
+                    && o.WebhookLease > TimeSpan.Zero && o.WebhookTimeout > TimeSpan.Zero && o.ExportRetention > TimeSpan.Zero,
+                $"{BillingOptions.SectionName}: WebhookMaxAttempts at least 1; WebhookRetryBaseDelay, WebhookLease and WebhookTimeout positive; WebhookMaxRetryDelay not below the base; ExportRetention positive.")
             .Validate(o => o.AdminToken.Length is 0 or >= AdminToken.MinimumLength,
                 $"{BillingOptions.SectionName}:AdminToken must be {AdminToken.MinimumLength} characters or more (or unset).")
             .ValidateOnStart();
@@ -41,6 +45,9 @@ internal static class Extensions
             sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<BillingOptions>>().Value.AdminToken, "The billing API's operator access"));
         builder.Services.AddSingleton<InvoiceEngine>();
         builder.Services.AddSingleton<DailyStatements>();
+        builder.Services.AddSingleton<BillingWebhookSender>();
+        builder.Services.AddSingleton<DailyExports>();
+        builder.Services.AddSingleton<Reconciliations>();
         builder.Services.AddHostedService<BillingWorker>();
 
         // Stripe meter sync: tenants' keys encrypted with Tokage:Stripe:KeyEncryptionKey; without it, connecting is refused (503).

@@ -1,3 +1,4 @@
+using Tokage.Webhooks;
 using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Net;
@@ -250,7 +251,7 @@ public sealed class StripeMeterSync(
             }
 
             Attempts.Add(1, new KeyValuePair<string, object?>("outcome", status == "pending" ? "retry" : status));
-            var delay = TimeSpan.FromTicks(Math.Min(settings.MaxRetryDelay.Ticks, settings.RetryBaseDelay.Ticks * (1L << Math.Min(item.Attempt - 1, 30))));
+            var delay = RetryBackoff.Delay(item.Attempt, settings.RetryBaseDelay, settings.MaxRetryDelay);
             var at = time.GetUtcNow();
             await database.InTenantAsync(tenant, async (c, t) =>
             {

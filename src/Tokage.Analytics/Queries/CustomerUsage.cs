@@ -12,6 +12,9 @@ public sealed record CustomerHourRow(DateTimeOffset Hour, CustomerUsageRow Usage
 /// <summary>A customer id's usage on one UTC day.</summary>
 public sealed record CustomerDayRow(DateOnly Day, string Customer, UsageTotals Totals);
 
+/// <summary>A provider's metered usage of one model on one UTC day, every customer together.</summary>
+public sealed record ProviderDayRow(DateOnly Day, string Model, UsageTotals Totals);
+
 /// <summary>
 /// What billing reads: usage per customer id (as events named it) and the dimensions plan charges filter on. From the
 /// hourly rollup by customer when the range is whole hours (a period that starts at midnight in any whole-hour zone),
@@ -70,6 +73,22 @@ public sealed class CustomerUsageQueries(ClickHouseClient client)
         while (reader.Read())
         {
             rows.Add(new CustomerDayRow(DateOnly.ParseExact(reader.GetString(0), "yyyy-MM-dd", CultureInfo.InvariantCulture), reader.GetString(1), Totals(reader, 2)));
+        }
+
+        return rows;
+    }
+
+    /// <summary>One provider's usage per UTC day and model over <c>[from, to)</c>: what a reconciliation compares with the provider's bill.</summary>
+    public async Task<IReadOnlyList<ProviderDayRow>> ByDayAndModelAsync(string tenantId, string provider, DateOnly from, DateOnly to, CancellationToken cancellationToken = default)
+    {
+        var (scope, _) = Scope(tenantId, new DateTimeOffset(from.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero), new DateTimeOffset(to.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero), null);
+        scope.And($"provider = {scope.Bind(provider, "String")}");
+        var sql = $"SELECT toString(toDate(hour, 'UTC')) AS day, model, {UsageQueries.Sums} FROM usage_hourly_customer {scope.WhereClause} GROUP BY day, model ORDER BY day, model";
+        var rows = new List<ProviderDayRow>();
+        using var reader = await client.ExecuteReaderAsync(sql, scope.Parameters, cancellationToken: cancellationToken);
+        while (reader.Read())
+        {
+            rows.Add(new ProviderDayRow(DateOnly.ParseExact(reader.GetString(0), "yyyy-MM-dd", CultureInfo.InvariantCulture), reader.GetString(1), Totals(reader, 2)));
         }
 
         return rows;
