@@ -10,6 +10,7 @@ namespace Tokage.Console.Tests;
 /// <summary>
 /// The console in a real browser (Debian's chromium through Playwright) against the running AppHost: what a member sees
 /// equals what the APIs answer, what a member does lands in the APIs, and roles and tenants are kept apart on screen.
+/// CI runs the quick form (the six tests of what every tenant does); <c>TOKAGE_BROWSER=full</c> runs all eleven.
 /// </summary>
 public sealed class ConsoleTests(ConsoleApp console) : IClassFixture<ConsoleApp>
 {
@@ -141,7 +142,7 @@ public sealed class ConsoleTests(ConsoleApp console) : IClassFixture<ConsoleApp>
         await ConsoleApp.ScreenshotAsync(page, "keys-revoked");
     }
 
-    [Fact]
+    [FullFormFact]
     public async Task TheBreakdownCsvDownloadedIsTheApisCsv()
     {
         var (tenant, key) = await console.CreateTenantAsync("console-csv");
@@ -204,7 +205,7 @@ public sealed class ConsoleTests(ConsoleApp console) : IClassFixture<ConsoleApp>
         await ConsoleApp.ScreenshotAsync(page, "isolation");
     }
 
-    [Fact]
+    [FullFormFact]
     public async Task AnEmptyTenantLoadsDemoDataAndTheOverviewFills()
     {
         var (tenant, _) = await console.CreateTenantAsync("console-demo");
@@ -230,7 +231,7 @@ public sealed class ConsoleTests(ConsoleApp console) : IClassFixture<ConsoleApp>
     /// issuer): the console's handler sends the browser there and back, the control plane redeems the code, and the member
     /// lands on the overview as themselves.
     /// </summary>
-    [Fact]
+    [FullFormFact]
     public async Task AnInvitedMemberSignsInAtTheTenantsOwnProvider()
     {
         await using var issuer = await OidcTestIssuer.StartAsync();
@@ -265,7 +266,7 @@ public sealed class ConsoleTests(ConsoleApp console) : IClassFixture<ConsoleApp>
     /// An admin adds a negotiated price on the Prices page, per million tokens as people write it; the registry keeps it
     /// per token, exactly, as the tenant's own override — and another tenant does not see it.
     /// </summary>
-    [Fact]
+    [FullFormFact]
     public async Task AnAdminAddsANegotiatedPriceAndTheRegistryKeepsItExactly()
     {
         var (tenant, _) = await console.CreateTenantAsync("console-prices");
@@ -291,7 +292,7 @@ public sealed class ConsoleTests(ConsoleApp console) : IClassFixture<ConsoleApp>
     }
 
     /// <summary>An admin sets the tenant's time zone in Settings; from then on the console shows times in it.</summary>
-    [Fact]
+    [FullFormFact]
     public async Task TimesAreShownInTheTenantsTimeZone()
     {
         var (tenant, key) = await console.CreateTenantAsync("console-zone");

@@ -5,7 +5,8 @@ using Npgsql;
 
 namespace Tokage.ControlPlane.Tests;
 
-public sealed class BudgetsApiTests(ControlPlaneStack stack) : IClassFixture<ControlPlaneStack>
+[Collection(ControlPlaneCollection.Name)]
+public sealed class BudgetsApiTests(ControlPlaneStack stack)
 {
     [Fact]
     public async Task CreateListGetDelete()

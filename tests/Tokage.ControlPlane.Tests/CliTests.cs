@@ -6,7 +6,8 @@ using Tokage.Contracts.V1;
 namespace Tokage.ControlPlane.Tests;
 
 /// <summary>The tokage CLI as a user runs it, against the running control plane and auth service.</summary>
-public sealed class CliTests(ControlPlaneStack stack) : IClassFixture<ControlPlaneStack>
+[Collection(ControlPlaneCollection.Name)]
+public sealed class CliTests(ControlPlaneStack stack)
 {
     private string[] Flags => ["--url", stack.ControlPlane.HttpUri.ToString(), "--admin-token", ControlPlaneStack.AdminToken];
 

@@ -6,7 +6,8 @@ using Tokage.ControlPlane.Data;
 namespace Tokage.ControlPlane.Tests;
 
 /// <summary>The database migrator: the one process with the owner's credentials; it runs, exits, and can run again.</summary>
-public sealed class DatabaseMigratorTests(ControlPlaneStack stack) : IClassFixture<ControlPlaneStack>
+[Collection(ControlPlaneCollection.Name)]
+public sealed class DatabaseMigratorTests(ControlPlaneStack stack)
 {
     [Fact]
     public async Task ItRunsAgainWithNothingPendingAndItsRolesOwnNothingAndCannotBypassRowLevelSecurity()

@@ -10,7 +10,8 @@ namespace Tokage.ControlPlane.Tests;
 /// The auth service's key cache in Redis is not a way in: an entry it did not sign for that very key resolves nothing,
 /// and a revoked key's tombstone cannot be overwritten by an answer read before the revocation.
 /// </summary>
-public sealed class KeyCacheTests(ControlPlaneStack stack) : IClassFixture<ControlPlaneStack>
+[Collection(ControlPlaneCollection.Name)]
+public sealed class KeyCacheTests(ControlPlaneStack stack)
 {
     [Fact]
     public async Task WhoeverCanWriteToRedisCannotForgeAWorkingKey()

@@ -7,7 +7,8 @@ using Tokage.Contracts.V1;
 
 namespace Tokage.ControlPlane.Tests;
 
-public sealed class KeyLifecycleTests(ControlPlaneStack stack) : IClassFixture<ControlPlaneStack>
+[Collection(ControlPlaneCollection.Name)]
+public sealed class KeyLifecycleTests(ControlPlaneStack stack)
 {
     // Longer than any wait below: only the Redis invalidation can make these callers forget a key in time.
     private static readonly TimeSpan LongCallerTtl = TimeSpan.FromMinutes(5);

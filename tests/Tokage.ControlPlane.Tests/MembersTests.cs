@@ -11,7 +11,8 @@ namespace Tokage.ControlPlane.Tests;
 /// Console members without the operator: invitation links, sign-in sessions that every service resolves like keys (with
 /// the member's role), roles enforced with the missing role named, another tenant's ids answering 404, and password reset.
 /// </summary>
-public sealed class MembersTests(ControlPlaneStack stack) : IClassFixture<ControlPlaneStack>
+[Collection(ControlPlaneCollection.Name)]
+public sealed class MembersTests(ControlPlaneStack stack)
 {
     private const string Password = ControlPlaneStack.MemberPassword;
 

@@ -3,7 +3,8 @@ using Npgsql;
 namespace Tokage.ControlPlane.Tests;
 
 /// <summary>The database, not the application, keeps tenants apart: these queries run as the services' role, by hand.</summary>
-public sealed class RowLevelSecurityTests(ControlPlaneStack stack) : IClassFixture<ControlPlaneStack>
+[Collection(ControlPlaneCollection.Name)]
+public sealed class RowLevelSecurityTests(ControlPlaneStack stack)
 {
     [Fact]
     public async Task WithoutATenantNothingIsVisibleAndWithOneOnlyItsRows()

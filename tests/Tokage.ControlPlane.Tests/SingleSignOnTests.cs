@@ -11,7 +11,8 @@ namespace Tokage.ControlPlane.Tests;
 /// of that tenant — an invited one joins, a person of an allowed domain joins with the configured role, nobody else.
 /// Forged tokens, a code without its PKCE verifier and another tenant's people are refused.
 /// </summary>
-public sealed class SingleSignOnTests(ControlPlaneStack stack) : IClassFixture<ControlPlaneStack>, IAsyncLifetime
+[Collection(ControlPlaneCollection.Name)]
+public sealed class SingleSignOnTests(ControlPlaneStack stack) : IAsyncLifetime
 {
     private const string RedirectUri = "http://localhost:8050/sso/callback";
     private OidcTestIssuer issuer = null!;
