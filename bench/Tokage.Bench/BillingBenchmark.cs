@@ -104,6 +104,7 @@ internal static class BillingBenchmark
             report.Add(new Measurement("the same pass, wall time", seconds, "s", "the rollup read of every customer's month alone (median of 4)", Statistics.Median(readAlone) / 1000));
 
             await MeasureUpcomingAsync(stack, host, analytics, tenant, settings, thisMonth, usage, report, cancellationToken);
+            await MeasureOutputsAsync(database, usage, tenant, settings, lastMonth, report, cancellationToken);
         }
         finally
         {
@@ -177,6 +178,80 @@ internal static class BillingBenchmark
         {
             throw new InvalidOperationException($"Expected {customers} issued invoices numbered 1..{customers}; the pass issued {issued}, the table has {count} up to {max}.");
         }
+    }
+
+    /// <summary>
+    /// A closed day of every customer exported (its frozen lines as Parquet and CSV, a manifest) beside reading the same
+    /// lines alone; and a month's OpenAI cost report (daily buckets, a line per model and kind) reconciled beside the
+    /// metered read it needs alone.
+    /// </summary>
+    private static async Task MeasureOutputsAsync(
+        NpgsqlDataSource database, CustomerUsageQueries usage, Guid tenant, Settings settings, DateTimeOffset lastMonth, BenchReport report, CancellationToken ct)
+    {
+        var day = DateOnly.FromDateTime(lastMonth.UtcDateTime).AddDays(14);
+        var closedAt = new DateTimeOffset(day.AddDays(1).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+        // A lookback of one day closes that day alone (grace 0 here).
+        var statements = new DailyStatements(database, usage, Options.Create(new BillingOptions { StatementLookbackDays = 1 }));
+        await Progress.StepAsync($"closing {day:yyyy-MM-dd} (its statement and usage lines)", () => statements.CloseDueAsync(tenant, closedAt, ct));
+        var store = Path.Combine(Path.GetTempPath(), "tokage-bench-exports-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var exports = new DailyExports(database, new Tokage.Integrations.ObjectStore.FileSystemObjectStore(store), Options.Create(new BillingOptions()), NullLogger<DailyExports>.Instance);
+            var rows = 0;
+            var readAlone = await Sampling.MillisecondsAsync(async () => rows = (await database.InTenantAsync(tenant, (c, t) => BillingRecords.ReadAsync(c, t,
+                "SELECT customer, provider, model, application, events, input_tokens, output_tokens, cost_usd FROM daily_usage_lines WHERE day = @day ORDER BY customer, provider, model, application",
+                r => r.GetDecimal(7), ct, ("day", day)), ct)).Count);
+            // The first export writes the objects; the later ones make the same bytes, which the write-once store compares and keeps.
+            var exported = new List<double>();
+            await Progress.StepAsync($"exporting {day:yyyy-MM-dd} three times", async () =>
+            {
+                for (var i = 0; i < 3; i++)
+                {
+                    exported.Add(await Sampling.MillisecondsAsync(() => exports.ExportAsync(tenant, day, closedAt, ct)));
+                }
+            });
+            report.Add(new Measurement($"a day's export ({rows:N0} usage lines: Parquet, CSV, manifest; median of 3)", Statistics.Median(exported), "ms", "reading the same lines alone", readAlone));
+        }
+        finally
+        {
+            Directory.Delete(store, recursive: true);
+        }
+
+        // The month as OpenAI's Costs API reports it: per day, gpt-4o and gpt-4o-mini, input and output.
+        var days = Enumerable.Range(0, DateTime.DaysInMonth(lastMonth.Year, lastMonth.Month)).Select(d => DateOnly.FromDateTime(lastMonth.UtcDateTime).AddDays(d)).ToList();
+        var costs = new JsonObject
+        {
+            ["object"] = "page",
+            ["data"] = new JsonArray([.. days.Select(d => (JsonNode)new JsonObject
+            {
+                ["start_time"] = new DateTimeOffset(d.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero).ToUnixTimeSeconds(),
+                ["end_time"] = new DateTimeOffset(d.AddDays(1).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero).ToUnixTimeSeconds(),
+                ["results"] = new JsonArray([.. new[] { "gpt-4o-2024-08-06, input", "gpt-4o-2024-08-06, output", "gpt-4o-mini-2024-07-18, input", "gpt-4o-mini-2024-07-18, output" }
+                    .Select(item => (JsonNode)new JsonObject { ["amount"] = new JsonObject { ["value"] = JsonValue.Create(12.345678m), ["currency"] = "usd" }, ["line_item"] = item })]),
+            })]),
+        };
+        var content = System.Text.Encoding.UTF8.GetBytes(costs.ToJsonString());
+        var reconciliations = new Tokage.BillingPipeline.Reconciliation.Reconciliations(database, usage);
+        var from = days[0];
+        var meteredAlone = await Sampling.MillisecondsAsync(() => usage.ByDayAndModelAsync(tenant.ToString(), "openai", from, from.AddDays(days.Count), ct));
+        var reconciled = new List<double>();
+        await Progress.StepAsync("reconciling a month's OpenAI cost report three times", async () =>
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                JsonObject? result = null;
+                reconciled.Add(await Sampling.MillisecondsAsync(async () =>
+                {
+                    var parsed = Tokage.BillingPipeline.Reconciliation.ProviderCostReports.Read("openai", "json", content);
+                    var (created, refusal) = await reconciliations.CreateAsync(tenant, parsed, content, 0.5m, DateTimeOffset.UtcNow, ct);
+                    result = created ?? throw new InvalidOperationException(refusal!.Message);
+                }));
+                // Deleted, so the same days can be reconciled again.
+                await reconciliations.DeleteAsync(tenant, Guid.Parse((string)result!["id"]!), ct);
+            }
+        });
+        report.Add(new Measurement($"a month's cost report reconciled ({days.Count} days × 2 models, {content.Length / 1024:N0} KiB; median of 3)", Statistics.Median(reconciled), "ms",
+            "the metered cost per day and model read alone", meteredAlone));
     }
 
     private static async Task MeasureUpcomingAsync(
