@@ -289,7 +289,7 @@ public static class SpanUsageMapper
     private static string ServiceTier(string? reported) => reported?.ToLowerInvariant() switch
     {
         "standard" or "default" or "auto" => "standard",
-        "batch" or "flex" or "priority" => reported.ToLowerInvariant(),
+        { } tier when ServiceTiers.IsNamed(tier) => tier,
         _ => "",
     };
 

@@ -281,7 +281,7 @@ public sealed class BatchProcessor(
             : e.Timestamp is null ? "The event has no timestamp."
             // Spans may name neither (stored unpriced, never dropped); a native event names both.
             : (e.Provider.Length == 0 || e.Model.Length == 0) && logged.Source != "otlp" ? "The event names no provider or model."
-            : e.ServiceTier is not ("" or "standard" or "batch" or "flex" or "priority") ? $"Unknown service tier '{e.ServiceTier}'."
+            : !ServiceTiers.IsNamed(e.ServiceTier) ? $"Unknown service tier '{e.ServiceTier}'."
             : u is null ? "The event has no usage."
             : u.InputTokens < 0 || u.CacheReadTokens < 0 || u.CacheWriteTokens < 0 || u.CacheWrite1HTokens < 0 || u.OutputTokens < 0 || u.ReasoningTokens < 0
                 ? "A token count is negative."

@@ -21,7 +21,6 @@ public sealed class EventValidator(IOptions<IngestOptions> options, TimeProvider
     public const int MaxCustomerLength = 128;
     public const decimal MaxAudioSecondsPerCall = 86_400m;
 
-    private static readonly HashSet<string> ServiceTiers = ["", "standard", "batch", "flex", "priority"];
 
     /// <param name="modelOptional">
     /// For spans (OTLP): usage whose span names no model or provider is stored unpriced rather than refused, so
@@ -77,7 +76,7 @@ public sealed class EventValidator(IOptions<IngestOptions> options, TimeProvider
         TooLong(problems, "customer", e.Customer, MaxCustomerLength);
         TooLong(problems, "reservation_id", e.ReservationId, MaxEventIdLength);
 
-        if (!ServiceTiers.Contains(e.ServiceTier))
+        if (!ServiceTiers.IsNamed(e.ServiceTier))
         {
             problems.Add(new("service_tier", "unknown_value", "'service_tier' must be one of standard, batch, flex, priority."));
         }
