@@ -27,17 +27,20 @@ public sealed class BillingWebhookSender(
     {
         var o = options.Value;
         var now = time.GetUtcNow();
+        // No more than can be sent well within the lease, one after another at the timeout each: a claim never lapses
+        // while its delivery is still being sent, so another pass cannot send it twice.
+        var limit = (int)Math.Clamp(o.WebhookLease.Ticks / (2 * o.WebhookTimeout.Ticks), 1, 50);
         var claimed = await database.InTenantAsync(tenant, (c, t) => BillingRecords.ReadAsync(c, t, """
             UPDATE billing_webhook_deliveries AS d SET leased_until = @lease, attempts = d.attempts + 1
             FROM (SELECT id FROM billing_webhook_deliveries
                   WHERE status = 'pending' AND next_attempt_at <= @now AND (leased_until IS NULL OR leased_until <= @now)
-                  ORDER BY next_attempt_at, created_at LIMIT 50 FOR UPDATE SKIP LOCKED) AS due
+                  ORDER BY next_attempt_at, created_at LIMIT @limit FOR UPDATE SKIP LOCKED) AS due
             WHERE d.id = due.id
             RETURNING d.id, d.attempts, (SELECT url FROM billing_webhooks w WHERE w.id = d.webhook_id),
                       (SELECT signing_secret FROM billing_webhooks w WHERE w.id = d.webhook_id),
                       (SELECT body FROM billing_events e WHERE e.id = d.event_id), d.event_id
             """, r => (Id: r.GetGuid(0), Attempt: r.GetInt32(1), Url: r.GetString(2), Secret: r.GetString(3), Body: r.GetString(4), EventId: r.GetGuid(5)),
-            ct, ("now", now), ("lease", now + o.WebhookLease)), ct);
+            ct, ("now", now), ("lease", now + o.WebhookLease), ("limit", limit)), ct);
 
         var delivered = 0;
         foreach (var delivery in claimed.OrderBy(d => d.EventId))
