@@ -31,6 +31,16 @@ public sealed class WebhookTargetsOptions
 /// </summary>
 public static class WebhookTargets
 {
+    /// <summary>
+    /// What is wrong with a URL a tenant gives as a webhook target, said after "'url' "; null when it may be one. It must
+    /// be absolute http or https, and a literal address must be public unless the options allow private networks (a name
+    /// is checked again when connecting).
+    /// </summary>
+    public static string? Problem(string? url, WebhookTargetsOptions options) =>
+        !Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") ? "must be an absolute http or https URL"
+        : !options.AllowPrivateNetworks && RefusedHost(uri) is { } refused ? $"must reach a public address: {refused}"
+        : null;
+
     /// <summary>Why a URL's host cannot be a webhook target, or null when it may be (a name is checked when connecting).</summary>
     public static string? RefusedHost(Uri url) =>
         url.IsLoopback || url.Host.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase)

@@ -95,6 +95,8 @@ public sealed class ReconciliationTests(BudgetFixture fixture)
         await RefusedAsync(api, "provider=openai", inEuros, "application/json", "data[0].results[0]", "'eur'");
         await RefusedAsync(api, "provider=openai", Encoding.UTF8.GetBytes("{\"data\": [{\"start_time\": 1, \"end_time\": 7201, \"results\": []}]}"), "application/json", "data[0]", "not one UTC day");
         await RefusedAsync(api, "provider=openai", Encoding.UTF8.GetBytes("{\"data\": [ not json"), "application/json", "report", "not valid JSON");
+        await RefusedAsync(api, "provider=anthropic", Encoding.UTF8.GetBytes($"{{\"data\": [{{\"starting_at\": \"{d4:yyyy-MM-dd}T00:00:00Z\", \"ending_at\": \"{d4.AddDays(1):yyyy-MM-dd}T00:00:00Z\", \"results\": [42]}}]}}"),
+            "application/json", "data[0].results[0]", "is an object");
         await RefusedAsync(api, "provider=openai", csv, "text/csv", "format", "JSON");
         await RefusedAsync(api, "provider=aws", openAi, "application/json", "provider", "openai or anthropic");
         await RefusedAsync(api, "provider=anthropic", Encoding.UTF8.GetBytes("model,amount\nclaude,1\n"), "text/csv", "report", "day column");

@@ -26,6 +26,13 @@ internal static partial class Commands
             return await action(billing, path => path + (path.Contains('?', StringComparison.Ordinal) ? "&" : "?") + "tenant=" + tenantId);
         });
 
+    /// <summary><c>?name=value&amp;…</c> of the options given (escaped), or "" when none is.</summary>
+    private static string QueryString(params (string Name, string? Value)[] parameters)
+    {
+        var given = parameters.Where(q => q.Value is not null).Select(q => $"{q.Name}={Uri.EscapeDataString(q.Value!)}").ToList();
+        return given.Count == 0 ? "" : "?" + string.Join("&", given);
+    }
+
     private static Command CustomersCommand(TextWriter output)
     {
         var externalId = new Argument<string>("external-id") { Description = "The id events name the customer by (field 'customer', OTLP 'tokage.customer')." };
@@ -117,9 +124,7 @@ internal static partial class Commands
         var list = new Command("list", "List invoices, newest period first.") { Tenant, customer, status };
         list.SetAction((p, ct) => BillingAsync(p, output, async (client, path) =>
         {
-            var query = string.Join("&", new[] { ("customer", p.GetValue(customer)), ("status", p.GetValue(status)) }
-                .Where(q => q.Item2 is not null).Select(q => $"{q.Item1}={Uri.EscapeDataString(q.Item2!)}"));
-            var invoices = await client.GetAsync(path("/v1/invoices" + (query.Length > 0 ? "?" + query : "")), ct);
+            var invoices = await client.GetAsync(path("/v1/invoices" + QueryString(("customer", p.GetValue(customer)), ("status", p.GetValue(status)))), ct);
             return (invoices, Table(invoices!["invoices"]!.AsArray(), ["id", "number", "status", "customer", "plan", "period_start", "period_end", "subtotal_usd", "credits_usd", "total_usd"]));
         }));
         var show = new Command("show", "Show an invoice with its lines.") { Tenant, id };
@@ -174,7 +179,7 @@ internal static partial class Commands
         var events = new Command("meter-events", "List the meter events sent to Stripe or waiting, newest hour first.") { Tenant, status };
         events.SetAction((p, ct) => BillingAsync(p, output, async (client, path) =>
         {
-            var found = await client.GetAsync(path("/v1/stripe/meter-events" + (p.GetValue(status) is { } s ? $"?status={Uri.EscapeDataString(s)}" : "")), ct);
+            var found = await client.GetAsync(path("/v1/stripe/meter-events" + QueryString(("status", p.GetValue(status)))), ct);
             return (found, Table(found!["meter_events"]!.AsArray(), ["hour", "customer", "charge", "event_name", "seq", "value", "status", "attempts", "last_error"]));
         }));
         return new Command("stripe", "Stripe meter sync (billing).") { connect, show, events };
@@ -190,9 +195,7 @@ internal static partial class Commands
         var list = new Command("list", "List the daily exports (usage lines and issued invoices as Parquet and CSV, with a manifest), newest first.") { Tenant, from, to };
         list.SetAction((p, ct) => BillingAsync(p, output, async (client, path) =>
         {
-            var query = string.Join("&", new[] { ("from", p.GetValue(from)), ("to", p.GetValue(to)) }
-                .Where(q => q.Item2 is not null).Select(q => $"{q.Item1}={Uri.EscapeDataString(q.Item2!)}"));
-            var exports = await client.GetAsync(path("/v1/exports" + (query.Length > 0 ? "?" + query : "")), ct);
+            var exports = await client.GetAsync(path("/v1/exports" + QueryString(("from", p.GetValue(from)), ("to", p.GetValue(to)))), ct);
             foreach (var export in exports!["exports"]!.AsArray())
             {
                 var objects = export!["objects"]!.AsArray();
@@ -243,7 +246,7 @@ internal static partial class Commands
                 throw new CliException($"No such file: {report.FullName}.");
             }
 
-            var query = $"?provider={Uri.EscapeDataString(p.GetValue(provider)!)}" + (p.GetValue(threshold) is { } t ? $"&threshold_percent={Uri.EscapeDataString(t)}" : "");
+            var query = QueryString(("provider", p.GetValue(provider)), ("threshold_percent", p.GetValue(threshold)));
             var mediaType = report.Extension.Equals(".csv", StringComparison.OrdinalIgnoreCase) ? "text/csv" : "application/json";
             var result = await client.PostFileAsync(path("/v1/reconciliations" + query), await File.ReadAllBytesAsync(report.FullName, ct), mediaType, ct);
             return (result, Text(result!, "Reconciliation {id}: {provider} {period_start} to {period_end}; the provider billed {provider_total_usd} USD, Tokage metered {tokage_total_usd} USD; {flagged_rows} of {rows_total} rows flagged (threshold {threshold_percent} %).\n")

@@ -22,12 +22,12 @@ public static class ExportsApi
         exports.MapGet("/", (HttpContext context, NpgsqlDataSource db, string? from, string? to) =>
             BillingCaller.AsTenantAsync(context, tenant => ListAsync(db, tenant, from, to, context.RequestAborted)));
         exports.MapGet("/{day}", (HttpContext context, NpgsqlDataSource db, string day) =>
-            BillingCaller.AsTenantAsync(context, async tenant => ParseDay(day) is not { } d ? BadDay()
+            BillingCaller.AsTenantAsync(context, async tenant => IsoDay.Parse(day) is not { } d ? BadDay()
                 : await ManifestAsync(db, tenant, d, context.RequestAborted) is { } manifest ? Results.Ok(manifest) : NotFound($"An export of {day}")));
         exports.MapGet("/{day}/{name}", (HttpContext context, [FromKeyedServices("archive")] IObjectStore store, NpgsqlDataSource db, string day, string name) =>
             BillingCaller.AsTenantAsync(context, async tenant =>
             {
-                if (ParseDay(day) is not { } d)
+                if (IsoDay.Parse(day) is not { } d)
                 {
                     return BadDay();
                 }
@@ -50,7 +50,7 @@ public static class ExportsApi
         exports.MapPost("/{day}", (HttpContext context, NpgsqlDataSource db, DailyExports daily, TimeProvider time, string day) =>
             BillingCaller.AsTenantAsync(context, async tenant =>
             {
-                if (ParseDay(day) is not { } d)
+                if (IsoDay.Parse(day) is not { } d)
                 {
                     return BadDay();
                 }
@@ -64,7 +64,7 @@ public static class ExportsApi
 
     private static async Task<IResult> ListAsync(NpgsqlDataSource db, Guid tenant, string? from, string? to, CancellationToken ct)
     {
-        var (start, end) = (from is null ? DateOnly.MinValue : ParseDay(from), to is null ? DateOnly.MaxValue : ParseDay(to));
+        var (start, end) = (from is null ? DateOnly.MinValue : IsoDay.Parse(from), to is null ? DateOnly.MaxValue : IsoDay.Parse(to));
         if (start is null || end is null)
         {
             return BadDay();
@@ -86,9 +86,6 @@ public static class ExportsApi
         entry["exported_at"] = exportedAt.ToString("O");
         return entry;
     }
-
-    private static DateOnly? ParseDay(string value) =>
-        DateOnly.TryParseExact(value, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day) ? day : null;
 
     private static IResult BadDay() => Invalid("day", "Days are UTC dates, YYYY-MM-DD.");
 }

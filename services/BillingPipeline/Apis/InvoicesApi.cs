@@ -188,7 +188,7 @@ public static class InvoicesApi
         var errors = new Dictionary<string, string[]>();
         DateOnly? Day(string name, string? value)
         {
-            if (value is not null && DateOnly.TryParseExact(value, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day))
+            if (IsoDay.Parse(value) is { } day)
             {
                 return day;
             }
@@ -217,7 +217,7 @@ public static class InvoicesApi
         return Results.Ok(new JsonObject
         {
             ["from"] = from, ["to"] = to,
-            ["closed_days"] = new JsonArray([.. closed.Select(d => (JsonNode)d.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture))]),
+            ["closed_days"] = new JsonArray([.. closed.Select(d => (JsonNode)IsoDay.Format(d))]),
             ["rows"] = new JsonArray([.. rows.Select(r => (JsonNode)new JsonObject(DailyStatements.Columns.Zip(DailyStatements.Fields(r), (k, v) => KeyValuePair.Create(k, (JsonNode?)v))))]),
         });
     }

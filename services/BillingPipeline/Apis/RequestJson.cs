@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Tokage.BillingPipeline.Billing;
 
 namespace Tokage.BillingPipeline.Apis;
 
@@ -88,7 +89,7 @@ internal sealed class RequestJson(JsonElement body)
             return null;
         }
 
-        if (DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var date))
+        if (IsoDay.Parse(text) is { } date)
         {
             return date;
         }

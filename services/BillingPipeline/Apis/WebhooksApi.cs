@@ -47,17 +47,9 @@ public static class WebhooksApi
 
         var url = json.String("url", 2000, required: true);
         var events = json.Strings("events", 64, BillingEvents.Types.Length) ?? (json.Errors.ContainsKey("events") ? null : [.. BillingEvents.Types]);
-        if (url is not null)
+        if (url is not null && WebhookTargets.Problem(url, targets) is { } problem)
         {
-            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
-            {
-                json.Errors["url"] = ["'url' must be an absolute http or https URL."];
-            }
-            // Names are checked again when connecting; literal addresses can be refused now.
-            else if (!targets.AllowPrivateNetworks && WebhookTargets.RefusedHost(uri) is { } refused)
-            {
-                json.Errors["url"] = [$"'url' must reach a public address: {refused}."];
-            }
+            json.Errors["url"] = [$"'url' {problem}."];
         }
 
         if (events?.FirstOrDefault(e => !BillingEvents.Types.Contains(e)) is { } unknown)

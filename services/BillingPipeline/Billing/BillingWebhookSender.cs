@@ -1,5 +1,4 @@
 using System.Diagnostics.Metrics;
-using System.Text;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Tokage.Integrations;
@@ -45,8 +44,8 @@ public sealed class BillingWebhookSender(
         var delivered = 0;
         foreach (var delivery in claimed.OrderBy(d => d.EventId))
         {
-            var (code, error) = await SendAsync(delivery.Url, delivery.Secret, delivery.EventId, delivery.Body, ct);
-            var done = code is >= 200 and < 300;
+            var call = await SignedWebhook.PostAsync(http, delivery.Url, delivery.Body, delivery.Secret, time.GetUtcNow(), ct, ("Tokage-Event-Id", delivery.EventId.ToString()));
+            var (code, error, done) = (call.StatusCode, call.Error, call.Delivered);
             var at = time.GetUtcNow();
             var status = done ? "delivered" : delivery.Attempt >= o.WebhookMaxAttempts ? "failed" : "pending";
             var delay = RetryBackoff.Delay(delivery.Attempt, o.WebhookRetryBaseDelay, o.WebhookMaxRetryDelay);
@@ -71,23 +70,6 @@ public sealed class BillingWebhookSender(
         }
 
         return delivered;
-    }
-
-    private async Task<(int? StatusCode, string? Error)> SendAsync(string url, string secret, Guid eventId, string body, CancellationToken ct)
-    {
-        try
-        {
-            using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-            request.Headers.TryAddWithoutValidation(WebhookSignature.Header, WebhookSignature.Sign(secret, time.GetUtcNow().ToUnixTimeSeconds(), body));
-            request.Headers.TryAddWithoutValidation("Tokage-Event-Id", eventId.ToString());
-            using var response = await http.SendAsync(request, ct);
-            return ((int)response.StatusCode, response.IsSuccessStatusCode ? null : response.ReasonPhrase);
-        }
-        // Whatever went wrong is this attempt's outcome: a delivery that throws still runs out of attempts.
-        catch (Exception ex) when (!ct.IsCancellationRequested)
-        {
-            return (null, ex.Message.Length > 500 ? ex.Message[..500] : ex.Message);
-        }
     }
 
     public void Dispose() => http.Dispose();

@@ -71,10 +71,10 @@ public sealed class DailyExports(
                     InvoiceId = r.GetGuid(0).ToString(), Number = r.GetInt64(1), Customer = r.GetString(2), Plan = r.GetString(3), PlanVersion = r.GetInt32(4),
                     PeriodStart = r.GetFieldValue<DateOnly>(5), PeriodEnd = r.GetFieldValue<DateOnly>(6), SubtotalUsd = r.GetDecimal(7), CreditsUsd = r.GetDecimal(8),
                     TotalUsd = r.GetDecimal(9), IssuedAt = r.GetFieldValue<DateTimeOffset>(10).UtcDateTime,
-                }, ct, ("from", Midnight(day)), ("to", Midnight(day.AddDays(1))))), ct);
+                }, ct, ("from", DailyStatements.UtcMidnight(day)), ("to", DailyStatements.UtcMidnight(day.AddDays(1))))), ct);
 
         var prefix = Prefix(tenant, day);
-        var retainUntil = Midnight(day) + options.Value.ExportRetention;
+        var retainUntil = DailyStatements.UtcMidnight(day) + options.Value.ExportRetention;
         var objects = new JsonArray();
         async Task PutAsync(string table, string format, byte[] bytes, int rows)
         {
@@ -94,7 +94,7 @@ public sealed class DailyExports(
 
         var manifest = new JsonObject
         {
-            ["tenant_id"] = tenant.ToString(), ["day"] = day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), ["format_version"] = 1, ["objects"] = objects,
+            ["tenant_id"] = tenant.ToString(), ["day"] = IsoDay.Format(day), ["format_version"] = 1, ["objects"] = objects,
         };
         var manifestBytes = System.Text.Encoding.UTF8.GetBytes(manifest.ToJsonString());
         var manifestKey = $"{prefix}/manifest.json";
@@ -108,7 +108,7 @@ public sealed class DailyExports(
         return manifest;
     }
 
-    public static string Prefix(Guid tenant, DateOnly day) => $"{Root}/tenant={tenant}/date={day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)}";
+    public static string Prefix(Guid tenant, DateOnly day) => $"{Root}/tenant={tenant}/date={IsoDay.Format(day)}";
 
     private static async Task<byte[]> ParquetAsync<T>(IReadOnlyCollection<T> rows, CancellationToken ct)
     {
@@ -116,8 +116,6 @@ public sealed class DailyExports(
         await ParquetSerializer.SerializeAsync(rows, buffer, cancellationToken: ct);
         return buffer.ToArray();
     }
-
-    private static DateTimeOffset Midnight(DateOnly day) => new(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
 }
 
 /// <summary>A closed day's usage of one customer id, provider, model and application, as exported.</summary>
@@ -143,7 +141,7 @@ public sealed class ExportedUsageLine
 
     public string[] Fields() =>
     [
-        Day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), Customer, Provider, Model, Application,
+        IsoDay.Format(Day), Customer, Provider, Model, Application,
         .. new[] { Events, UnpricedEvents, InputTokens, OutputTokens, CacheReadTokens, CacheWriteTokens, ReasoningTokens }.Select(v => v.ToString(CultureInfo.InvariantCulture)),
         Money.Exact(CostUsd),
     ];
@@ -170,7 +168,7 @@ public sealed class ExportedInvoice
     public string[] Fields() =>
     [
         InvoiceId, Number.ToString(CultureInfo.InvariantCulture), Customer, Plan, PlanVersion.ToString(CultureInfo.InvariantCulture),
-        PeriodStart.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), PeriodEnd.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+        IsoDay.Format(PeriodStart), IsoDay.Format(PeriodEnd),
         Money.Cents(SubtotalUsd), Money.Cents(CreditsUsd), Money.Cents(TotalUsd), IssuedAt.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture),
     ];
 }

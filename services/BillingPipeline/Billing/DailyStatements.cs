@@ -44,8 +44,13 @@ public sealed class DailyStatements(NpgsqlDataSource database, CustomerUsageQuer
 
     private async Task<bool> CloseAsync(Guid tenant, DateOnly day, DateTimeOffset now, CancellationToken ct)
     {
-        var rows = await usage.ByUtcDayAsync(tenant.ToString(), day, day.AddDays(1), ct);
-        var lines = await usage.InRangeAsync(tenant.ToString(), null, Midnight(day), Midnight(day.AddDays(1)), ct);
+        // One read: the day's lines by provider, model and application; each customer id's statement row is the sum of its lines.
+        var lines = await usage.InRangeAsync(tenant.ToString(), null, UtcMidnight(day), UtcMidnight(day.AddDays(1)), ct);
+        var rows = lines.GroupBy(l => l.Customer, StringComparer.Ordinal).Select(g => (Customer: g.Key,
+            Events: g.Sum(l => (long)l.Totals.Events), Unpriced: g.Sum(l => (long)l.Totals.UnpricedEvents), Input: g.Sum(l => (long)l.Totals.InputTokens),
+            Output: g.Sum(l => (long)l.Totals.OutputTokens), Reads: g.Sum(l => (long)l.Totals.CacheReadTokens),
+            Writes: g.Sum(l => (long)(l.Totals.CacheWriteTokens + l.Totals.CacheWrite1hTokens)), Reasoning: g.Sum(l => (long)l.Totals.ReasoningTokens),
+            Cost: g.Sum(l => l.Totals.CostUsd ?? 0m))).ToList();
         return await database.InTenantAsync(tenant, async (connection, transaction) =>
         {
             var claimed = await BillingRecords.ExecuteAsync(connection, transaction,
@@ -59,15 +64,13 @@ public sealed class DailyStatements(NpgsqlDataSource database, CustomerUsageQuer
             await using var batch = new NpgsqlBatch(connection, transaction);
             foreach (var row in rows)
             {
-                var t = row.Totals;
                 batch.BatchCommands.Add(BillingRecords.BatchCommand("""
                     INSERT INTO daily_statements (tenant_id, day, customer, events, unpriced_events, input_tokens, output_tokens, cache_read_tokens,
                         cache_write_tokens, reasoning_tokens, cost_usd, closed_at)
                     VALUES (@tenant, @day, @customer, @events, @unpriced, @input, @output, @reads, @writes, @reasoning, @cost, @now)
                     """,
-                    ("tenant", tenant), ("day", day), ("customer", row.Customer), ("events", (long)t.Events), ("unpriced", (long)t.UnpricedEvents),
-                    ("input", (long)t.InputTokens), ("output", (long)t.OutputTokens), ("reads", (long)t.CacheReadTokens),
-                    ("writes", (long)(t.CacheWriteTokens + t.CacheWrite1hTokens)), ("reasoning", (long)t.ReasoningTokens), ("cost", t.CostUsd ?? 0m), ("now", now)));
+                    ("tenant", tenant), ("day", day), ("customer", row.Customer), ("events", row.Events), ("unpriced", row.Unpriced), ("input", row.Input),
+                    ("output", row.Output), ("reads", row.Reads), ("writes", row.Writes), ("reasoning", row.Reasoning), ("cost", row.Cost), ("now", now)));
             }
 
             // The day's lines by provider, model and application, frozen with the statement: what its export is made of.
@@ -108,13 +111,14 @@ public sealed class DailyStatements(NpgsqlDataSource database, CustomerUsageQuer
 
     public static string[] Fields(StatementRow row) =>
     [
-        row.Day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), row.Customer,
+        IsoDay.Format(row.Day), row.Customer,
         .. new[] { row.Events, row.UnpricedEvents, row.InputTokens, row.OutputTokens, row.CacheReadTokens, row.CacheWriteTokens, row.ReasoningTokens }
             .Select(v => v.ToString(CultureInfo.InvariantCulture)),
         Tokage.Billing.Money.Exact(row.CostUsd),
     ];
 
-    private static DateTimeOffset Midnight(DateOnly day) => new(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+    /// <summary>The start of a UTC day.</summary>
+    internal static DateTimeOffset UtcMidnight(DateOnly day) => new(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
 
     private static DateOnly Today(DateTimeOffset now) => DateOnly.FromDateTime(now.UtcDateTime);
 }

@@ -195,16 +195,15 @@ public sealed class InvoiceEngine(
             var number = (await BillingRecords.ReadAsync(connection, transaction,
                 "SELECT last_invoice_number FROM billing_settings WHERE tenant_id = @tenant FOR UPDATE", r => r.GetInt64(0), ct, ("tenant", tenant))).Single();
 
-            var alreadyIssued = (await BillingRecords.ReadAsync(connection, transaction,
-                    "SELECT subscription_id, period_start FROM invoices WHERE status <> 'draft' AND subscription_id = ANY(@subscriptions)",
-                    r => (r.GetGuid(0), r.GetFieldValue<DateOnly>(1)), ct, ("subscriptions", batch.Select(w => w.Subscription.Id).Distinct().ToArray())))
-                .ToHashSet();
+            // The batch's invoices so far, in one read: periods issued meanwhile are skipped, and an issued invoice keeps its
+            // draft's id (the one its webhook event names).
+            var existing = await BillingRecords.ReadAsync(connection, transaction,
+                "SELECT subscription_id, period_start, id, status <> 'draft' FROM invoices WHERE subscription_id = ANY(@subscriptions)",
+                r => (Period: (r.GetGuid(0), r.GetFieldValue<DateOnly>(1)), Id: r.GetGuid(2), Issued: r.GetBoolean(3)), ct,
+                ("subscriptions", batch.Select(w => w.Subscription.Id).Distinct().ToArray()));
+            var alreadyIssued = existing.Where(i => i.Issued).Select(i => i.Period).ToHashSet();
+            var draftIds = existing.Where(i => !i.Issued).ToDictionary(i => i.Period, i => i.Id);
             var balances = await BalancesAsync(connection, transaction, [.. batch.Select(w => w.Customer.Id).Distinct()], ct);
-            // An issued invoice keeps its draft's id: the one its webhook event names.
-            var draftIds = (await BillingRecords.ReadAsync(connection, transaction,
-                    "SELECT subscription_id, period_start, id FROM invoices WHERE status = 'draft' AND subscription_id = ANY(@subscriptions)",
-                    r => (r.GetGuid(0), r.GetFieldValue<DateOnly>(1), r.GetGuid(2)), ct, ("subscriptions", batch.Select(w => w.Subscription.Id).Distinct().ToArray())))
-                .ToDictionary(r => (r.Item1, r.Item2), r => r.Item3);
 
             await using var commands = new NpgsqlBatch(connection, transaction);
             var issued = 0;

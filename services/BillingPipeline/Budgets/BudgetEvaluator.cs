@@ -1,7 +1,6 @@
 using Tokage.Webhooks;
 using System.Diagnostics.Metrics;
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Options;
@@ -189,8 +188,8 @@ public sealed class BudgetEvaluator(
 
         foreach (var delivery in claimed)
         {
-            var (statusCode, error) = await SendAsync(delivery.Url, delivery.Body, delivery.Secret, cancellationToken);
-            var done = statusCode is >= 200 and < 300;
+            var call = await SignedWebhook.PostAsync(http, delivery.Url, delivery.Body, delivery.Secret, time.GetUtcNow(), cancellationToken);
+            var (statusCode, error, done) = (call.StatusCode, call.Error, call.Delivered);
             var at = time.GetUtcNow();
             var status = done ? "delivered" : delivery.Attempt >= o.MaxDeliveryAttempts ? "failed" : "pending";
             var delay = RetryBackoff.Delay(delivery.Attempt, o.RetryBaseDelay, o.MaxRetryDelay);
@@ -226,22 +225,6 @@ public sealed class BudgetEvaluator(
                 logger.LogWarning("Alert delivery {Delivery} attempt {Attempt} failed ({Status}): {Error}; {Next}.", delivery.Id, delivery.Attempt,
                     statusCode, error, status == "failed" ? "no attempts left" : $"retrying in {delay}");
             }
-        }
-    }
-
-    private async Task<(int? StatusCode, string? Error)> SendAsync(string url, string body, string secret, CancellationToken cancellationToken)
-    {
-        try
-        {
-            using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-            request.Headers.TryAddWithoutValidation(WebhookSignature.Header, WebhookSignature.Sign(secret, time.GetUtcNow().ToUnixTimeSeconds(), body));
-            using var response = await http.SendAsync(request, cancellationToken);
-            return ((int)response.StatusCode, response.IsSuccessStatusCode ? null : response.ReasonPhrase);
-        }
-        // Whatever went wrong is this attempt's outcome: a delivery that throws must still run out of attempts.
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
-        {
-            return (null, ex.Message.Length > 500 ? ex.Message[..500] : ex.Message);
         }
     }
 

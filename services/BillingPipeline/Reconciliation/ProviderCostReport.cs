@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using CsvHelper;
+using Tokage.BillingPipeline.Billing;
 
 namespace Tokage.BillingPipeline.Reconciliation;
 
@@ -30,7 +31,7 @@ public static partial class ProviderCostReports
 
     private const int MaxLines = 200_000;
 
-    public static CostReport Read(string provider, string format, ReadOnlySpan<byte> content)
+    public static CostReport Read(string provider, string format, byte[] content)
     {
         var report = new CostReport(provider, format, [], []);
         try
@@ -72,13 +73,65 @@ public static partial class ProviderCostReports
         return report;
     }
 
-    private static void ReadOpenAi(ReadOnlySpan<byte> content, CostReport report)
+    private static void ReadOpenAi(byte[] content, CostReport report) => ReadBuckets(content, report,
+        "An OpenAI cost report is the Costs API's answer: an object with a 'data' array of buckets.",
+        "A bucket has 'start_time' and 'end_time' (Unix seconds) and a 'results' array.",
+        bucket => bucket.TryGetProperty("start_time", out var start) && start.TryGetInt64(out var startUnix)
+            && bucket.TryGetProperty("end_time", out var end) && end.TryGetInt64(out var endUnix)
+                ? (DateTimeOffset.FromUnixTimeSeconds(startUnix), DateTimeOffset.FromUnixTimeSeconds(endUnix)) : null,
+        (day, result, where) =>
+        {
+            if (!result.TryGetProperty("amount", out var amount) || amount.ValueKind != JsonValueKind.Object
+                || !amount.TryGetProperty("value", out var value) || value.ValueKind != JsonValueKind.Number)
+            {
+                report.Errors[where] = ["A result has 'amount': {\"value\": <number>, \"currency\": \"usd\"}."];
+                return false;
+            }
+
+            var currency = amount.TryGetProperty("currency", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString()! : "usd";
+            if (!currency.Equals("usd", StringComparison.OrdinalIgnoreCase))
+            {
+                report.Errors[where] = [$"The amount is in '{currency}': only US dollars are reconciled (Tokage prices in USD)."];
+                return false;
+            }
+
+            // The number's own text, read as a decimal.
+            if (!value.TryGetDecimal(out var usd))
+            {
+                report.Errors[where] = ["'amount.value' is not a decimal number."];
+                return false;
+            }
+
+            var item = result.TryGetProperty("line_item", out var li) && li.ValueKind == JsonValueKind.String ? li.GetString()! : "";
+            // "gpt-4o-2024-08-06, input": the model is what comes before the comma.
+            var model = item.Split(',', 2)[0].Trim();
+            report.Lines.Add(new CostReportLine(day, model.Length > 0 ? model : "(no line item)", item, usd));
+            return true;
+        });
+
+    private static void ReadAnthropicJson(byte[] content, CostReport report) => ReadBuckets(content, report,
+        "An Anthropic cost report is the cost report API's answer: an object with a 'data' array of buckets.",
+        "A bucket has 'starting_at' and 'ending_at' (RFC 3339) and a 'results' array.",
+        bucket => Instant(bucket, "starting_at") is { } start && Instant(bucket, "ending_at") is { } end ? (start, end) : null,
+        (day, result, where) =>
+        {
+            string? Text(string name) => result.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+            return AnthropicLine(day, Text("amount"), Text("currency"), Text("model"), Text("description"), Text("cost_type"), Text("token_type"), where, report);
+        });
+
+    /// <summary>
+    /// A report of daily buckets (<c>{"data": [{…its window…, "results": [...]}]}</c>, as both providers' APIs answer): each
+    /// bucket one UTC day, each result read by <paramref name="readResult"/>; the first problem stops the reading.
+    /// </summary>
+    private static void ReadBuckets(
+        byte[] content, CostReport report, string reportShape, string bucketShape, Func<JsonElement, (DateTimeOffset Start, DateTimeOffset End)?> window,
+        Func<DateOnly, JsonElement, string, bool> readResult)
     {
-        using var document = JsonDocument.Parse(content.ToArray());
+        using var document = JsonDocument.Parse(content);
         var root = document.RootElement;
         if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Array)
         {
-            report.Errors["report"] = ["An OpenAI cost report is the Costs API's answer: an object with a 'data' array of buckets."];
+            report.Errors["report"] = [reportShape];
             return;
         }
 
@@ -87,15 +140,14 @@ public static partial class ProviderCostReports
         foreach (var bucket in data.EnumerateArray())
         {
             var at = $"data[{index++}]";
-            if (bucket.ValueKind != JsonValueKind.Object || !bucket.TryGetProperty("start_time", out var start) || !start.TryGetInt64(out var startUnix)
-                || !bucket.TryGetProperty("end_time", out var end) || !end.TryGetInt64(out var endUnix)
+            if (bucket.ValueKind != JsonValueKind.Object || window(bucket) is not { } span
                 || !bucket.TryGetProperty("results", out var results) || results.ValueKind != JsonValueKind.Array)
             {
-                report.Errors[at] = ["A bucket has 'start_time' and 'end_time' (Unix seconds) and a 'results' array."];
+                report.Errors[at] = [bucketShape];
                 return;
             }
 
-            if (Day(DateTimeOffset.FromUnixTimeSeconds(startUnix), DateTimeOffset.FromUnixTimeSeconds(endUnix), at, seen, report) is not { } day)
+            if (Day(span.Start, span.End, at, seen, report) is not { } day)
             {
                 return;
             }
@@ -104,68 +156,13 @@ public static partial class ProviderCostReports
             foreach (var result in results.EnumerateArray())
             {
                 var where = $"{at}.results[{line++}]";
-                if (!result.TryGetProperty("amount", out var amount) || amount.ValueKind != JsonValueKind.Object
-                    || !amount.TryGetProperty("value", out var value) || value.ValueKind != JsonValueKind.Number)
+                if (result.ValueKind != JsonValueKind.Object)
                 {
-                    report.Errors[where] = ["A result has 'amount': {\"value\": <number>, \"currency\": \"usd\"}."];
+                    report.Errors[where] = ["A result is an object."];
                     return;
                 }
 
-                var currency = amount.TryGetProperty("currency", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString()! : "usd";
-                if (!currency.Equals("usd", StringComparison.OrdinalIgnoreCase))
-                {
-                    report.Errors[where] = [$"The amount is in '{currency}': only US dollars are reconciled (Tokage prices in USD)."];
-                    return;
-                }
-
-                // The number's own text, read as a decimal.
-                if (!value.TryGetDecimal(out var usd))
-                {
-                    report.Errors[where] = ["'amount.value' is not a decimal number."];
-                    return;
-                }
-
-                var item = result.TryGetProperty("line_item", out var li) && li.ValueKind == JsonValueKind.String ? li.GetString()! : "";
-                // "gpt-4o-2024-08-06, input": the model is what comes before the comma.
-                var model = item.Split(',', 2)[0].Trim();
-                report.Lines.Add(new CostReportLine(day, model.Length > 0 ? model : "(no line item)", item, usd));
-            }
-        }
-    }
-
-    private static void ReadAnthropicJson(ReadOnlySpan<byte> content, CostReport report)
-    {
-        using var document = JsonDocument.Parse(content.ToArray());
-        var root = document.RootElement;
-        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Array)
-        {
-            report.Errors["report"] = ["An Anthropic cost report is the cost report API's answer: an object with a 'data' array of buckets."];
-            return;
-        }
-
-        var seen = new HashSet<DateOnly>();
-        var index = 0;
-        foreach (var bucket in data.EnumerateArray())
-        {
-            var at = $"data[{index++}]";
-            if (bucket.ValueKind != JsonValueKind.Object || Instant(bucket, "starting_at") is not { } start || Instant(bucket, "ending_at") is not { } end
-                || !bucket.TryGetProperty("results", out var results) || results.ValueKind != JsonValueKind.Array)
-            {
-                report.Errors[at] = ["A bucket has 'starting_at' and 'ending_at' (RFC 3339) and a 'results' array."];
-                return;
-            }
-
-            if (Day(start, end, at, seen, report) is not { } day)
-            {
-                return;
-            }
-
-            var line = 0;
-            foreach (var result in results.EnumerateArray())
-            {
-                var where = $"{at}.results[{line++}]";
-                string? Text(string name) => result.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
-                if (!AnthropicLine(day, Text("amount"), Text("currency"), Text("model"), Text("description"), Text("cost_type"), Text("token_type"), where, report))
+                if (!readResult(day, result, where))
                 {
                     return;
                 }
@@ -173,9 +170,9 @@ public static partial class ProviderCostReports
         }
     }
 
-    private static void ReadAnthropicCsv(ReadOnlySpan<byte> content, CostReport report)
+    private static void ReadAnthropicCsv(byte[] content, CostReport report)
     {
-        using var csv = CsvReader.Create(content.ToArray(), new CsvReaderOptions { TrimWhitespace = true });
+        using var csv = CsvReader.Create(content, new CsvReaderOptions { TrimWhitespace = true });
         var header = csv.Headers.Select(h => h.Trim().ToLowerInvariant()).ToArray();
         int Column(params string[] names) => names.Select(n => Array.IndexOf(header, n)).FirstOrDefault(i => i >= 0, -1);
         var (dayColumn, amountColumn, dollarsColumn) = (Column("starting_at", "usage_date_utc", "date"), Column("amount"), Column("cost_usd"));
@@ -222,7 +219,7 @@ public static partial class ProviderCostReports
 
     private static DateOnly? CsvDay(string? text) =>
         text is null ? null
-        : DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day) ? day
+        : IsoDay.Parse(text) is { } day ? day
         : DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var instant) && instant.UtcDateTime.TimeOfDay == TimeSpan.Zero
             ? DateOnly.FromDateTime(instant.UtcDateTime) : null;
 

@@ -130,7 +130,7 @@ public sealed class Reconciliations(NpgsqlDataSource database, CustomerUsageQuer
         return new JsonObject
         {
             ["id"] = r.GetGuid(0).ToString(), ["provider"] = r.GetString(1), ["format"] = r.GetString(2), ["report_sha256"] = r.GetString(3),
-            ["period_start"] = Day(r.GetFieldValue<DateOnly>(4)), ["period_end"] = Day(r.GetFieldValue<DateOnly>(5)),
+            ["period_start"] = IsoDay.Format(r.GetFieldValue<DateOnly>(4)), ["period_end"] = IsoDay.Format(r.GetFieldValue<DateOnly>(5)),
             ["threshold_percent"] = Money.Exact(r.GetDecimal(6)), ["provider_total_usd"] = Money.Exact(providerTotal), ["tokage_total_usd"] = Money.Exact(tokageTotal),
             ["difference_usd"] = Money.Exact(providerTotal - tokageTotal),
             ["difference_percent"] = providerTotal == 0m ? null : Money.Exact(decimal.Round((providerTotal - tokageTotal) / providerTotal * 100m, 4, MidpointRounding.AwayFromZero)),
@@ -140,10 +140,10 @@ public sealed class Reconciliations(NpgsqlDataSource database, CustomerUsageQuer
 
     private static JsonObject RowJson(string provider, ComparedRow row)
     {
-        var (from, to) = (row.Day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) + "T00:00:00Z", row.Day.AddDays(1).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) + "T00:00:00Z");
+        var (from, to) = (IsoDay.Format(row.Day) + "T00:00:00Z", IsoDay.Format(row.Day.AddDays(1)) + "T00:00:00Z");
         return new JsonObject
         {
-            ["day"] = Day(row.Day), ["provider"] = provider, ["model"] = row.Model, ["line_items"] = new JsonArray([.. row.LineItems.Select(i => (JsonNode)i)]),
+            ["day"] = IsoDay.Format(row.Day), ["provider"] = provider, ["model"] = row.Model, ["line_items"] = new JsonArray([.. row.LineItems.Select(i => (JsonNode)i)]),
             ["provider_amount_usd"] = Money.Exact(row.ProviderUsd), ["tokage_amount_usd"] = Money.Exact(row.TokageUsd), ["difference_usd"] = Money.Exact(row.DifferenceUsd),
             ["difference_percent"] = row.DifferencePercent is { } p ? Money.Exact(p) : null, ["flagged"] = row.Flagged,
             ["tokage_events"] = row.Events, ["unpriced_events"] = row.UnpricedEvents,
@@ -157,5 +157,4 @@ public sealed class Reconciliations(NpgsqlDataSource database, CustomerUsageQuer
         };
     }
 
-    private static string Day(DateOnly day) => day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
 }

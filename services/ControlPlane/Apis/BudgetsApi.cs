@@ -201,15 +201,9 @@ public static class BudgetsApi
                 return ApiErrors.Invalid("channels", "A channel's 'kind' must be 'webhook' or 'slack'.");
             }
 
-            if (!Uri.TryCreate(channel.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
+            if (WebhookTargets.Problem(channel.Url, webhooks) is { } problem)
             {
-                return ApiErrors.Invalid("channels", "A channel's 'url' must be an absolute http or https URL.");
-            }
-
-            // Names are checked again when the billing pipeline connects; literal addresses can be refused now.
-            if (!webhooks.AllowPrivateNetworks && WebhookTargets.RefusedHost(url) is { } refused)
-            {
-                return ApiErrors.Invalid("channels", $"A channel's 'url' must reach a public address: {refused}.");
+                return ApiErrors.Invalid("channels", $"A channel's 'url' {problem}.");
             }
         }
 

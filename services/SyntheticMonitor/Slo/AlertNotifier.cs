@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Options;
 using Tokage.SyntheticMonitor.Probes;
@@ -32,22 +31,8 @@ public sealed class AlertNotifier(IHttpClientFactory clients, IOptions<MonitorOp
         using var http = clients.CreateClient(HttpClientName);
         for (var attempt = 1; attempt <= MaxAttempts; attempt++)
         {
-            string? error;
-            try
-            {
-                using var request = new HttpRequestMessage(HttpMethod.Post, channel.Url) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-                if (channel.Secret.Length > 0)
-                {
-                    request.Headers.TryAddWithoutValidation(WebhookSignature.Header, WebhookSignature.Sign(channel.Secret, time.GetUtcNow().ToUnixTimeSeconds(), body));
-                }
-
-                using var response = await http.SendAsync(request, cancellationToken);
-                error = response.IsSuccessStatusCode ? null : $"{(int)response.StatusCode} {response.ReasonPhrase}";
-            }
-            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
-            {
-                error = ex.Message;
-            }
+            var call = await SignedWebhook.PostAsync(http, channel.Url, body, channel.Secret, time.GetUtcNow(), cancellationToken);
+            var error = call.Delivered ? null : call.StatusCode is { } code ? $"{code} {call.Error}" : call.Error;
 
             metrics.WebhookAttempt(error is null ? "delivered" : "failed");
             if (error is null)

@@ -9,9 +9,6 @@ public sealed record CustomerUsageRow(string Customer, string Provider, string M
 /// <summary>A customer's usage of one (provider, model, application) in one UTC hour.</summary>
 public sealed record CustomerHourRow(DateTimeOffset Hour, CustomerUsageRow Usage);
 
-/// <summary>A customer id's usage on one UTC day.</summary>
-public sealed record CustomerDayRow(DateOnly Day, string Customer, UsageTotals Totals);
-
 /// <summary>A provider's metered usage of one model on one UTC day, every customer together.</summary>
 public sealed record ProviderDayRow(DateOnly Day, string Model, UsageTotals Totals);
 
@@ -56,23 +53,6 @@ public sealed class CustomerUsageQueries(ClickHouseClient client)
         {
             rows.Add(new CustomerHourRow(DateTimeOffset.FromUnixTimeSeconds(Convert.ToInt64(reader.GetValue(0), CultureInfo.InvariantCulture)),
                 new CustomerUsageRow(reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), Totals(reader, 5))));
-        }
-
-        return rows;
-    }
-
-    /// <summary>Every customer id's usage per UTC day over <c>[from, to)</c>.</summary>
-    public async Task<IReadOnlyList<CustomerDayRow>> ByUtcDayAsync(string tenantId, DateOnly from, DateOnly to, CancellationToken cancellationToken = default)
-    {
-        var start = new DateTimeOffset(from.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
-        var end = new DateTimeOffset(to.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
-        var (scope, _) = Scope(tenantId, start, end, null);
-        var sql = $"SELECT toString(toDate(hour, 'UTC')) AS day, customer, {UsageQueries.Sums} FROM usage_hourly_customer {scope.WhereClause} GROUP BY day, customer ORDER BY day, customer";
-        var rows = new List<CustomerDayRow>();
-        using var reader = await client.ExecuteReaderAsync(sql, scope.Parameters, cancellationToken: cancellationToken);
-        while (reader.Read())
-        {
-            rows.Add(new CustomerDayRow(DateOnly.ParseExact(reader.GetString(0), "yyyy-MM-dd", CultureInfo.InvariantCulture), reader.GetString(1), Totals(reader, 2)));
         }
 
         return rows;
